@@ -39,4 +39,9 @@ export const CloudEventSchema = Type.Object(
 export type CloudEvent<T = unknown> = Omit<Static<typeof CloudEventSchema>, 'data'> & { data: T }
 
 /** The CloudEvents attributes every envelope must carry. @public */
-export const CLOUD_EVENT_REQUIRED_ATTRIBUTES: readonly string[] = ['id', 'source', 'specversion', 'type']
+export const CLOUD_EVENT_REQUIRED_ATTRIBUTES: readonly string[] = [
+  'id',
+  'source',
+  'specversion',
+  'type',
+]

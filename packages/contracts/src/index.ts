@@ -1,13 +1,13 @@
-export { systemClock } from './clock.js'
 export type { Clock } from './clock.js'
-export { CORE_ERROR_CODES, CoreError, toCoreError } from './errors.js'
+export { systemClock } from './clock.js'
 export type { CoreErrorCode, CoreErrorOptions, SerializedCoreError } from './errors.js'
-export { CLOUD_EVENT_REQUIRED_ATTRIBUTES, CloudEventSchema } from './event.js'
+export { CORE_ERROR_CODES, CoreError, toCoreError } from './errors.js'
 export type { CloudEvent } from './event.js'
-export { cloneJson } from './json.js'
+export { CLOUD_EVENT_REQUIRED_ATTRIBUTES, CloudEventSchema } from './event.js'
 export type { JsonValue } from './json.js'
-export { createStderrLogger, silentLogger } from './logger.js'
+export { cloneJson } from './json.js'
 export type { LogFn, Logger } from './logger.js'
+export { createStderrLogger, silentLogger } from './logger.js'
 export {
   assertKey,
   assertNamespace,
@@ -20,11 +20,11 @@ export {
   namespaceOf,
   WORD_PATTERN,
 } from './names.js'
-export { JsonSchemaSchema, ServiceDescriptorSchema } from './service.js'
 export type { JsonSchema, ServiceDescriptor } from './service.js'
-export { StateChangeReasonSchema, StateChangeSchema, StateEntrySchema } from './state.js'
+export { JsonSchemaSchema, ServiceDescriptorSchema } from './service.js'
 export type { StateChange, StateChangeReason, StateEntry } from './state.js'
-export { isTraceparent, nextTraceparent, parseTraceparent } from './trace.js'
+export { StateChangeReasonSchema, StateChangeSchema, StateEntrySchema } from './state.js'
 export type { TraceParent } from './trace.js'
-export { validationError } from './validation.js'
+export { isTraceparent, nextTraceparent, parseTraceparent } from './trace.js'
 export type { ValidationIssue } from './validation.js'
+export { validationError } from './validation.js'

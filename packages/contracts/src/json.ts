@@ -4,7 +4,13 @@ import { CoreError } from './errors.js'
  * A JSON value (RFC 8259): null, boolean, finite number, string, array or plain object.
  * @public
  */
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue }
+export type JsonValue =
+  | null
+  | boolean
+  | number
+  | string
+  | JsonValue[]
+  | { [key: string]: JsonValue }
 
 /**
  * Returns a deep copy of `value` if it is a JSON value, so that the caller can no longer
@@ -32,7 +38,7 @@ export function cloneJson(value: unknown, subject = 'value', maxDepth = 64): Jso
       case 'boolean':
         return v
       case 'number':
-        if (Number.isFinite(v)) return v
+        if (Number.isFinite(v)) return v === 0 ? 0 : v // JSON has no -0
         throw bad(subject, path, `${v} is not a JSON number`)
       case 'undefined':
         return undefined
@@ -60,10 +66,19 @@ export function cloneJson(value: unknown, subject = 'value', maxDepth = 64): Jso
         seen.add(v)
         const out: Record<string, JsonValue> = {}
         for (const key of Object.keys(v)) {
-          const item = copy((v as Record<string, unknown>)[key], `${path}/${escapePointer(key)}`, depth + 1)
+          const item = copy(
+            (v as Record<string, unknown>)[key],
+            `${path}/${escapePointer(key)}`,
+            depth + 1,
+          )
           if (item === undefined) continue
           if (key === '__proto__') {
-            Object.defineProperty(out, key, { value: item, enumerable: true, writable: true, configurable: true })
+            Object.defineProperty(out, key, {
+              value: item,
+              enumerable: true,
+              writable: true,
+              configurable: true,
+            })
           } else out[key] = item
         }
         seen.delete(v)

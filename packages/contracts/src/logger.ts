@@ -60,7 +60,10 @@ export function createStderrLogger(bindings: Record<string, unknown> = {}): Logg
 function serialisable(obj: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(obj)) {
-    out[k] = v instanceof Error ? { type: v.name, message: v.message, code: (v as { code?: unknown }).code } : v
+    out[k] =
+      v instanceof Error
+        ? { type: v.name, message: v.message, code: (v as { code?: unknown }).code }
+        : v
   }
   return out
 }

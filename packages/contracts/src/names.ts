@@ -32,12 +32,20 @@ const SERVICE_RE = /^[a-z][a-z0-9-]{0,63}(?:\.[A-Za-z0-9_-]+)+$/
  * @throws {@link CoreError} `E_VALIDATION` when it does not match.
  * @public
  */
-export function assertNamespace(namespace: unknown, subject = 'namespace'): asserts namespace is string {
+export function assertNamespace(
+  namespace: unknown,
+  subject = 'namespace',
+): asserts namespace is string {
   if (typeof namespace !== 'string' || !NAMESPACE_PATTERN.test(namespace)) {
     throw new CoreError(
       'E_VALIDATION',
       `Invalid ${subject} ${JSON.stringify(namespace)}: use 1-64 characters, a lower-case letter first, then lower-case letters, digits or "-"`,
-      { details: { [subject.split(' ').pop() ?? 'namespace']: namespace, rule: NAMESPACE_PATTERN.source } },
+      {
+        details: {
+          [subject.split(' ').pop() ?? 'namespace']: namespace,
+          rule: NAMESPACE_PATTERN.source,
+        },
+      },
     )
   }
 }
@@ -52,7 +60,11 @@ export function assertNamespace(namespace: unknown, subject = 'namespace'): asse
  */
 export function assertTopic(topic: unknown, subject = 'topic'): asserts topic is string {
   if (typeof topic !== 'string' || !TOPIC_RE.test(topic)) {
-    throw invalid(subject, topic, 'use dot-separated words of letters, digits, "_", "-" or "%", with no empty word')
+    throw invalid(
+      subject,
+      topic,
+      'use dot-separated words of letters, digits, "_", "-" or "%", with no empty word',
+    )
   }
   checkSize(topic, subject)
 }
@@ -98,7 +110,11 @@ export function assertKey(key: unknown, subject = 'key'): asserts key is string 
  */
 export function assertServiceName(name: unknown, subject = 'service name'): asserts name is string {
   if (typeof name !== 'string' || !SERVICE_RE.test(name)) {
-    throw invalid(subject, name, 'use "namespace.method": a namespace (lower-case, digits, "-"), a dot, then words of letters, digits, "_" or "-"')
+    throw invalid(
+      subject,
+      name,
+      'use "namespace.method": a namespace (lower-case, digits, "-"), a dot, then words of letters, digits, "_" or "-"',
+    )
   }
   checkSize(name, subject)
 }

@@ -57,7 +57,10 @@ export const StateChangeSchema = Type.Object(
 )
 
 /** See {@link StateChangeSchema}. @public */
-export type StateChange<T = unknown> = Omit<Static<typeof StateChangeSchema>, 'value' | 'previous'> & {
+export type StateChange<T = unknown> = Omit<
+  Static<typeof StateChangeSchema>,
+  'value' | 'previous'
+> & {
   value?: T
   previous?: T
 }

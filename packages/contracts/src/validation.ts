@@ -39,7 +39,11 @@ export function validationError(
       issue.keyword === 'required' && typeof missing === 'string'
         ? `${issue.instancePath}/${missing}`
         : issue.instancePath
-    return { path: path === '' ? '/' : path, keyword: issue.keyword, message: issue.message ?? 'is invalid' }
+    return {
+      path: path === '' ? '/' : path,
+      keyword: issue.keyword,
+      message: issue.message ?? 'is invalid',
+    }
   })
   const summary =
     errors.length === 0

@@ -52,7 +52,8 @@ export async function compare(
   const warmup = options.warmup ?? 2
   const names = Object.keys(sides)
   const rates: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]))
-  for (let w = 0; w < warmup; w++) for (const n of names) await timeBatch(sides[n] as Operation, batch)
+  for (let w = 0; w < warmup; w++)
+    for (const n of names) await timeBatch(sides[n] as Operation, batch)
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 === 0 ? names : [...names].reverse()
     for (const n of order) {
@@ -61,12 +62,19 @@ export async function compare(
     }
   }
   return Object.fromEntries(
-    names.map((n) => [n, { name: n, ops_per_s: Math.round(median(rates[n] ?? [])), samples: rounds }]),
+    names.map((n) => [
+      n,
+      { name: n, ops_per_s: Math.round(median(rates[n] ?? [])), samples: rounds },
+    ]),
   )
 }
 
 /** Measures one operation alone (median ops/s over `rounds` batches). */
-export async function measure(name: string, op: Operation, options: MeasureOptions = {}): Promise<Figure> {
+export async function measure(
+  name: string,
+  op: Operation,
+  options: MeasureOptions = {},
+): Promise<Figure> {
   const figures = await compare({ [name]: op }, options)
   return figures[name] as Figure
 }
