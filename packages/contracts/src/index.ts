@@ -8,6 +8,13 @@ export type { JsonValue } from './json.js'
 export { cloneJson } from './json.js'
 export type { LogFn, Logger } from './logger.js'
 export { createStderrLogger, silentLogger } from './logger.js'
+export type { PluginIsolation, PluginManifest, PluginPermissions } from './manifest.js'
+export {
+  PLUGIN_NAME_PATTERN,
+  PluginIsolationSchema,
+  PluginManifestSchema,
+  PluginPermissionsSchema,
+} from './manifest.js'
 export {
   assertKey,
   assertNamespace,

@@ -39,8 +39,8 @@ export type StateChangeReason = Static<typeof StateChangeReasonSchema>
  *
  * - `value`: the new value; absent after `delete` and `expired`;
  * - `previous`: the value before; absent when the key did not exist;
- * - `revision`: the revision the change produced (for a delete or expiry: the revision the
- *   key had, plus one).
+ * - `revision`: the revision the change produced; a delete or an expiry takes a new revision
+ *   too, greater than any the key had (revisions are never reused).
  *
  * @public
  */

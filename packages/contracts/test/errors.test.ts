@@ -78,7 +78,7 @@ describe('CoreError', () => {
 describe('ERRORS.md catalogue', () => {
   it('should have one row per code and no row that is not a code', () => {
     const md = readFileSync(new URL('../ERRORS.md', import.meta.url), 'utf8')
-    const rows = [...md.matchAll(/^\| `(E_[A-Z_]+)` \|/gm)].map((m) => m[1])
+    const rows = [...md.matchAll(/^\| `(E_[A-Z_]+)`\s*\|/gm)].map((m) => m[1])
     expect([...rows].sort()).toEqual([...CORE_ERROR_CODES].sort())
     expect(new Set(rows).size).toBe(rows.length)
   })

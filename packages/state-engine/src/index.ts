@@ -1,0 +1,16 @@
+export { createMemoryStateBackend } from './memory-backend.js'
+export { createStateEngine } from './state-engine.js'
+export type {
+  BackendDeleteOptions,
+  BackendSetOptions,
+  BackendWriteResult,
+  CreateStateEngineOptions,
+  DeleteStateOptions,
+  ListStateOptions,
+  SetStateOptions,
+  StateBackend,
+  StateEngine,
+  StateListItem,
+  StateWatchHandler,
+  WatchStateOptions,
+} from './types.js'

@@ -1,0 +1,34 @@
+import type { StateChange } from '@core/contracts'
+import { silentLogger } from '@core/contracts'
+import { createEventBus, type EventBus } from '@core/event-bus'
+import { createStateEngine, type StateBackend, type StateEngine } from '../../src/index.js'
+import { createManualClock, type ManualClock } from './manual-clock.js'
+
+/** The bus the tests run on: the real one, quiet. */
+export function createTestBus(): EventBus {
+  return createEventBus({ logger: silentLogger })
+}
+
+/** Lets queued deliveries and backend promises run. */
+export function flush(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve))
+}
+
+export interface Harness {
+  state: StateEngine
+  bus: EventBus
+  clock: ManualClock
+  /** Every change seen by a `#` watch on the whole `state` tree, in delivery order. */
+  changes: StateChange[]
+}
+
+export function harness(options: { backend?: StateBackend; source?: string } = {}): Harness {
+  const bus = createTestBus()
+  const clock = createManualClock()
+  const changes: StateChange[] = []
+  bus.subscribe<StateChange>('state.#', (event) => {
+    changes.push(event.data)
+  })
+  const state = createStateEngine({ bus, clock, logger: silentLogger, ...options })
+  return { state, bus, clock, changes }
+}
