@@ -1,0 +1,2 @@
+export type { CreateSqliteAdapterOptions } from './sqlite-adapter.js'
+export { createSqliteAdapter } from './sqlite-adapter.js'

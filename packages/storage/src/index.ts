@@ -1,0 +1,37 @@
+export type {
+  AdapterBatchOp,
+  AdapterEntry,
+  AdapterListOptions,
+  AdapterQuery,
+  JsonScalar,
+  QueryCondition,
+  QueryOrder,
+  StorageAdapter,
+  StorageAdapterOps,
+  StorageAdapterTransaction,
+} from './adapter.js'
+export { compareKeys, prefixEnd } from './adapter.js'
+export { createMemoryAdapter } from './memory-adapter.js'
+export type { PluginMigrationResult, RunPluginMigrationsOptions } from './migrations.js'
+export { runPluginMigrations } from './migrations.js'
+export type {
+  BatchOp,
+  CountOptions,
+  CreateStorageOptions,
+  ListOptions,
+  ListPage,
+  MigrationStep,
+  NamespacedStorage,
+  Storage,
+  StorageEntry,
+  StorageOps,
+  StorageTransaction,
+} from './storage.js'
+export { createStorage } from './storage.js'
+export type { QueryOptions, WhereCondition } from './validate.js'
+export {
+  assertStorageKey,
+  DEFAULT_MAX_VALUE_BYTES,
+  MAX_KEY_LENGTH,
+  MAX_LIMIT,
+} from './validate.js'
