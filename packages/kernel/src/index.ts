@@ -1,0 +1,45 @@
+export { definePlugin } from './define-plugin.js'
+export { createKernel } from './kernel.js'
+export { DEFAULT_LIFECYCLE_TIMEOUT_MS, DEFAULT_SHUTDOWN_TIMEOUT_MS } from './lifecycle.js'
+export { CORE_API_VERSION } from './manifest.js'
+export type { PermissionKind } from './permissions.js'
+export { patternContains } from './permissions.js'
+export type {
+  Awaitable,
+  BootReport,
+  CallServiceOptions,
+  ComponentHealth,
+  CreateKernelOptions,
+  HealthReport,
+  HealthStatus,
+  InlinePlugin,
+  Kernel,
+  KernelStats,
+  LifecycleStep,
+  LifecycleTimeouts,
+  PluginClass,
+  PluginContext,
+  PluginDefinition,
+  PluginExport,
+  PluginHealth,
+  PluginHooks,
+  PluginInfo,
+  PluginLifecycleState,
+  PluginManager,
+  PluginMigration,
+  PluginMigrations,
+  PluginSource,
+  PluginStorage,
+  PluginTransitionEvent,
+  RegisterServiceOptions,
+  ReloadPluginOptions,
+  ScopedEvents,
+  ScopedServices,
+  ScopedState,
+  ScopedStorage,
+  ScopedTimers,
+  ServiceCallContext,
+  ServiceHandler,
+  StopReport,
+  TimerHandle,
+} from './types.js'
