@@ -1,0 +1,17 @@
+export { createServiceRegistry, DEFAULT_TIMEOUT_MS } from './service-registry.js'
+export type {
+  CallContext,
+  CallMeta,
+  CallOptions,
+  CreateServiceRegistryOptions,
+  Middleware,
+  RegisterOptions,
+  RemoteCallRequest,
+  RemoteReply,
+  RemoteTransport,
+  SchemaObject,
+  ServiceContext,
+  ServiceHandler,
+  ServiceRegistry,
+  Unregister,
+} from './types.js'
