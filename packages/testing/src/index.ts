@@ -1,0 +1,20 @@
+export type { CreateFakeClockOptions, FakeClock, FakeTimer } from './fake-clock.js'
+export { createFakeClock, FAKE_CLOCK_EPOCH_MS } from './fake-clock.js'
+export { createMockHub } from './mock-hub.js'
+export type { MockPlugin } from './plugins.js'
+export type {
+  CreateRecordingLoggerOptions,
+  LogLevel,
+  LogRecord,
+  RecordingLogger,
+} from './recording-logger.js'
+export { createRecordingLogger } from './recording-logger.js'
+export type {
+  CallRecord,
+  CreateMockHubOptions,
+  ExpectCallOptions,
+  ExpectEventOptions,
+  MockHub,
+  PluginActor,
+  ServiceStub,
+} from './types.js'
