@@ -5,6 +5,18 @@ export { CORE_API_VERSION } from './manifest.js'
 export type { PermissionKind } from './permissions.js'
 export { patternContains } from './permissions.js'
 export type {
+  CreatePersistentStateBackendOptions,
+  PersistedStateDocument,
+  PersistentStateBackend,
+  PersistentStateRestoreReport,
+  RestorePersistentStateOptions,
+} from './persistent-state.js'
+export {
+  createPersistentStateBackend,
+  PERSISTED_STATE_STORAGE_NAMESPACE,
+  persistedStateKey,
+} from './persistent-state.js'
+export type {
   Awaitable,
   BootReport,
   CallServiceOptions,

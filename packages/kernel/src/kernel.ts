@@ -32,6 +32,7 @@ import {
   readPluginPackage,
 } from './manifest.js'
 import { PermissionChecker } from './permissions.js'
+import { createPersistentStateBackend } from './persistent-state.js'
 import type {
   BootReport,
   ComponentHealth,
@@ -84,7 +85,7 @@ type Phase = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed'
  * the plugin manager that discovers, validates, orders, loads, sets up, starts, reloads and
  * stops plugins, each through its scoped, permission-checked `ctx`.
  *
- * Boot (`start()`): discover (host package dependencies with `corePlugin`, then each
+ * Boot (`start()`): restore the `persistState` namespaces from storage → discover (host package dependencies with `corePlugin`, then each
  * subfolder of `pluginDirs`, then `plugins`) → validate manifests → resolve dependencies
  * (semver, cycles, topological order) → for each plugin in order: import entry → run
  * storage migrations → `setup(ctx)` → `start()`, each step under `lifecycleTimeoutMs`.
@@ -99,7 +100,8 @@ type Phase = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed'
  *   `E_PLUGIN_MANIFEST` (two plugins with one name, naming both paths; a malformed host
  *   package.json), `E_NOT_FOUND` (a missing plugin folder or explicit plugin),
  *   `E_PLUGIN_DEPENDENCY` (a required plugin missing, incompatible or on a cycle) or
- *   `E_PLUGIN_LIFECYCLE` (a required plugin failed: names the plugin, the step and the cause).
+ *   `E_PLUGIN_LIFECYCLE` (a required plugin failed: names the plugin, the step and the cause)
+ *   or `E_STORAGE` (the `persistState` namespaces could not be restored from storage).
  * @see semver 2.0.0 (node-semver); JSON Schema 2020-12; CloudEvents 1.0
  * @example
  * ```ts
@@ -119,9 +121,18 @@ export function createKernel(options: CreateKernelOptions = {}): Kernel {
   const log = logger.child({ component: 'kernel' })
   const bus = createEventBus({ logger, clock, source: '/core' })
   const services = createServiceRegistry({ logger, clock })
-  const state = createStateEngine({ bus, logger, clock })
   const ownsStorage = options.storage === undefined
   const storage = options.storage ?? createStorage(createMemoryAdapter())
+  const persistedState =
+    options.persistState === undefined || options.persistState.length === 0
+      ? undefined
+      : createPersistentStateBackend({
+          storage,
+          namespaces: options.persistState,
+          clock,
+          logger: log,
+        })
+  const state = createStateEngine({ bus, logger, clock, backend: persistedState })
   const schemas = new ConfigSchemas()
   const records = new Map<string, PluginRecord>()
   let order: string[] = []
@@ -528,6 +539,8 @@ export function createKernel(options: CreateKernelOptions = {}): Kernel {
   const boot = async (): Promise<BootReport> => {
     const t0 = clock.now()
     const report: BootReport = { started: [], failed: [], skipped: [], durationMs: 0 }
+    // Persisted state namespaces are loaded from storage before any plugin is loaded.
+    await persistedState?.restore({ state })
     const candidates = await discoverCandidates({
       hostPackage: options.hostPackage,
       pluginDirs: options.pluginDirs,
@@ -694,6 +707,7 @@ export function createKernel(options: CreateKernelOptions = {}): Kernel {
   const closeOwned = async (deadlineAt: number): Promise<void> => {
     const left = Math.max(1, deadlineAt - clock.now())
     await withTimeout(clock, left, 'Closing the state engine and storage', async () => {
+      persistedState?.close()
       await state.close()
       if (ownsStorage) await storage.close()
     }).catch((error: unknown) => log.error({ err: error }, 'closing the kernel components failed'))
@@ -1063,7 +1077,7 @@ function checkOptions(options: CreateKernelOptions): void {
   if (options.shutdownTimeoutMs !== undefined && !positive(options.shutdownTimeoutMs)) {
     bad('shutdownTimeoutMs', 'use a positive number of milliseconds')
   }
-  for (const key of ['pluginDirs', 'plugins', 'required'] as const) {
+  for (const key of ['pluginDirs', 'plugins', 'required', 'persistState'] as const) {
     if (options[key] !== undefined && !Array.isArray(options[key])) bad(key, 'use an array')
   }
 }

@@ -453,6 +453,26 @@ export interface CreateKernelOptions {
   config?: Record<string, unknown>
   /** The storage; owned by the caller when given. @defaultValue `createStorage(memory adapter)`, closed on stop */
   storage?: Storage
+  /**
+   * State namespaces to persist into `storage` (each matches `NAMESPACE_PATTERN`, e.g. a
+   * plugin's name), so that they survive a restart. Storage is their source of truth: every
+   * set, delete and expiry in them is written to storage first and changes the state only once
+   * storage acknowledged it, so a failed write rejects (`E_STORAGE`) and leaves the state
+   * unchanged. `start()` restores them before any plugin is loaded, with their revisions,
+   * `updatedAt` and `expiresAt` (entries already expired are dropped; the store-wide revision
+   * counter resumes above the highest persisted revision); using one before `start()` rejects
+   * with `E_UNAVAILABLE`. They are stored in the reserved storage namespace `core`, one document
+   * per key at `state.<namespace>.<key>` (see `persistedStateKey`). Other namespaces stay in
+   * memory. Give the same storage (e.g. SQLite) to the next process to get them back.
+   * @defaultValue [] (nothing persisted)
+   * @see `createPersistentStateBackend` (this package), which does the work
+   * @example
+   * ```ts
+   * const storage = createStorage(await createSqliteAdapter({ filename: './data/hub.db' }))
+   * const kernel = createKernel({ storage, persistState: ['scenes', 'presence'] })
+   * ```
+   */
+  persistState?: string[]
   /** Timeout of each lifecycle step, ms, or per step. @defaultValue 10_000 */
   lifecycleTimeoutMs?: number | LifecycleTimeouts
   /** Overall deadline of `stop()`, ms. @defaultValue 30_000 */

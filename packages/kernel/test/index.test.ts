@@ -8,9 +8,12 @@ describe('@core/kernel public surface', () => {
         "CORE_API_VERSION",
         "DEFAULT_LIFECYCLE_TIMEOUT_MS",
         "DEFAULT_SHUTDOWN_TIMEOUT_MS",
+        "PERSISTED_STATE_STORAGE_NAMESPACE",
         "createKernel",
+        "createPersistentStateBackend",
         "definePlugin",
         "patternContains",
+        "persistedStateKey",
       ]
     `)
   })
