@@ -1,0 +1,2 @@
+export type { CreatePostgresAdapterOptions } from './connection.js'
+export { createPostgresAdapter } from './postgres-adapter.js'
