@@ -1,0 +1,70 @@
+import { resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { CoreError } from '@core/contracts'
+import type { HubStart, HubStartOptions } from './types.js'
+
+/** The module `core start` imports when `CORE_HUB_MODULE` is not set. @public */
+export const DEFAULT_HUB_MODULE = '@core/hub'
+
+/**
+ * The `start` of the `core` bin: imports the hub module and calls its `runHub(options)`, which
+ * boots the hub, runs it until SIGINT or SIGTERM, stops it and resolves (optionally with an
+ * exit code).
+ *
+ * The module is `CORE_HUB_MODULE` when set (a package name, or a file path relative to the
+ * working directory), else `@core/hub`, resolved from this package's location. It must export
+ * `runHub: (options: { config?: string }) => Promise<number | void>` (named, or on its default
+ * export).
+ *
+ * @param options - `config`: the `--config` file, passed on.
+ * @param env - Where `CORE_HUB_MODULE` is read. @defaultValue process.env
+ * @returns What `runHub` resolved with.
+ * @throws {@link CoreError} `E_UNAVAILABLE` when the module is not installed or does not export
+ *   `runHub`; whatever `runHub` throws.
+ * @example
+ * ```ts
+ * await runCli(process.argv.slice(2), { start: startHubFromModule })
+ * ```
+ * @public
+ */
+export async function startHubFromModule(
+  options: HubStartOptions,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): ReturnType<HubStart> {
+  const named = env.CORE_HUB_MODULE?.trim()
+  const specifier = named === undefined || named === '' ? DEFAULT_HUB_MODULE : named
+  const filePath = isPath(specifier) ? resolve(specifier) : undefined
+  const target = filePath === undefined ? specifier : pathToFileURL(filePath).href
+  let mod: Record<string, unknown>
+  try {
+    mod = (await import(target)) as Record<string, unknown>
+  } catch (error) {
+    const code = (error as { code?: unknown }).code
+    // Only the hub module itself missing; a dependency missing inside it is rethrown as is.
+    const missing =
+      (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') &&
+      [specifier, target, filePath].some(
+        (name) => name !== undefined && String((error as Error).message).includes(`'${name}'`),
+      )
+    if (!missing) throw error
+    throw new CoreError(
+      'E_UNAVAILABLE',
+      `\`core start\` needs a hub, and "${specifier}" cannot be loaded: install a hub package that exports runHub() (npm i ${DEFAULT_HUB_MODULE}), set CORE_HUB_MODULE to one, or run your hub's own command`,
+      { cause: error, details: { module: specifier } },
+    )
+  }
+  const runHub = mod.runHub ?? (mod.default as { runHub?: unknown } | undefined)?.runHub
+  if (typeof runHub !== 'function') {
+    throw new CoreError(
+      'E_UNAVAILABLE',
+      `"${specifier}" does not export runHub(options): it is not a hub module \`core start\` can run`,
+      { details: { module: specifier } },
+    )
+  }
+  return (runHub as HubStart)(options)
+}
+
+/** A file path rather than a package name: `./x`, `../x`, `/x`, `C:\\x`. */
+function isPath(specifier: string): boolean {
+  return specifier.startsWith('.') || specifier.startsWith('/') || /^[A-Za-z]:[\\/]/.test(specifier)
+}

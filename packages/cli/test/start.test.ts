@@ -1,0 +1,66 @@
+import { fileURLToPath } from 'node:url'
+import { CoreError } from '@core/contracts'
+import { describe, expect, it } from 'vitest'
+import { DEFAULT_HUB_MODULE, startHubFromModule } from '../src/index.js'
+import { calls } from './fixtures/hub-records.js'
+
+const fixture = (name: string): string =>
+  fileURLToPath(new URL(`./fixtures/${name}.ts`, import.meta.url))
+
+async function refusal(run: () => Promise<unknown>): Promise<CoreError> {
+  try {
+    await run()
+  } catch (error) {
+    if (CoreError.is(error)) return error
+    throw error
+  }
+  throw new Error('expected a CoreError')
+}
+
+describe('startHubFromModule', () => {
+  it('imports @core/hub by default and refuses with E_UNAVAILABLE when it is not installed', async () => {
+    expect(DEFAULT_HUB_MODULE).toBe('@core/hub')
+    const err = await refusal(() => startHubFromModule({}, {}))
+    expect(err.code).toBe('E_UNAVAILABLE')
+    expect(err.message).toContain('"@core/hub" cannot be loaded')
+    expect(err.message).toContain('CORE_HUB_MODULE')
+  })
+
+  it('runs the runHub of the module CORE_HUB_MODULE names, passing the options and returning its result', async () => {
+    const result = await startHubFromModule(
+      { config: 'hub.yaml' },
+      { CORE_HUB_MODULE: fixture('hub-records') },
+    )
+    expect(result).toBe(3)
+    expect(calls.at(-1)).toEqual({ config: 'hub.yaml' })
+  })
+
+  it('finds runHub on the default export too', async () => {
+    await startHubFromModule({}, { CORE_HUB_MODULE: fixture('hub-default-export') })
+    expect((globalThis as Record<string, unknown>).defaultExportHubCalled).toEqual({})
+  })
+
+  it('refuses a module without runHub with E_UNAVAILABLE', async () => {
+    const err = await refusal(() =>
+      startHubFromModule({}, { CORE_HUB_MODULE: fixture('hub-without-run') }),
+    )
+    expect(err.code).toBe('E_UNAVAILABLE')
+    expect(err.message).toContain('does not export runHub')
+  })
+
+  it('refuses a file that does not exist with E_UNAVAILABLE', async () => {
+    const err = await refusal(() =>
+      startHubFromModule({}, { CORE_HUB_MODULE: fixture('no-such-hub') }),
+    )
+    expect(err.code).toBe('E_UNAVAILABLE')
+  })
+
+  it('rethrows a missing dependency inside the hub module as it is, not as "hub not installed"', async () => {
+    const failure = await startHubFromModule(
+      {},
+      { CORE_HUB_MODULE: fixture('hub-missing-dependency') },
+    ).catch((error: unknown) => error)
+    expect(CoreError.is(failure)).toBe(false)
+    expect(String((failure as Error).message)).toContain('core-runtime-no-such-package')
+  })
+})
