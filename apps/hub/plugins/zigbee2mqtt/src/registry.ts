@@ -1,0 +1,415 @@
+import { assertTopic, CoreError } from '@core/contracts'
+import type { PluginContext } from '@core/kernel'
+import { type Capabilities, capabilitiesOf, type DeviceKind } from './exposes.js'
+import { deviceKey, topicToWords } from './names.js'
+
+/** The plugin's config (manifest `corePlugin.config`, defaults applied by the kernel). */
+export interface Zigbee2MqttConfig {
+  /** Zigbee2MQTT's `mqtt.base_topic`. @defaultValue 'zigbee2mqtt' */
+  baseTopic: string
+  /** Keep devices and their last states in storage, restored on setup. @defaultValue true */
+  persist: boolean
+  /** QoS of the subscription and the `/set` commands. @defaultValue 1 */
+  qos: 0 | 1 | 2
+}
+
+/** `online`/`offline` as Zigbee2MQTT reports it, `unknown` before it has. */
+export type Availability = 'online' | 'offline' | 'unknown'
+
+/**
+ * One device, as kept in state at `zigbee2mqtt` / `devices.<friendly name words>`: what
+ * `bridge/devices` says about it, what the commands accept, its availability and its last
+ * state (the JSON of `zigbee2mqtt/<friendly_name>` messages, merged).
+ */
+export interface ZigbeeDevice {
+  ieee_address: string
+  friendly_name: string
+  /** `Router` or `EndDevice`. */
+  type: string
+  model: string | null
+  vendor: string | null
+  description: string | null
+  supported: boolean
+  kind: DeviceKind
+  /** What turn_on/turn_off/toggle accept, from the exposes (ranges inclusive). */
+  commands: {
+    onOff: boolean
+    brightness?: { min?: number; max?: number }
+    color_temp?: { min?: number; max?: number }
+  }
+  availability: Availability
+  state: Record<string, unknown>
+}
+
+/** State key `bridge`: the bridge's own availability and counters. */
+export interface BridgeInfo {
+  /** From `zigbee2mqtt/bridge/state`. */
+  state: Availability
+  /** Devices known from `bridge/devices` (the coordinator left out). */
+  devices: number
+  /** Messages refused as bad input (not JSON where JSON is due, unknown availability…). */
+  rejected: number
+}
+
+/** The data of a `zigbee2mqtt.device.<words>.state-changed` event. */
+export interface StateChangedEvent {
+  device: string
+  ieee_address: string
+  state: Record<string, unknown>
+  /** Attributes whose value changed, with their new value (`null` when removed). */
+  changed: Record<string, unknown>
+  previous: Record<string, unknown>
+}
+
+/** The data of a `zigbee2mqtt.device.<words>.availability-changed` event. */
+export interface AvailabilityChangedEvent {
+  device: string
+  ieee_address: string
+  availability: Availability
+  previous: Availability
+}
+
+/** The `data` of an `mqtt.message.…` event (as the MQTT bridge publishes it). */
+export interface MqttMessage {
+  topic: string
+  payload: unknown
+  retain: boolean
+  qos: number
+}
+
+interface Entry {
+  device: ZigbeeDevice
+  caps: Capabilities
+  /** The definition's `exposes`, as received. */
+  exposes: unknown
+}
+
+const MAX_PENDING = 500
+const MAX_REJECTS_LOGGED = 20
+
+/**
+ * The devices of one Zigbee2MQTT installation, fed by its MQTT messages, mirrored into state
+ * (and storage), and looked up by the command services.
+ */
+export function createRegistry(ctx: PluginContext<Zigbee2MqttConfig>) {
+  const ns = ctx.name
+  const base = ctx.config.baseTopic
+  const log = ctx.logger
+  let byName = new Map<string, Entry>()
+  /** Messages for devices not (yet) in `bridge/devices`, by topic after the base. */
+  const pending = new Map<string, MqttMessage>()
+  const bridge: BridgeInfo = { state: 'unknown', devices: 0, rejected: 0 }
+  let devicesKnown = false
+
+  const emit = (type: string, data: unknown): void => {
+    try {
+      assertTopic(type, 'event type')
+    } catch {
+      log.debug({ type }, 'event type too long for the bus; not published')
+      return
+    }
+    ctx.events.publish(type, data, { wait: false }).catch((error: unknown) => {
+      log.warn({ err: error }, `could not publish ${type}`)
+    })
+  }
+  let savedBridge = ''
+  const saveBridge = async (): Promise<void> => {
+    const json = JSON.stringify(bridge)
+    if (json === savedBridge) return
+    await ctx.state.set(ns, 'bridge', { ...bridge })
+    savedBridge = json
+  }
+  const reject = async (topic: string, why: string): Promise<void> => {
+    bridge.rejected++
+    if (bridge.rejected <= MAX_REJECTS_LOGGED) {
+      log.warn({ topic }, `Zigbee2MQTT message on "${topic}" ignored: ${why}`)
+    } else log.debug({ topic }, `Zigbee2MQTT message ignored: ${why}`)
+    await saveBridge()
+  }
+  const save = async (entry: Entry): Promise<void> => {
+    await ctx.state.set(ns, deviceKey(entry.device.friendly_name), entry.device)
+    if (ctx.config.persist) {
+      await ctx.storage.set(`device.${entry.device.ieee_address}`, entry.device)
+    }
+  }
+  const forget = async (device: ZigbeeDevice, keepStorage: boolean): Promise<void> => {
+    await ctx.state.delete(ns, deviceKey(device.friendly_name))
+    if (ctx.config.persist && !keepStorage) {
+      await ctx.storage.delete(`device.${device.ieee_address}`)
+      await ctx.storage.delete(`exposes.${device.ieee_address}`)
+    }
+  }
+  const eventBase = (name: string): string => `${ns}.device.${topicToWords(name)}`
+
+  const onDevices = async (topic: string, payload: unknown): Promise<void> => {
+    if (!Array.isArray(payload)) {
+      return reject(topic, 'bridge/devices must be a JSON array of devices')
+    }
+    const byIeee = new Map<string, Entry>()
+    for (const e of byName.values()) byIeee.set(e.device.ieee_address, e)
+    const next = new Map<string, Entry>()
+    for (const raw of payload) {
+      if (!isObject(raw)) continue
+      const name = raw.friendly_name
+      const ieee = raw.ieee_address
+      if (typeof name !== 'string' || name === '' || typeof ieee !== 'string' || ieee === '')
+        continue
+      if (raw.type === 'Coordinator') continue
+      try {
+        assertTopic(`state.${ns}.${deviceKey(name)}`, 'state key')
+      } catch {
+        await reject(topic, `friendly name "${name}" is too long to be a state key`)
+        continue
+      }
+      const definition = isObject(raw.definition) ? raw.definition : undefined
+      const exposes = Array.isArray(definition?.exposes) ? definition.exposes : []
+      const caps = capabilitiesOf(exposes)
+      const prev = byIeee.get(ieee)
+      const device: ZigbeeDevice = {
+        ieee_address: ieee,
+        friendly_name: name,
+        type: typeof raw.type === 'string' ? raw.type : 'Unknown',
+        model: stringOr(definition?.model),
+        vendor: stringOr(definition?.vendor),
+        description: stringOr(definition?.description),
+        supported: raw.supported !== false && definition !== undefined,
+        kind: caps.kind,
+        commands: commandsOf(caps),
+        availability: prev?.device.availability ?? 'unknown',
+        state: prev?.device.state ?? {},
+      }
+      next.set(name, { device, caps, exposes })
+    }
+    const added: string[] = []
+    const removed: string[] = []
+    const renamed: Array<{ from: string; to: string; ieee_address: string }> = []
+    const nextIeee = new Map([...next.values()].map((e) => [e.device.ieee_address, e]))
+    for (const [name, old] of byName) {
+      if (next.has(name) && next.get(name)?.device.ieee_address === old.device.ieee_address)
+        continue
+      const moved = nextIeee.get(old.device.ieee_address)
+      if (moved !== undefined) {
+        renamed.push({
+          from: name,
+          to: moved.device.friendly_name,
+          ieee_address: old.device.ieee_address,
+        })
+        await forget(old.device, true)
+      } else {
+        removed.push(name)
+        await forget(old.device, false)
+      }
+    }
+    const previous = byName
+    byName = next
+    for (const [name, entry] of next) {
+      const old = previous.get(name)
+      if (old === undefined && !renamed.some((r) => r.to === name)) added.push(name)
+      if (old === undefined || !sameJson(old.device, entry.device)) await save(entry)
+      if (ctx.config.persist && (old === undefined || !sameJson(old.exposes, entry.exposes))) {
+        await ctx.storage.set(`exposes.${entry.device.ieee_address}`, entry.exposes)
+      }
+    }
+    devicesKnown = true
+    bridge.devices = next.size
+    await saveBridge()
+    if (added.length + removed.length + renamed.length > 0) {
+      emit(`${ns}.bridge.devices-changed`, { added, removed, renamed })
+    }
+    // Messages that came before their device was known.
+    for (const [rest, message] of [...pending]) {
+      if (resolve(rest) === undefined) continue
+      pending.delete(rest)
+      await handle(message)
+    }
+  }
+
+  const onState = async (entry: Entry, topic: string, payload: unknown): Promise<void> => {
+    if (!isObject(payload)) {
+      return reject(topic, `the state of "${entry.device.friendly_name}" must be a JSON object`)
+    }
+    const previous = entry.device.state
+    const state = { ...previous, ...payload }
+    const changed: Record<string, unknown> = {}
+    for (const key of Object.keys(state)) {
+      if (!sameJson(state[key], previous[key])) changed[key] = state[key] ?? null
+    }
+    if (Object.keys(changed).length === 0) return
+    entry.device = { ...entry.device, state }
+    await save(entry)
+    const data: StateChangedEvent = {
+      device: entry.device.friendly_name,
+      ieee_address: entry.device.ieee_address,
+      state,
+      changed,
+      previous,
+    }
+    emit(`${eventBase(entry.device.friendly_name)}.state-changed`, data)
+  }
+
+  const onAvailability = async (entry: Entry, topic: string, payload: unknown): Promise<void> => {
+    const value = availabilityOf(payload)
+    if (value === undefined) {
+      return reject(
+        topic,
+        'availability must be "online", "offline" or {"state":"online"|"offline"}',
+      )
+    }
+    const previous = entry.device.availability
+    if (value === previous) return
+    entry.device = { ...entry.device, availability: value }
+    await save(entry)
+    const data: AvailabilityChangedEvent = {
+      device: entry.device.friendly_name,
+      ieee_address: entry.device.ieee_address,
+      availability: value,
+      previous,
+    }
+    emit(`${eventBase(entry.device.friendly_name)}.availability-changed`, data)
+  }
+
+  /** What a topic (after the base) is about: a device's state or availability. */
+  const resolve = (rest: string): { entry: Entry; what: 'state' | 'availability' } | undefined => {
+    const direct = byName.get(rest)
+    if (direct !== undefined) return { entry: direct, what: 'state' }
+    if (rest.endsWith('/availability')) {
+      const entry = byName.get(rest.slice(0, -'/availability'.length))
+      if (entry !== undefined) return { entry, what: 'availability' }
+    }
+    return undefined
+  }
+
+  const handle = async (message: MqttMessage): Promise<void> => {
+    const { topic, payload } = message
+    if (!topic.startsWith(`${base}/`)) return
+    const rest = topic.slice(base.length + 1)
+    // An empty payload clears a retained message: nothing to learn from it.
+    if (payload === '') return
+    if (rest === 'bridge/devices') return onDevices(topic, payload)
+    if (rest === 'bridge/state') {
+      const value = availabilityOf(payload)
+      if (value === undefined)
+        return reject(topic, 'bridge/state must be "online"/"offline" or {"state":…}')
+      bridge.state = value
+      return saveBridge()
+    }
+    if (rest.startsWith('bridge/')) return
+    const target = resolve(rest)
+    if (target !== undefined) {
+      return target.what === 'state'
+        ? onState(target.entry, topic, payload)
+        : onAvailability(target.entry, topic, payload)
+    }
+    // Commands (our own /set included) and requests.
+    if (/\/(?:set|get)(?:\/|$)/.test(rest)) return
+    if (pending.size >= MAX_PENDING) {
+      const oldest = pending.keys().next().value
+      if (oldest !== undefined) pending.delete(oldest)
+    }
+    pending.delete(rest)
+    pending.set(rest, message)
+    if (devicesKnown) log.debug({ topic }, 'message for a device not in bridge/devices (kept)')
+  }
+
+  return {
+    handle,
+    /** Loads the devices kept in storage into memory and state (last known states). */
+    async restore(): Promise<void> {
+      if (!ctx.config.persist) return
+      let cursor: string | undefined
+      do {
+        const page = await ctx.storage.list(
+          cursor === undefined
+            ? { prefix: 'device.', limit: 500 }
+            : { prefix: 'device.', limit: 500, cursor },
+        )
+        for (const item of page.items) {
+          const device = item.value as unknown as ZigbeeDevice
+          const exposes = await ctx.storage.get(`exposes.${device.ieee_address}`)
+          const entry: Entry = { device, caps: capabilitiesOf(exposes), exposes }
+          byName.set(device.friendly_name, entry)
+          await ctx.state.set(ns, deviceKey(device.friendly_name), device)
+        }
+        cursor = page.cursor
+      } while (cursor !== undefined)
+      bridge.devices = byName.size
+      await saveBridge()
+    },
+    /** The device named `name`, or E_NOT_FOUND listing the known ones. */
+    find(name: string): Entry {
+      const entry = byName.get(name)
+      if (entry !== undefined) return entry
+      const known = [...byName.keys()].sort()
+      throw new CoreError(
+        'E_NOT_FOUND',
+        `No Zigbee2MQTT device "${name}"; known devices: ${
+          known.length > 0
+            ? known.map((n) => JSON.stringify(n)).join(', ')
+            : `none yet (waiting for ${base}/bridge/devices)`
+        }`,
+        { details: { device: name, known } },
+      )
+    },
+    list(kind?: DeviceKind): ZigbeeDevice[] {
+      return [...byName.values()]
+        .map((e) => e.device)
+        .filter((d) => kind === undefined || d.kind === kind)
+        .sort((a, b) =>
+          a.friendly_name < b.friendly_name ? -1 : a.friendly_name > b.friendly_name ? 1 : 0,
+        )
+    },
+    names(kinds: DeviceKind[]): string[] {
+      return [...byName.values()]
+        .filter((e) => kinds.includes(e.device.kind))
+        .map((e) => e.device.friendly_name)
+        .sort()
+    },
+  }
+}
+
+/** What {@link createRegistry} returns. */
+export type Registry = ReturnType<typeof createRegistry>
+
+function commandsOf(caps: Capabilities): ZigbeeDevice['commands'] {
+  const out: ZigbeeDevice['commands'] = { onOff: caps.onOff !== undefined }
+  const finite = (r: { min: number; max: number }) => {
+    const o: { min?: number; max?: number } = {}
+    if (Number.isFinite(r.min)) o.min = r.min
+    if (Number.isFinite(r.max)) o.max = r.max
+    return o
+  }
+  if (caps.brightness !== undefined) out.brightness = finite(caps.brightness)
+  if (caps.colorTemp !== undefined) out.color_temp = finite(caps.colorTemp)
+  return out
+}
+
+function availabilityOf(payload: unknown): 'online' | 'offline' | undefined {
+  const value = isObject(payload) ? payload.state : payload
+  return value === 'online' || value === 'offline' ? value : undefined
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function stringOr(value: unknown): string | null {
+  return typeof value === 'string' ? value : null
+}
+
+/** Deep equality of JSON values (key order ignored). */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false
+  if (Array.isArray(a) !== Array.isArray(b)) return false
+  if (Array.isArray(a) && Array.isArray(b)) {
+    return a.length === b.length && a.every((v, i) => sameJson(v, b[i]))
+  }
+  const ka = Object.keys(a)
+  const kb = Object.keys(b)
+  if (ka.length !== kb.length) return false
+  return ka.every(
+    (k) =>
+      Object.hasOwn(b, k) &&
+      sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]),
+  )
+}

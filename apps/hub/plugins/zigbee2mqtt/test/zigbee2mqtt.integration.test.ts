@@ -1,0 +1,156 @@
+import { randomBytes } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { connect as tcpConnect } from 'node:net'
+import { type CloudEvent, silentLogger } from '@core/contracts'
+import { createKernel, type InlinePlugin, type Kernel } from '@core/kernel'
+import { createMqttBridge, type MqttBridge, type MqttMessageData, topicToWords } from '@core/mqtt'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import zigbee2mqtt, { type StateChangedEvent, type ZigbeeDevice } from '../src/index.js'
+
+const BROKER_URL = process.env.CORE_MQTT_URL ?? 'mqtt://127.0.0.1:1883'
+const IN_CI = process.env.CI === 'true' || process.env.CI === '1'
+const brokerUp = await new Promise<boolean>((resolve) => {
+  const u = new URL(BROKER_URL)
+  const socket = tcpConnect({ host: u.hostname, port: Number(u.port || 1883) })
+  const done = (ok: boolean): void => {
+    socket.destroy()
+    resolve(ok)
+  }
+  socket.setTimeout(1_000, () => done(false))
+  socket.once('connect', () => done(true))
+  socket.once('error', () => done(false))
+})
+if (!brokerUp && !IN_CI) {
+  console.warn(
+    `Mosquitto is not reachable at ${BROKER_URL}: skipping the zigbee2mqtt broker test; start it with: mosquitto -d -c /etc/mosquitto/mosquitto.conf`,
+  )
+}
+
+interface Recorded {
+  topic: string
+  payload: unknown
+  retain?: boolean
+}
+const recording = JSON.parse(
+  await readFile(
+    new URL('../../../../../tools/z2m-replay/recording.json', import.meta.url),
+    'utf8',
+  ),
+) as { messages: Recorded[]; scenarios: Record<string, Recorded[]> }
+const manifest = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'))
+  .corePlugin as InlinePlugin['manifest']
+
+async function until(check: () => Promise<boolean> | boolean, timeoutMs = 5_000): Promise<void> {
+  const end = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+describe.skipIf(!brokerUp && !IN_CI)(
+  'zigbee2mqtt through the real MQTT bridge and Mosquitto',
+  () => {
+    const base = `z2m-${randomBytes(5).toString('hex')}`
+    let kernel: Kernel
+    let bridge: MqttBridge
+
+    beforeAll(async () => {
+      if (!brokerUp)
+        throw new Error(`Mosquitto is not reachable at ${BROKER_URL} (CI=true requires it)`)
+      kernel = createKernel({
+        logger: silentLogger,
+        plugins: [{ manifest, plugin: zigbee2mqtt }],
+        config: { zigbee2mqtt: { baseTopic: base, persist: false } },
+        required: ['zigbee2mqtt'],
+      })
+      // The bridge's services exist before the plugins start; it connects afterwards, and sends
+      // the plugin's filter with its first SUBSCRIBE.
+      bridge = createMqttBridge(kernel, {
+        url: BROKER_URL,
+        prefix: `${base}-core`,
+        logger: silentLogger,
+      })
+      await kernel.start()
+      await bridge.start()
+    })
+
+    afterAll(async () => {
+      if (bridge === undefined) return
+      for (const m of recording.messages.filter((x) => x.retain)) {
+        await kernel.services
+          .call('mqtt.publish', { topic: `${base}/${m.topic}`, payload: '', retain: true, qos: 1 })
+          .catch(() => undefined)
+      }
+      await kernel.stop()
+      await bridge.stop()
+    })
+
+    it('mirrors the replayed installation into state and sends turn_on as the documented /set payload', async () => {
+      for (const m of recording.messages) {
+        await kernel.services.call('mqtt.publish', {
+          topic: `${base}/${m.topic}`,
+          payload: m.payload,
+          retain: m.retain === true,
+          qos: 1,
+        })
+      }
+      const get = async (key: string) =>
+        (await kernel.state.get<ZigbeeDevice>('zigbee2mqtt', key))?.value
+      await until(async () => (await get('devices.bathroom.climate'))?.state.temperature === 21.34)
+      expect(await get('devices.living_room.ceiling')).toMatchObject({
+        kind: 'light',
+        availability: 'online',
+        state: { state: 'OFF', brightness: 180 },
+      })
+      expect((await get('devices.coffee%20machine'))?.state.state).toBe('ON')
+
+      // The plugin holds <base>/#, so its own /set comes back through the broker as an event.
+      const sets: CloudEvent<MqttMessageData>[] = []
+      kernel.bus.subscribe<MqttMessageData>(
+        `mqtt.message.${topicToWords(base)}.living_room.ceiling.set`,
+        (e) => {
+          sets.push(e)
+        },
+      )
+      await kernel.services.call('zigbee2mqtt.turn_on', {
+        device: 'living_room/ceiling',
+        brightness: 200,
+      })
+      await until(() => sets.length === 1)
+      expect(sets[0]?.data).toMatchObject({
+        topic: `${base}/living_room/ceiling/set`,
+        payload: { state: 'ON', brightness: 200 },
+        qos: 1,
+      })
+
+      const opened: CloudEvent<StateChangedEvent>[] = []
+      kernel.bus.subscribe<StateChangedEvent>(
+        'zigbee2mqtt.device.front_door.state-changed',
+        (e) => {
+          opened.push(e)
+        },
+      )
+      for (const m of recording.scenarios['contact-open'] ?? []) {
+        await kernel.services.call('mqtt.publish', {
+          topic: `${base}/${m.topic}`,
+          payload: m.payload,
+        })
+      }
+      await until(() => opened.length === 1)
+      expect(opened[0]?.data.changed.contact).toBe(false)
+    })
+
+    it('learns the devices again from the retained bridge/devices after a reload', async () => {
+      await kernel.plugins.reload('zigbee2mqtt')
+      await until(async () => (await kernel.state.list('zigbee2mqtt')).length === 5)
+      const list = await kernel.services.call<ZigbeeDevice[]>('zigbee2mqtt.list', {})
+      expect(list.map((d) => d.friendly_name)).toEqual([
+        'bathroom/climate',
+        'coffee machine',
+        'front_door',
+        'living_room/ceiling',
+      ])
+    })
+  },
+)

@@ -1,0 +1,213 @@
+import {
+  assertServiceName,
+  CoreError,
+  isTraceparent,
+  type Logger,
+  toCoreError,
+} from '@core/contracts'
+import type { TopicMatcher } from '@core/event-bus'
+import type { Kernel } from '@core/kernel'
+import type { IPublishPacket } from 'mqtt'
+import type { SendOptions } from './connection.js'
+import { parseJsonPayload } from './payload.js'
+import { assertMqttTopic } from './topic-words.js'
+import type { Counters } from './types.js'
+
+/** What {@link createCallServer} needs. @internal */
+export interface CallServerDeps {
+  kernel: Kernel
+  prefix: string
+  /** Service names that may be called; `undefined` = all. */
+  allowed: TopicMatcher<true> | undefined
+  send: (topic: string, payload: string, options: SendOptions) => void
+  counters: Counters
+  logger: Logger
+}
+
+/** Serves `<prefix>/call/<service>`. @internal */
+export interface CallServer {
+  /** The filter to subscribe: `<prefix>/call/+`. */
+  readonly filter: string
+  /** True when `topic` is a call topic. */
+  owns(topic: string): boolean
+  handle(topic: string, payload: Buffer, packet: IPublishPacket): void
+}
+
+/** The JSON body of a call from an MQTT 3.1.1 client (or a 5 client without a response topic). */
+interface CallEnvelope {
+  params?: unknown
+  replyTo?: unknown
+  correlationId?: unknown
+  traceparent?: unknown
+}
+
+/**
+ * Service calls over MQTT. A message on `<prefix>/call/<service>` is a call:
+ *
+ * - MQTT 5 with a response topic: the payload is the params (JSON; empty = `{}`); the reply goes
+ *   to the response topic with the request's correlation data.
+ * - otherwise (MQTT 3.1.1): the payload is `{ params?, replyTo?, correlationId? }`; the reply
+ *   goes to `replyTo` and carries `correlationId` in its body. Without `replyTo` the call runs
+ *   and its outcome is only logged.
+ *
+ * The reply is `{ result }` or `{ error: <CoreError JSON> }` (plus `correlationId` in the
+ * body form), at the request's QoS (at most 1), never retained. A user property (MQTT 5) or
+ * body field `traceparent` is passed on as `meta.traceparent`.
+ * @internal
+ */
+export function createCallServer(deps: CallServerDeps): CallServer {
+  const { kernel, counters, logger: log } = deps
+  const callPrefix = `${deps.prefix}/call/`
+  const filter = `${callPrefix}+`
+  let rejectsLogged = 0
+  // Callers reuse their reply topic and call the same services: remember what was checked.
+  const goodReplyTopics = new Set<string>()
+  const serviceChecks = new Map<string, CoreError | null>()
+  const checkService = (service: string): CoreError | null => {
+    let verdict = serviceChecks.get(service)
+    if (verdict !== undefined) return verdict
+    verdict = null
+    try {
+      assertServiceName(service, 'service name')
+      if (deps.allowed !== undefined && deps.allowed.match(service).length === 0) {
+        verdict = new CoreError(
+          'E_FORBIDDEN',
+          `Service "${service}" may not be called over MQTT on this hub; the bridge's "calls" option lists what may`,
+          { details: { service } },
+        )
+      }
+    } catch (error) {
+      verdict = error as CoreError
+    }
+    if (serviceChecks.size >= 1_000) serviceChecks.clear()
+    serviceChecks.set(service, verdict)
+    return verdict
+  }
+
+  const reject = (topic: string, why: string): void => {
+    counters.rejected++
+    counters.callErrors++
+    if (rejectsLogged++ < 20) log.warn({ topic }, `MQTT call on "${topic}" refused: ${why}`)
+    else log.debug({ topic }, `MQTT call refused: ${why}`)
+  }
+
+  return {
+    filter,
+    owns: (topic) => topic.startsWith(callPrefix) && !topic.includes('/', callPrefix.length),
+    handle: (topic, payload, packet) => {
+      counters.calls++
+      const service = topic.slice(callPrefix.length)
+      const props = packet.properties
+      const qos = packet.qos === 0 ? 0 : 1
+      let replyTo: string | undefined
+      let correlationId: unknown
+      let params: unknown
+      let traceparent: unknown = props?.userProperties?.traceparent
+      let bodyForm = false
+
+      if (typeof props?.responseTopic === 'string') {
+        replyTo = props.responseTopic
+        if (payload.length === 0) params = {}
+        else {
+          const parsed = parseJsonPayload(payload)
+          if (!parsed.ok) {
+            counters.rejected++
+            return void replyError(
+              new CoreError(
+                'E_VALIDATION',
+                `Call of "${service}": ${parsed.reason}; send the params as a JSON object`,
+                { details: { service } },
+              ),
+            )
+          }
+          params = parsed.value
+        }
+      } else {
+        bodyForm = true
+        const parsed = parseJsonPayload(payload)
+        if (!parsed.ok) {
+          return reject(
+            topic,
+            `${parsed.reason}; MQTT 3.1.1 clients send {"params":{…},"replyTo":"<topic>","correlationId":"…"}`,
+          )
+        }
+        const body = parsed.value
+        if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+          return reject(
+            topic,
+            'the body must be a JSON object {"params","replyTo","correlationId"}',
+          )
+        }
+        const envelope = body as CallEnvelope
+        if (envelope.replyTo !== undefined && typeof envelope.replyTo !== 'string') {
+          return reject(topic, '"replyTo" must be a topic name (a string)')
+        }
+        replyTo = envelope.replyTo
+        correlationId = envelope.correlationId
+        params = envelope.params ?? {}
+        traceparent ??= envelope.traceparent
+      }
+
+      if (replyTo !== undefined && !goodReplyTopics.has(replyTo)) {
+        try {
+          assertMqttTopic(replyTo, 'reply topic')
+        } catch (error) {
+          return reject(topic, (error as Error).message)
+        }
+        if (replyTo.startsWith(callPrefix)) {
+          return reject(topic, `the reply topic "${replyTo}" is itself a call topic`)
+        }
+        if (goodReplyTopics.size >= 1_000) goodReplyTopics.clear()
+        goodReplyTopics.add(replyTo)
+      }
+
+      const refusal = checkService(service)
+      if (refusal !== null) {
+        if (refusal.code === 'E_VALIDATION') counters.rejected++
+        return void replyError(refusal)
+      }
+
+      const meta: Record<string, unknown> = { transport: 'mqtt' }
+      if (isTraceparent(traceparent)) meta.traceparent = traceparent
+      kernel.services.call(service, params, { meta }).then(
+        (result) => reply({ result: result === undefined ? null : result }),
+        (error: unknown) =>
+          replyError(toCoreError(error, 'E_INTERNAL', `Call of "${service}" failed`)),
+      )
+
+      function replyError(error: CoreError): void {
+        counters.callErrors++
+        if (replyTo === undefined) {
+          log.warn({ err: error, service }, `MQTT call of "${service}" failed (no reply topic)`)
+          return
+        }
+        reply({ error: error.toJSON() })
+      }
+
+      function reply(body: Record<string, unknown>): void {
+        if (replyTo === undefined) return
+        const options: SendOptions = { qos, retain: false }
+        if (bodyForm) {
+          if (correlationId !== undefined) body.correlationId = correlationId
+        } else {
+          options.properties = { contentType: 'application/json' }
+          if (props?.correlationData !== undefined) {
+            options.properties.correlationData = props.correlationData
+          }
+        }
+        let text: string
+        try {
+          text = JSON.stringify(body)
+        } catch (error) {
+          text = JSON.stringify({
+            error: new CoreError('E_INTERNAL', `The result of "${service}" is not JSON`, {
+              cause: error,
+            }).toJSON(),
+            ...(bodyForm && correlationId !== undefined ? { correlationId } : {}),
+          })
+        }
+        deps.send(replyTo, text, options)
+      }
+    },
+  }
+}

@@ -1,0 +1,146 @@
+import type { CloudEvent, Logger, StateChange } from '@core/contracts'
+import { createTopicMatcher, type Unsubscribe } from '@core/event-bus'
+import type { Kernel } from '@core/kernel'
+import type { SendOptions } from './connection.js'
+import { MESSAGE_EVENT_PREFIX, wordToLevelLoose } from './topic-words.js'
+
+/** What {@link startMirror} needs. @internal */
+export interface MirrorDeps {
+  kernel: Kernel
+  prefix: string
+  /** Bus patterns forwarded to `<prefix>/events/…`. */
+  events: readonly string[]
+  /** Patterns over `<namespace>.<key>` mirrored to `<prefix>/state/…`; empty = none. */
+  state: readonly string[]
+  /** Sends one message if connected (else counts it dropped). */
+  send: (topic: string, payload: string, options: SendOptions) => void
+  logger: Logger
+}
+
+/** The outbound half of the bridge: events and state on MQTT. @internal */
+export interface Mirror {
+  /** Re-publishes every mirrored state key (and clears deleted ones): run on each CONNACK. */
+  resync(): Promise<void>
+  close(): void
+}
+
+const STATE_QOS = { qos: 1, retain: true } as const
+const EVENT_QOS = { qos: 0, retain: false } as const
+
+/**
+ * Forwards chosen bus events to `<prefix>/events/<levels>` (the CloudEvent as JSON, QoS 0, not
+ * retained) and mirrors state to `<prefix>/state/<namespace>/<key levels>` (the `StateEntry`
+ * as JSON, QoS 1, retained; an empty retained payload when the key is deleted or expires).
+ * Words become levels by reversing the percent-encoding where it is canonical
+ * (`living%20room` → `living room`).
+ *
+ * Overlapping patterns forward an event once: pattern `i` skips what an earlier pattern matches.
+ * Each state key's messages go out in revision order, and a resync never publishes an older
+ * revision than one already sent.
+ * @internal
+ */
+export function startMirror(deps: MirrorDeps): Mirror {
+  const { kernel, prefix, send, logger: log } = deps
+  const undos: Unsubscribe[] = []
+  /** `<ns>\0<key>` → the last revision sent (a value or a clear). */
+  const sent = new Map<string, number>()
+  const namespaces = new Set<string>()
+  const stateMatcher = createTopicMatcher<true>()
+
+  const levels = (words: string): string => words.split('.').map(wordToLevelLoose).join('/')
+  const stateTopic = (ns: string, key: string): string =>
+    `${prefix}/state/${wordToLevelLoose(ns)}/${levels(key)}`
+
+  const subscribeOnce = <T>(
+    patterns: readonly string[],
+    toBus: (p: string) => string,
+    handler: (event: CloudEvent<T>) => void | Promise<void>,
+  ): void => {
+    patterns.forEach((pattern, i) => {
+      const before = i === 0 ? undefined : createTopicMatcher<true>()
+      for (const p of patterns.slice(0, i)) before?.add(toBus(p), true)
+      const guarded = (event: CloudEvent<T>): void | Promise<void> => {
+        if (before !== undefined && before.match(event.type).length > 0) return
+        return handler(event)
+      }
+      undos.push(kernel.bus.subscribe<T>(toBus(pattern), guarded, { name: 'mqtt-bridge' }))
+    })
+  }
+
+  subscribeOnce<unknown>(
+    deps.events,
+    (p) => p,
+    (event) => {
+      if (event.type.startsWith(`${MESSAGE_EVENT_PREFIX}.`)) return
+      send(`${prefix}/events/${levels(event.type)}`, JSON.stringify(event), EVENT_QOS)
+    },
+  )
+
+  const publishEntry = async (ns: string, key: string): Promise<void> => {
+    const id = `${ns}\u0000${key}`
+    const entry = await kernel.state.get(ns, key)
+    if (entry === undefined) return // deleted since: its own change event clears it
+    if ((sent.get(id) ?? 0) >= entry.revision) return
+    sent.set(id, entry.revision)
+    send(stateTopic(ns, key), JSON.stringify(entry), STATE_QOS)
+  }
+
+  for (const p of deps.state) stateMatcher.add(p, true)
+  subscribeOnce<StateChange>(
+    deps.state,
+    (p) => `state.${p}`,
+    async (event) => {
+      const change = event.data
+      namespaces.add(change.namespace)
+      if (change.reason === 'set') {
+        await publishEntry(change.namespace, change.key).catch((error: unknown) => {
+          log.warn(
+            { err: error, namespace: change.namespace, key: change.key },
+            'state mirror failed',
+          )
+        })
+        return
+      }
+      const id = `${change.namespace}\u0000${change.key}`
+      if ((sent.get(id) ?? 0) >= change.revision) return
+      sent.set(id, change.revision)
+      send(stateTopic(change.namespace, change.key), '', STATE_QOS)
+    },
+  )
+
+  return {
+    resync: async () => {
+      if (deps.state.length === 0) return
+      for (const plugin of await kernel.plugins.list()) namespaces.add(plugin.name)
+      const live = new Set<string>()
+      for (const ns of namespaces) {
+        let items: Awaited<ReturnType<Kernel['state']['list']>>
+        try {
+          items = await kernel.state.list(ns)
+        } catch (error) {
+          log.debug({ err: error, namespace: ns }, 'state resync skipped a namespace')
+          continue
+        }
+        for (const item of items) {
+          if (stateMatcher.match(`${ns}.${item.key}`).length === 0) continue
+          const id = `${ns}\u0000${item.key}`
+          live.add(id)
+          if ((sent.get(id) ?? 0) > item.revision) continue
+          const { key, ...entry } = item
+          sent.set(id, item.revision)
+          send(stateTopic(ns, key), JSON.stringify(entry), STATE_QOS)
+        }
+      }
+      // Keys deleted while the link was down (or cleared before): clear them once more, forget them.
+      for (const id of [...sent.keys()]) {
+        if (live.has(id)) continue
+        const [ns, key] = id.split('\u0000') as [string, string]
+        send(stateTopic(ns, key), '', STATE_QOS)
+        sent.delete(id)
+      }
+    },
+    close: () => {
+      for (const undo of undos.splice(0)) undo()
+    },
+  }
+}

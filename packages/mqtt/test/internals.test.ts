@@ -1,0 +1,107 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { backoffDelayMs, redact } from '../src/connection.js'
+import * as api from '../src/index.js'
+import { decodePayload, encodePayload, parseJsonPayload } from '../src/payload.js'
+
+describe('public surface', () => {
+  it('exports exactly these names', () => {
+    expect(Object.keys(api).sort()).toMatchInlineSnapshot(`
+      [
+        "DEFAULT_MQTT_PREFIX",
+        "DEFAULT_MQTT_URL",
+        "MAX_MQTT_TOPIC_BYTES",
+        "MESSAGE_EVENT_PREFIX",
+        "assertMqttFilter",
+        "assertMqttTopic",
+        "createMqttBridge",
+        "filterToPattern",
+        "levelToWord",
+        "mqttTopicMatches",
+        "topicToWords",
+        "wordToLevel",
+        "wordsToTopic",
+      ]
+    `)
+  })
+})
+
+describe('reconnection backoff', () => {
+  it('doubles from minDelayMs and never exceeds maxDelayMs (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 10_000 }),
+        fc.integer({ min: 0, max: 100_000 }),
+        fc.integer({ min: 1, max: 1_000 }),
+        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        (min, extra, attempt, random) => {
+          const max = min + extra
+          const delay = backoffDelayMs(attempt, min, max, random)
+          expect(delay).toBeGreaterThanOrEqual(1)
+          expect(delay).toBeLessThanOrEqual(max)
+          const base = Math.min(max, min * 2 ** Math.min(attempt - 1, 30))
+          expect(delay).toBeGreaterThanOrEqual(Math.floor(base * 0.8))
+        },
+      ),
+    )
+  })
+
+  it('grows 1 s, 2 s, 4 s … up to 30 s with the default bounds and no jitter', () => {
+    const delays = [1, 2, 3, 4, 5, 6, 7].map((a) => backoffDelayMs(a, 1_000, 30_000, 0.5))
+    expect(delays).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000])
+  })
+})
+
+describe('payloads', () => {
+  it('sends strings as text, other JSON values as JSON and nothing as the empty payload', () => {
+    expect(encodePayload('ON')).toBe('ON')
+    expect(encodePayload({ state: 'ON' })).toBe('{"state":"ON"}')
+    expect(encodePayload(0)).toBe('0')
+    expect(encodePayload(null)).toBe('null')
+    expect(encodePayload(undefined)).toBe('')
+  })
+
+  it('refuses values that are not JSON with E_VALIDATION', () => {
+    const cyclic: Record<string, unknown> = {}
+    cyclic.self = cyclic
+    for (const bad of [cyclic, () => 1, Symbol('x'), 10n]) {
+      expect(() => encodePayload(bad)).toThrow(expect.objectContaining({ code: 'E_VALIDATION' }))
+    }
+  })
+
+  it('parses inbound JSON and keeps anything else as text', () => {
+    expect(decodePayload(Buffer.from('{"a":1}'))).toEqual({ a: 1 })
+    expect(decodePayload(Buffer.from(' [1, 2]'))).toEqual([1, 2])
+    expect(decodePayload(Buffer.from('true'))).toBe(true)
+    expect(decodePayload(Buffer.from('21.5'))).toBe(21.5)
+    expect(decodePayload(Buffer.from('"quoted"'))).toBe('quoted')
+    expect(decodePayload(Buffer.from('online'))).toBe('online')
+    expect(decodePayload(Buffer.from('{"broken":'))).toBe('{"broken":')
+    expect(decodePayload(Buffer.alloc(0))).toBe('')
+  })
+
+  it('round-trips any JSON value through encode and decode (property)', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        fc.pre(typeof value !== 'string')
+        expect(decodePayload(Buffer.from(encodePayload(value)))).toEqual(
+          JSON.parse(JSON.stringify(value)),
+        )
+      }),
+    )
+  })
+
+  it('says why a JSON topic payload is refused', () => {
+    expect(parseJsonPayload(Buffer.from('{"a":1}'))).toEqual({ ok: true, value: { a: 1 } })
+    expect(parseJsonPayload(Buffer.alloc(0))).toEqual({ ok: false, reason: 'the payload is empty' })
+    const bad = parseJsonPayload(Buffer.from('nope'))
+    expect(bad.ok).toBe(false)
+  })
+})
+
+describe('redact', () => {
+  it('removes credentials from broker URLs', () => {
+    expect(redact('mqtt://user:secret@127.0.0.1:1883')).toBe('mqtt://127.0.0.1:1883')
+    expect(redact('mqtts://broker.example:8883/')).toBe('mqtts://broker.example:8883')
+  })
+})
