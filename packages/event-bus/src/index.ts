@@ -1,0 +1,15 @@
+export type { HandlerFailedData } from './event-bus.js'
+export { createEventBus, DEFAULT_MAX_QUEUE, HANDLER_FAILED_EVENT } from './event-bus.js'
+export type { CreateTopicMatcherOptions, TopicMatcher } from './topic-pattern.js'
+export { createTopicMatcher } from './topic-pattern.js'
+export type {
+  CreateEventBusOptions,
+  EventBus,
+  EventBusStats,
+  EventHandler,
+  OverflowPolicy,
+  PublishOptions,
+  PublishReport,
+  SubscribeOptions,
+  Unsubscribe,
+} from './types.js'

@@ -1,0 +1,33 @@
+import type { CloudEvent } from '@core/contracts'
+import { describe, expectTypeOf, it } from 'vitest'
+import {
+  createEventBus,
+  createTopicMatcher,
+  type EventBus,
+  type EventBusStats,
+  type PublishReport,
+  type TopicMatcher,
+  type Unsubscribe,
+} from '../src/index.js'
+
+describe('types', () => {
+  it('should type publish, subscribe, defineEvent and stats as documented', () => {
+    const bus: EventBus = createEventBus()
+    expectTypeOf(bus.publish('a.b', { on: true })).toEqualTypeOf<Promise<PublishReport>>()
+    const off = bus.subscribe<{ on: boolean }>('a.*', (event) => {
+      expectTypeOf(event).toEqualTypeOf<CloudEvent<{ on: boolean }>>()
+      expectTypeOf(event.data.on).toBeBoolean()
+    })
+    expectTypeOf(off).toEqualTypeOf<Unsubscribe>()
+    expectTypeOf(off).toBeCallableWith()
+    expectTypeOf(off).toExtend<Disposable>()
+    expectTypeOf(bus.defineEvent('a.b', { type: 'object' })).toEqualTypeOf<Unsubscribe>()
+    expectTypeOf(bus.stats()).toEqualTypeOf<EventBusStats>()
+  })
+
+  it('should type the topic matcher by its values', () => {
+    const matcher = createTopicMatcher<number>()
+    expectTypeOf(matcher).toEqualTypeOf<TopicMatcher<number>>()
+    expectTypeOf(matcher.match('a.b')).toEqualTypeOf<readonly number[]>()
+  })
+})
