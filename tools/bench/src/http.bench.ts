@@ -10,11 +10,12 @@
  *
  * Run: `npx tsx tools/bench/src/run.ts http` (or `pnpm bench http`).
  */
+
+import { execFile } from 'node:child_process'
+import { createRequire } from 'node:module'
 import { silentLogger } from '@core/contracts'
 import { createHttpServer } from '@core/http'
 import { createKernel } from '@core/kernel'
-import { execFile } from 'node:child_process'
-import { createRequire } from 'node:module'
 import Fastify from 'fastify'
 import { emit, type Figure, ratio } from './measure.js'
 
@@ -112,12 +113,7 @@ export default async function httpBench(): Promise<void> {
     }
     emit(figures[n]!)
   }
-  ratio(
-    'http service call vs bare Fastify route',
-    figures[names[0]!]!,
-    figures[names[1]!]!,
-    0.7,
-  )
+  ratio('http service call vs bare Fastify route', figures[names[0]!]!, figures[names[1]!]!, 0.7)
 
   await http.close()
   await bare.close()

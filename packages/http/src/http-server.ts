@@ -1,0 +1,481 @@
+import { hash, timingSafeEqual } from 'node:crypto'
+import type { AddressInfo } from 'node:net'
+import { CoreError } from '@core/contracts'
+import type { Kernel } from '@core/kernel'
+import fastifySwagger from '@fastify/swagger'
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type onRequestHookHandler,
+  type onResponseHookHandler,
+} from 'fastify'
+import { parse as secureJsonParse } from 'secure-json-parse'
+import { bearerOf, isLoopbackHost } from './auth.js'
+import { createHttpMetrics } from './metrics.js'
+import { buildOpenApi, DOCS_FILES, DOCS_HTML, docsFile } from './openapi.js'
+import { PROBLEM_CONTENT_TYPE, problemOf, toCoreErrorWithStatus } from './problem.js'
+import { type ApiContext, PRINCIPAL, registerApiRoutes } from './routes.js'
+import { createTokenStore, PEEK, type Principal } from './tokens.js'
+import type { CreateHttpServerOptions, HttpAddress, HttpServer, ListenOptions } from './types.js'
+
+/** Default largest request body: 1 MiB. @public */
+export const DEFAULT_BODY_LIMIT_BYTES = 1_048_576
+
+/**
+ * Creates the HTTP adapter of a kernel: a Fastify server that translates HTTP to kernel calls
+ * and back, and carries no business logic.
+ *
+ * Routes (all JSON; errors are RFC 9457 `application/problem+json`):
+ * - `POST /api/v1/services/{name}`: body = params (none = `{}`), 200 body = result; the
+ *   registry validates against the service's own schema; the call runs under the service's
+ *   deadline and is cancelled if the client goes away. `GET /api/v1/services` lists them.
+ * - `GET /api/v1/state/{namespace}`, `GET`/`PUT`/`DELETE /api/v1/state/{namespace}/{key}`.
+ * - `GET /api/v1/events?pattern=` (Server-Sent Events of CloudEvents),
+ *   `POST /api/v1/events/{type}` (body = data; 202).
+ * - `GET /api/v1/plugins`, `POST /api/v1/plugins/{name}/reload` (admin).
+ * - `POST`/`GET /api/v1/tokens`, `DELETE /api/v1/tokens/{id}` (admin).
+ * - `GET /health` (200 healthy/degraded, 503 unhealthy), `GET /metrics` (Prometheus text),
+ *   `GET /openapi.json` (OpenAPI 3.1, live from the registry), `GET /docs` (Swagger UI).
+ *
+ * Every `/api` route needs `Authorization: Bearer <token>` (401 `E_UNAUTHENTICATED` with
+ * `WWW-Authenticate: Bearer` without a valid one, 403 `E_FORBIDDEN` when its scopes do not
+ * cover the call) unless `auth: false`, which is accepted only on a loopback host. JSON bodies
+ * over `bodyLimitBytes` get 413; other media types 415; `__proto__` and `constructor.prototype`
+ * keys are refused (400).
+ *
+ * @param kernel - The kernel to serve (its storage holds the tokens).
+ * @param options - See {@link CreateHttpServerOptions}.
+ * @returns The {@link HttpServer}; call `listen()` to start it.
+ * @throws {@link CoreError} `E_VALIDATION` for a bad option, an `adminToken` shorter than 32
+ *   characters, or `auth: false` with a `host` that is not loopback.
+ * @see OpenAPI 3.1; RFC 9457 (problem details); RFC 6750 (bearer tokens); Server-Sent Events
+ *   (WHATWG HTML §9.2); CloudEvents 1.0 JSON format; Prometheus text exposition format
+ * @example
+ * ```ts
+ * const kernel = createKernel({ plugins: ['./plugins/lights'] })
+ * await kernel.start()
+ * const http = createHttpServer(kernel)
+ * const { token } = await http.tokens.create({ name: 'me', scopes: ['admin'] })
+ * const { url } = await http.listen({ host: '127.0.0.1', port: 8080 })
+ * // curl -X POST -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \
+ * //   -d '{"on":true}' $URL/api/v1/services/lights.set
+ * ```
+ * @public
+ */
+export function createHttpServer(
+  kernel: Kernel,
+  options: CreateHttpServerOptions = {},
+): HttpServer {
+  const auth = options.auth ?? true
+  const defaultHost = options.host ?? '127.0.0.1'
+  const defaultPort = options.port ?? 8080
+  if (!auth) assertLoopback(defaultHost)
+  const bodyLimit = integer(options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES, 'bodyLimitBytes', 1)
+  const requestTimeout = integer(options.requestTimeoutMs ?? 30_000, 'requestTimeoutMs', 0)
+  const keepAliveTimeout = integer(options.keepAliveTimeoutMs ?? 72_000, 'keepAliveTimeoutMs', 1)
+  const routeTimeoutMs = integer(options.routeTimeoutMs ?? 10_000, 'routeTimeoutMs', 1)
+  const reloadTimeoutMs = integer(options.reloadTimeoutMs ?? 60_000, 'reloadTimeoutMs', 1)
+  const heartbeatMs = integer(options.heartbeatMs ?? 15_000, 'heartbeatMs', 1)
+  const adminHash =
+    options.adminToken === undefined ? undefined : adminTokenHash(options.adminToken)
+  const adminLength = options.adminToken?.length ?? -1
+  const logger = (options.logger ?? kernel.logger).child({ component: 'http' })
+  const publicRoutes = { health: true, metrics: true, docs: true, ...options.publicRoutes }
+  const tokens = options.tokens ?? createTokenStore(kernel.storage, { logger })
+  const metrics = createHttpMetrics(kernel, { processMetrics: options.processMetrics ?? true })
+  const streams = new Set<() => void>()
+
+  const app = Fastify({
+    logger: false,
+    bodyLimit,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    requestTimeout,
+    keepAliveTimeout,
+    return503OnClosing: true,
+    routerOptions: { maxParamLength: 512 },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+  })
+  // Only JSON bodies: anything else is 415, not a string handed to a service.
+  app.removeContentTypeParser('text/plain')
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string))
+    } catch (error) {
+      done(error as Error, undefined)
+    }
+  })
+  // Response schemas document; they do not filter what is sent.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data))
+  app.decorateRequest(PRINCIPAL, null)
+
+  void app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Core Runtime hub',
+        version: kernel.apiVersion,
+        description:
+          'Services, state, events and plugins of a Core Runtime hub. Errors are RFC 9457 problem details with a stable `code`.',
+      },
+      components: {
+        securitySchemes: {
+          bearerAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'A token from `core token create` (`core_<id>_<secret>`)',
+          },
+        },
+      },
+      ...(auth ? { security: [{ bearerAuth: [] }] } : {}),
+      tags: [
+        { name: 'services', description: 'Call services registered by plugins' },
+        { name: 'state', description: 'Namespaced, revisioned state' },
+        { name: 'events', description: 'CloudEvents over Server-Sent Events' },
+        { name: 'plugins', description: 'Plugin lifecycle (admin)' },
+        { name: 'tokens', description: 'Bearer tokens (admin)' },
+        { name: 'meta', description: 'Health, metrics, this document' },
+      ],
+    },
+  })
+
+  // ─── auth ─────────────────────────────────────────────────────────────────────────────
+  const peek = (
+    tokens as Partial<
+      Record<typeof PEEK, (token: string, holder?: object) => Principal | undefined>
+    >
+  )[PEEK]?.bind(tokens)
+  const authenticate: onRequestHookHandler = (request, _reply, done) => {
+    const target = request as unknown as Record<typeof PRINCIPAL, Principal>
+    let token: string | undefined
+    try {
+      token = bearerOf(request.headers.authorization)
+    } catch (error) {
+      return done(error as Error)
+    }
+    if (token === undefined) {
+      return done(
+        new CoreError(
+          'E_UNAUTHENTICATED',
+          'This route needs a bearer token: send "Authorization: Bearer <token>" (create one with `core token create`)',
+        ),
+      )
+    }
+    if (
+      adminHash !== undefined &&
+      token.length === adminLength &&
+      timingSafeEqual(hash('sha256', token, 'buffer') as unknown as Buffer, adminHash)
+    ) {
+      target[PRINCIPAL] = ADMIN_TOKEN
+      return done()
+    }
+    const cached = peek?.(token, request.raw.socket ?? undefined)
+    if (cached !== undefined) {
+      target[PRINCIPAL] = cached
+      return done()
+    }
+    tokens.verify(token).then(
+      (principal) => {
+        target[PRINCIPAL] = principal
+        done()
+      },
+      (error: unknown) => done(error as Error),
+    )
+  }
+  const as =
+    (principal: Principal): onRequestHookHandler =>
+    (request, _reply, done) => {
+      ;(request as unknown as Record<typeof PRINCIPAL, Principal>)[PRINCIPAL] = principal
+      done()
+    }
+  const asAnonymous = as(ANONYMOUS)
+  const asPublic = as(NOBODY)
+
+  // Hooks are attached per route (not globally) so that they know their route statically:
+  // Fastify builds a new object for each read of request.routeOptions.
+  app.addHook('onRoute', (route) => {
+    const access =
+      (route.config as { access?: 'public' | 'token' } | undefined)?.access ??
+      (route.url.startsWith('/api/') ? 'token' : 'public')
+    const first = !auth ? asAnonymous : access === 'public' ? asPublic : authenticate
+    route.onRequest = [first, ...asArray(route.onRequest)]
+    const record = metrics.route(String(route.method), route.url)
+    const onResponse: onResponseHookHandler = (_request, reply, done) => {
+      record(reply.statusCode, reply.elapsedTime / 1000)
+      done()
+    }
+    route.onResponse = [...asArray(route.onResponse), onResponse]
+  })
+
+  // ─── errors ───────────────────────────────────────────────────────────────────────────
+  const sendProblem = (error: unknown, request: FastifyRequest, reply: FastifyReply): void => {
+    const { err, status } = toCoreErrorWithStatus(error)
+    if (status >= 500) {
+      if (!CoreError.is(error)) logger.error({ err: error, url: request.url }, 'request failed')
+      else logger.debug({ err: error, url: request.url }, 'request failed')
+    }
+    if (err.code === 'E_UNAUTHENTICATED') {
+      const given = request.headers.authorization !== undefined
+      reply.header(
+        'www-authenticate',
+        given ? 'Bearer realm="core", error="invalid_token"' : 'Bearer realm="core"',
+      )
+    } else if (err.code === 'E_FORBIDDEN' && err.details?.permission !== undefined) {
+      reply.header('www-authenticate', 'Bearer realm="core", error="insufficient_scope"')
+    }
+    const problem = problemOf(err, status, request.url.split('?', 1)[0])
+    void reply.code(status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem))
+  }
+  app.setErrorHandler((error, request, reply) => sendProblem(error, request, reply))
+  app.setNotFoundHandler((request, reply) => {
+    metrics.route(request.method, 'unmatched')(404, reply.elapsedTime / 1000)
+    sendProblem(
+      new CoreError(
+        'E_NOT_FOUND',
+        `No route ${request.method} ${request.url.split('?', 1)[0]}: see GET /openapi.json for the routes this hub serves`,
+      ),
+      request,
+      reply,
+    )
+  })
+
+  // ─── SSE streams end before the server waits for connections ─────────────────────────
+  app.addHook('preClose', async () => {
+    for (const end of [...streams]) end()
+  })
+
+  // ─── routes ───────────────────────────────────────────────────────────────────────────
+  const ctx: ApiContext = {
+    kernel,
+    tokens,
+    metrics,
+    routeTimeoutMs,
+    reloadTimeoutMs,
+    heartbeatMs,
+    cancelOnDisconnect: options.cancelOnDisconnect ?? false,
+    source: options.source ?? '/core/http',
+    streams,
+  }
+  // Registered as a plugin so that they load after @fastify/swagger, which records routes.
+  void app.register(async (scoped) => {
+    registerApiRoutes(scoped, ctx)
+    registerMetaRoutes(scoped)
+  })
+
+  const access = (open: boolean): { access: 'public' | 'token' } => ({
+    access: open ? 'public' : 'token',
+  })
+  const security = (open: boolean): Array<Record<string, string[]>> =>
+    open || !auth ? [] : [{ bearerAuth: [] }]
+
+  function registerMetaRoutes(app: FastifyInstance): void {
+    app.get(
+      '/health',
+      {
+        config: access(publicRoutes.health),
+        schema: {
+          tags: ['meta'],
+          summary: 'Health of the kernel, its components and plugins',
+          description:
+            '200 when healthy or degraded, 503 when unhealthy; the body is kernel.health().',
+          security: security(publicRoutes.health),
+          response: {
+            200: { type: 'object', additionalProperties: true },
+            503: { type: 'object', additionalProperties: true },
+          },
+        },
+      },
+      async (_request, reply) => {
+        const report = await kernel.health()
+        return reply.code(report.status === 'unhealthy' ? 503 : 200).send(report)
+      },
+    )
+
+    app.get(
+      '/metrics',
+      {
+        config: access(publicRoutes.metrics),
+        schema: {
+          tags: ['meta'],
+          summary: 'Prometheus metrics (text exposition format 0.0.4)',
+          security: security(publicRoutes.metrics),
+          response: {
+            200: {
+              description: 'Metrics',
+              content: { 'text/plain': { schema: { type: 'string' } } },
+            },
+          },
+        },
+      },
+      async (_request, reply) => {
+        const text = await metrics.registry.metrics()
+        return reply.type(metrics.registry.contentType).send(text)
+      },
+    )
+
+    app.get(
+      '/openapi.json',
+      {
+        config: access(publicRoutes.docs),
+        schema: {
+          tags: ['meta'],
+          summary: 'This OpenAPI 3.1 document, generated from the live service registry',
+          security: security(publicRoutes.docs),
+          response: { 200: { type: 'object', additionalProperties: true } },
+        },
+      },
+      async (_request, reply) =>
+        reply
+          .type('application/json; charset=utf-8')
+          .send(JSON.stringify(buildOpenApi(app, kernel.services.list(), auth))),
+    )
+
+    app.get(
+      '/docs',
+      {
+        config: access(publicRoutes.docs),
+        schema: { hide: true },
+      },
+      async (_request, reply) =>
+        reply
+          .type('text/html; charset=utf-8')
+          .header('content-security-policy', DOCS_CSP)
+          .send(DOCS_HTML),
+    )
+
+    app.get(
+      '/docs/static/:file',
+      { config: access(publicRoutes.docs), schema: { hide: true } },
+      async (request, reply) => {
+        const { file } = request.params as { file: string }
+        const type = DOCS_FILES[file]
+        if (type === undefined) throw new CoreError('E_NOT_FOUND', `No docs asset "${file}"`)
+        const body = await docsFile(file)
+        return reply.type(type).header('cache-control', 'public, max-age=3600').send(body)
+      },
+    )
+  }
+
+  let closed: Promise<void> | undefined
+  return {
+    app: app as unknown as FastifyInstance,
+    tokens,
+    metrics: metrics.registry,
+
+    async listen(listenOptions: ListenOptions = {}): Promise<HttpAddress> {
+      const host = listenOptions.host ?? defaultHost
+      const port = listenOptions.port ?? defaultPort
+      if (!auth) assertLoopback(host)
+      try {
+        await app.listen({ host, port })
+      } catch (error) {
+        throw new CoreError(
+          'E_UNAVAILABLE',
+          `Could not listen on ${host}:${port}: ${error instanceof Error ? error.message : String(error)}; pick another port or stop what holds it`,
+          { cause: error, details: { host, port } },
+        )
+      }
+      const address = app.server.address() as AddressInfo
+      if (!auth && !isLoopbackHost(address.address)) {
+        await app.close()
+        assertLoopback(address.address)
+      }
+      const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address
+      return { url: `http://${shown}:${address.port}`, host: address.address, port: address.port }
+    },
+
+    close(): Promise<void> {
+      closed ??= (async () => {
+        metrics.close()
+        await app.close()
+      })()
+      return closed
+    },
+  }
+}
+
+const DOCS_CSP =
+  "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'"
+
+const ANONYMOUS: Principal = Object.freeze({
+  id: 'anonymous',
+  name: 'anonymous (auth off)',
+  admin: true,
+  permissions: {},
+})
+const NOBODY: Principal = Object.freeze({
+  id: 'public',
+  name: 'public',
+  admin: false,
+  permissions: {},
+})
+const ADMIN_TOKEN: Principal = Object.freeze({
+  id: 'admin-token',
+  name: 'admin token',
+  admin: true,
+  permissions: {},
+})
+
+/**
+ * Parses a JSON body, refusing `__proto__` keys and `constructor.prototype` paths
+ * (secure-json-parse), so that no handler can be tricked into polluting a prototype.
+ */
+function parseJsonBody(body: string): unknown {
+  if (body.trim() === '') {
+    throw new CoreError(
+      'E_VALIDATION',
+      'The request body is empty but Content-Type is application/json: send a JSON document, or no body and no Content-Type',
+    )
+  }
+  try {
+    return secureJsonParse(body, { protoAction: 'error', constructorAction: 'error' })
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error)
+    if (/prototype/i.test(message)) {
+      throw new CoreError(
+        'E_VALIDATION',
+        'The request body contains a "__proto__" or "constructor.prototype" key, which is refused: rename the key',
+        { cause: error },
+      )
+    }
+    throw new CoreError('E_VALIDATION', `The request body is not valid JSON: ${message}`, {
+      cause: error,
+    })
+  }
+}
+
+function asArray<T>(value: T | T[] | undefined): T[] {
+  return value === undefined ? [] : Array.isArray(value) ? value : [value]
+}
+
+function assertLoopback(host: string): void {
+  if (isLoopbackHost(host)) return
+  throw new CoreError(
+    'E_VALIDATION',
+    `auth: false is only allowed on a loopback address (127.0.0.0/8, ::1, localhost), not "${host}": listen on 127.0.0.1 or turn auth on`,
+    { details: { host, auth: false } },
+  )
+}
+
+function adminTokenHash(token: unknown): Buffer {
+  if (typeof token !== 'string' || token.length < 32 || /\s/.test(token)) {
+    throw new CoreError(
+      'E_VALIDATION',
+      'Invalid adminToken: use at least 32 characters without white space (e.g. `openssl rand -hex 32`)',
+    )
+  }
+  return hash('sha256', token, 'buffer') as unknown as Buffer
+}
+
+function integer(value: number, name: string, min: number): number {
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new CoreError(
+      'E_VALIDATION',
+      `Invalid ${name} ${String(value)}: use an integer ≥ ${min}`,
+      { details: { [name]: value } },
+    )
+  }
+  return value
+}

@@ -1,0 +1,146 @@
+import type { CloudEvent } from '@core/contracts'
+import { describe, expect, it } from 'vitest'
+import { ADMIN_TOKEN, type Hub, startHub, until } from './helpers.js'
+
+interface Frame {
+  event?: string
+  id?: string
+  data?: string
+  comment?: string
+}
+
+/** Opens an SSE stream with fetch and parses its frames as they arrive. */
+async function openStream(hub: Hub, query: string, token = ADMIN_TOKEN) {
+  const controller = new AbortController()
+  const res = await fetch(`${hub.url}/api/v1/events${query}`, {
+    headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' },
+    signal: controller.signal,
+  })
+  const frames: Frame[] = []
+  let ended = false
+  if (res.status === 200 && res.body !== null) {
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader()
+    let buffer = ''
+    void (async () => {
+      try {
+        for (;;) {
+          const { done, value } = await reader.read()
+          if (done) break
+          buffer += value
+          let cut = buffer.indexOf('\n\n')
+          while (cut >= 0) {
+            const frame: Frame = {}
+            for (const line of buffer.slice(0, cut).split('\n')) {
+              if (line.startsWith(':')) frame.comment = line.slice(1).trim()
+              else {
+                const colon = line.indexOf(':')
+                const field = line.slice(0, colon) as keyof Frame
+                frame[field] = line.slice(colon + 1).replace(/^ /, '')
+              }
+            }
+            frames.push(frame)
+            buffer = buffer.slice(cut + 2)
+            cut = buffer.indexOf('\n\n')
+          }
+        }
+      } catch {
+        // aborted
+      } finally {
+        ended = true
+      }
+    })()
+  }
+  return {
+    res,
+    frames,
+    events: (): CloudEvent[] =>
+      frames.filter((f) => f.data !== undefined).map((f) => JSON.parse(f.data as string)),
+    ended: () => ended,
+    close: () => controller.abort(),
+  }
+}
+
+describe('events over Server-Sent Events', () => {
+  it('streams each matching event as a CloudEvent with event and id fields', async () => {
+    const hub = await startHub()
+    const stream = await openStream(hub, '?pattern=lights.%23')
+    expect(stream.res.status).toBe(200)
+    expect(stream.res.headers.get('content-type')).toMatch(/^text\/event-stream/)
+    await until(() => stream.frames.length > 0) // the opening comment
+    await hub.kernel.bus.publish('lights.kitchen.changed', { on: true })
+    await hub.kernel.bus.publish('doors.front.opened', { open: true })
+    const viaHttp = await hub.call('/api/v1/events/lights.hall.changed', {
+      method: 'POST',
+      body: { on: false },
+    })
+    expect(viaHttp.status).toBe(202)
+    await until(() => stream.events().length === 2)
+    const [first, second] = stream.events()
+    expect(first).toMatchObject({
+      specversion: '1.0',
+      type: 'lights.kitchen.changed',
+      data: { on: true },
+    })
+    expect(second).toMatchObject({ type: 'lights.hall.changed', source: '/core/http' })
+    const frame = stream.frames.find((f) => f.data !== undefined)
+    expect(frame?.event).toBe('lights.kitchen.changed')
+    expect(frame?.id).toBe(first?.id)
+    stream.close()
+  })
+
+  it('sends heartbeat comments while idle', async () => {
+    const hub = await startHub({ heartbeatMs: 20 })
+    const stream = await openStream(hub, '?pattern=nothing.here')
+    await until(() => stream.frames.some((f) => f.comment === 'heartbeat'))
+    stream.close()
+  })
+
+  it('unsubscribes from the bus when the client disconnects', async () => {
+    const hub = await startHub()
+    const baseline = hub.kernel.bus.stats().subscriptions
+    const stream = await openStream(hub, '')
+    await until(() => hub.kernel.bus.stats().subscriptions === baseline + 1)
+    const scrape = async () =>
+      (await (await hub.call('/metrics')).text()).match(/^core_http_sse_clients (\d+)/m)?.[1]
+    expect(await scrape()).toBe('1')
+    stream.close()
+    await until(() => hub.kernel.bus.stats().subscriptions === baseline)
+    expect(await scrape()).toBe('0')
+    // Events published after the disconnect reach nobody and break nothing.
+    const report = await hub.kernel.bus.publish('lights.x', 1)
+    expect(report.failed).toBe(0)
+  })
+
+  it('ends open streams when the server closes', async () => {
+    const hub = await startHub()
+    const baseline = hub.kernel.bus.stats().subscriptions
+    const stream = await openStream(hub, '?pattern=%23')
+    await until(() => stream.frames.length > 0)
+    await hub.http.close()
+    await until(() => stream.ended())
+    expect(hub.kernel.bus.stats().subscriptions).toBe(baseline)
+  })
+
+  it('refuses a malformed pattern with 400 problem+json before streaming', async () => {
+    const hub = await startHub()
+    const res = await hub.call('/api/v1/events?pattern=lights..%23')
+    expect(res.status).toBe(400)
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/)
+    expect(((await res.json()) as { code: string }).code).toBe('E_VALIDATION')
+  })
+
+  it('needs an events.subscribe scope containing the pattern', async () => {
+    const hub = await startHub()
+    const { token } = await hub.http.tokens.create({
+      name: 'watcher',
+      scopes: ['events.subscribe:lights.#'],
+    })
+    const ok = await openStream(hub, '?pattern=lights.*.changed', token)
+    expect(ok.res.status).toBe(200)
+    ok.close()
+    const wide = await hub.call('/api/v1/events?pattern=%23', { token })
+    expect(wide.status).toBe(403)
+    const none = await hub.call('/api/v1/events?pattern=lights.%23', { token: null })
+    expect(none.status).toBe(401)
+  })
+})
