@@ -1,4 +1,4 @@
-import { CoreError, type CoreErrorCode } from '@core/contracts'
+import { CORE_ERROR_TITLES, CoreError, type CoreErrorCode } from '@core/contracts'
 import type { ReceivedProblem } from './client.js'
 
 /** Prefix of problem `type` URIs, as `@core/http` sends them. */
@@ -95,7 +95,7 @@ export function problemOf(error: unknown): ReceivedProblem {
   if (received !== undefined) return received
   const problem: ReceivedProblem = {
     type: `${PROBLEM_TYPE_BASE}${err.code}`,
-    title: TITLES[err.code],
+    title: CORE_ERROR_TITLES[err.code],
     detail: err.message,
     code: err.code,
   }
@@ -119,23 +119,4 @@ function problemOfDetails(err: CoreError): ReceivedProblem | undefined {
 
 function oneLine(text: string): string {
   return text.replace(/\s*[\r\n]+\s*/g, ' ')
-}
-
-const TITLES: Readonly<Record<CoreErrorCode, string>> = {
-  E_VALIDATION: 'Invalid request',
-  E_NOT_FOUND: 'Not found',
-  E_SERVICE_NOT_FOUND: 'Service not found',
-  E_CONFLICT: 'Conflict',
-  E_TIMEOUT: 'Timed out',
-  E_FORBIDDEN: 'Forbidden',
-  E_UNAUTHENTICATED: 'Unauthenticated',
-  E_UNAVAILABLE: 'Unavailable',
-  E_PLUGIN_MANIFEST: 'Invalid plugin manifest',
-  E_PLUGIN_DEPENDENCY: 'Plugin dependency failed',
-  E_PLUGIN_LIFECYCLE: 'Plugin lifecycle step failed',
-  E_HANDLER: 'Service handler failed',
-  E_CANCELLED: 'Cancelled',
-  E_STORAGE: 'Storage failed',
-  E_OVERFLOW: 'Overflow',
-  E_INTERNAL: 'Internal error',
 }

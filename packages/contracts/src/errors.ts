@@ -28,6 +28,31 @@ export const CORE_ERROR_CODES = [
 export type CoreErrorCode = (typeof CORE_ERROR_CODES)[number]
 
 /**
+ * A short, fixed title per code, for people: the `title` of an RFC 9457 problem (which must not
+ * vary between occurrences of one problem type) and the heading of a CLI error.
+ * @see RFC 9457 §3.1.3
+ * @public
+ */
+export const CORE_ERROR_TITLES: Readonly<Record<CoreErrorCode, string>> = {
+  E_VALIDATION: 'Invalid request',
+  E_NOT_FOUND: 'Not found',
+  E_SERVICE_NOT_FOUND: 'Service not found',
+  E_CONFLICT: 'Conflict',
+  E_TIMEOUT: 'Timed out',
+  E_FORBIDDEN: 'Forbidden',
+  E_UNAUTHENTICATED: 'Unauthenticated',
+  E_UNAVAILABLE: 'Unavailable',
+  E_PLUGIN_MANIFEST: 'Invalid plugin manifest',
+  E_PLUGIN_DEPENDENCY: 'Plugin dependency failed',
+  E_PLUGIN_LIFECYCLE: 'Plugin lifecycle step failed',
+  E_HANDLER: 'Service handler failed',
+  E_CANCELLED: 'Cancelled',
+  E_STORAGE: 'Storage failed',
+  E_OVERFLOW: 'Overflow',
+  E_INTERNAL: 'Internal error',
+}
+
+/**
  * The JSON form of a {@link CoreError}, as carried over HTTP, MQTT and AMQP.
  * `cause` is flattened to its own serialised form when it is a CoreError or an Error.
  *

@@ -1,7 +1,7 @@
 export type { Clock } from './clock.js'
 export { systemClock } from './clock.js'
 export type { CoreErrorCode, CoreErrorOptions, SerializedCoreError } from './errors.js'
-export { CORE_ERROR_CODES, CoreError, toCoreError } from './errors.js'
+export { CORE_ERROR_CODES, CORE_ERROR_TITLES, CoreError, toCoreError } from './errors.js'
 export type { CloudEvent } from './event.js'
 export { CLOUD_EVENT_REQUIRED_ATTRIBUTES, CloudEventSchema } from './event.js'
 export type { JsonValue } from './json.js'

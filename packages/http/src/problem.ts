@@ -1,4 +1,4 @@
-import { CoreError, type CoreErrorCode, validationError } from '@core/contracts'
+import { CORE_ERROR_TITLES, CoreError, type CoreErrorCode, validationError } from '@core/contracts'
 
 /** The media type of every error body (RFC 9457 §3). @public */
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
@@ -82,7 +82,7 @@ export function problemFromError(error: unknown, options: ProblemFromErrorOption
 export function problemOf(err: CoreError, status: number, instance?: string): Problem {
   const problem: Problem = {
     type: `${PROBLEM_TYPE_BASE}${err.code}`,
-    title: TITLES[err.code] ?? 'Internal error',
+    title: CORE_ERROR_TITLES[err.code],
     status,
     detail: err.message,
     code: err.code,
@@ -199,24 +199,4 @@ const FASTIFY_ERRORS: Record<
     status: 404,
     message: () => 'No such route: see GET /openapi.json for the routes this hub serves',
   },
-}
-
-// One title per code, as the `type` is per code (RFC 9457 §3.1.3: the title does not vary).
-const TITLES: Partial<Record<CoreErrorCode, string>> = {
-  E_VALIDATION: 'Invalid request',
-  E_NOT_FOUND: 'Not found',
-  E_SERVICE_NOT_FOUND: 'Service not found',
-  E_CONFLICT: 'Conflict',
-  E_TIMEOUT: 'Timed out',
-  E_FORBIDDEN: 'Forbidden',
-  E_UNAUTHENTICATED: 'Unauthenticated',
-  E_UNAVAILABLE: 'Unavailable',
-  E_PLUGIN_MANIFEST: 'Invalid plugin manifest',
-  E_PLUGIN_DEPENDENCY: 'Plugin dependency failed',
-  E_PLUGIN_LIFECYCLE: 'Plugin lifecycle step failed',
-  E_HANDLER: 'Service handler failed',
-  E_CANCELLED: 'Cancelled',
-  E_STORAGE: 'Storage failed',
-  E_OVERFLOW: 'Overflow',
-  E_INTERNAL: 'Internal error',
 }

@@ -19,8 +19,13 @@ import semver from 'semver'
  */
 export const CORE_API_VERSION = '1.0.0'
 
-/** Names a plugin may not take: their namespaces belong to the kernel. */
+/**
+ * Names a plugin may not take: their namespaces belong to the kernel. `core-*` is kept for the
+ * kernel's adapters too (e.g. `core-auth`, where @core/http keeps token hashes).
+ */
 const RESERVED_NAMES: ReadonlySet<string> = new Set(['core', 'state'])
+const isReservedName = (name: string): boolean =>
+  RESERVED_NAMES.has(name) || name.startsWith('core-')
 
 /** A plugin package read from disk, its manifest valid. @internal */
 export interface PluginPackage {
@@ -219,7 +224,7 @@ export function checkManifest(
     return issues
   }
   const m = manifest as PluginManifest
-  if (RESERVED_NAMES.has(m.name)) {
+  if (isReservedName(m.name)) {
     issues.push({
       instancePath: '/corePlugin/name',
       keyword: 'reserved',

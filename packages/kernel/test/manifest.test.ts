@@ -140,6 +140,14 @@ describe('readPluginPackage', () => {
     expect(error.message).toContain('/corePlugin/name "core" is reserved')
   })
 
+  it('should refuse names starting with core- (kept for the kernel and its adapters)', async () => {
+    const root = await tempDir()
+    const dir = await writePlugin(root, 'core-auth')
+    const error = await refusal(dir)
+    expect(error.code).toBe('E_PLUGIN_MANIFEST')
+    expect(error.message).toContain('"core-auth" is reserved')
+  })
+
   it('should refuse worker and process isolation with a clear "not available yet"', async () => {
     const error = await refusal(fixture('bad/worker-isolation'))
     expect(error.code).toBe('E_PLUGIN_MANIFEST')
