@@ -1,4 +1,4 @@
-import { CORE_ERROR_TITLES, CoreError, type CoreErrorCode } from '@core/contracts'
+import { CORE_ERROR_TITLES, CoreError } from '@core/contracts'
 import type { ReceivedProblem } from './client.js'
 
 /** Prefix of problem `type` URIs, as `@core/http` sends them. */
