@@ -3,7 +3,8 @@ import { readFile } from 'node:fs/promises'
 import { dirname, extname, isAbsolute, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { CoreError, PLUGIN_NAME_PATTERN, validationError } from '@core/contracts'
+import { assertPattern, CoreError, PLUGIN_NAME_PATTERN, validationError } from '@core/contracts'
+import { isLoopbackHost } from '@core/http'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import Type, { type Static } from 'typebox'
 import { parse as parseYaml } from 'yaml'
@@ -12,12 +13,35 @@ import { parse as parseYaml } from 'yaml'
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
 
-/** The environment variables the hub reads, and the config field each overrides. */
+/**
+ * The environment variables that override a config field, and the field each overrides.
+ * `CORE_CONFIG` (which file) and `CORE_ADMIN_TOKEN` (a credential, never in a file) are read too.
+ */
 export const ENV_OVERRIDES = {
   CORE_DATA_DIR: 'dataDir',
   CORE_DATABASE_URL: 'databaseUrl',
   CORE_LOG_LEVEL: 'logLevel',
+  CORE_HTTP_HOST: 'http.host',
+  CORE_HTTP_PORT: 'http.port',
+  CORE_AUTH: 'http.auth',
+  CORE_MQTT_URL: 'mqtt.url',
 } as const
+
+/** Where an overridable setting's value came from. */
+export type ConfigOrigin = 'default' | 'file' | 'env'
+
+/** The hub's HTTP address when neither the file nor the environment names one. */
+export const DEFAULT_HTTP_HOST = '127.0.0.1'
+/** The hub's HTTP port when neither the file nor the environment names one. */
+export const DEFAULT_HTTP_PORT = 8080
+/** The MQTT broker when neither the file nor the environment names one. */
+export const DEFAULT_MQTT_URL = 'mqtt://127.0.0.1:1883'
+/** The first topic level(s) of the kernel's own MQTT topics by default. */
+export const DEFAULT_MQTT_PREFIX = 'core'
+/** How long the boot waits for the first broker connection before going on without it, ms. */
+export const DEFAULT_MQTT_START_WAIT_MS = 2_000
+/** The shortest `CORE_ADMIN_TOKEN` accepted (the HTTP adapter's rule). */
+export const MIN_ADMIN_TOKEN_LENGTH = 32
 
 /** The file names looked for beside the app when neither `--config` nor `CORE_CONFIG` is given. */
 export const DEFAULT_CONFIG_FILES = [
@@ -27,10 +51,19 @@ export const DEFAULT_CONFIG_FILES = [
 ] as const
 
 const DATABASE_URL_PATTERN = '^postgres(ql)?://'
+const MQTT_URL_PATTERN = '^(mqtts?|tcp|tls|ssl|wss?)://'
+/** An MQTT topic without wildcards, a leading `$` or `/`, or a trailing `/`. */
+const MQTT_PREFIX_PATTERN = '^[^/$#+\\u0000]([^#+\\u0000]*[^/#+\\u0000])?$'
+const HOST_PATTERN = '^[^\\s/]+$'
+const Patterns = (description: string) =>
+  Type.Array(Type.String({ minLength: 1, maxLength: 255 }), { description })
+const PatternSwitch = (description: string) =>
+  Type.Union([Type.Boolean(), Patterns(description)], { description })
 
 /**
  * The hub config file (JSON or YAML). Relative paths in it are relative to the file's folder.
- * Every field is optional; the environment overrides `dataDir`, `databaseUrl` and `logLevel`.
+ * Every field is optional; the environment overrides `dataDir`, `databaseUrl`, `logLevel`,
+ * `http.host`, `http.port`, `http.auth` and `mqtt.url` (see {@link ENV_OVERRIDES}).
  */
 export const HubConfigSchema = Type.Object(
   {
@@ -102,6 +135,100 @@ export const HubConfigSchema = Type.Object(
     watch: Type.Optional(
       Type.Boolean({ description: 'Reload a plugin when its files change (dev mode)' }),
     ),
+    http: Type.Optional(
+      Type.Object(
+        {
+          host: Type.Optional(
+            Type.String({
+              minLength: 1,
+              pattern: HOST_PATTERN,
+              description: 'Address the HTTP API listens on. Env CORE_HTTP_HOST. Default 127.0.0.1',
+            }),
+          ),
+          port: Type.Optional(
+            Type.Integer({
+              minimum: 0,
+              maximum: 65535,
+              description:
+                'TCP port of the HTTP API; 0 picks a free one. Env CORE_HTTP_PORT. Default 8080',
+            }),
+          ),
+          auth: Type.Optional(
+            Type.Boolean({
+              description:
+                'Require a bearer token on every /api route. false only on a loopback host. Env CORE_AUTH (on/off). Default true',
+            }),
+          ),
+          publicRoutes: Type.Optional(
+            Type.Object(
+              {
+                health: Type.Optional(
+                  Type.Boolean({ description: 'GET /health without a token. Default true' }),
+                ),
+                metrics: Type.Optional(
+                  Type.Boolean({ description: 'GET /metrics without a token. Default true' }),
+                ),
+                docs: Type.Optional(
+                  Type.Boolean({
+                    description: 'GET /openapi.json and /docs without a token. Default true',
+                  }),
+                ),
+              },
+              { additionalProperties: false },
+            ),
+          ),
+        },
+        { additionalProperties: false, description: 'The HTTP API (@core/http)' },
+      ),
+    ),
+    mqtt: Type.Optional(
+      Type.Object(
+        {
+          enabled: Type.Optional(
+            Type.Boolean({ description: 'Run the MQTT bridge (@core/mqtt). Default true' }),
+          ),
+          url: Type.Optional(
+            Type.String({
+              pattern: MQTT_URL_PATTERN,
+              description:
+                'Broker URL (mqtt, mqtts, tcp, tls, ws, wss). Env CORE_MQTT_URL. Default mqtt://127.0.0.1:1883',
+            }),
+          ),
+          prefix: Type.Optional(
+            Type.String({
+              maxLength: 200,
+              pattern: MQTT_PREFIX_PATTERN,
+              description:
+                "First topic level(s) of the kernel's topics: <prefix>/status, /events, /state, /call. Default core",
+            }),
+          ),
+          username: Type.Optional(Type.String({ minLength: 1, description: 'Broker user name' })),
+          password: Type.Optional(Type.String({ description: 'Broker password (never logged)' })),
+          events: Type.Optional(
+            Patterns('Bus event patterns forwarded to <prefix>/events/<levels>. Default none'),
+          ),
+          state: Type.Optional(
+            PatternSwitch(
+              'State keys mirrored (retained) to <prefix>/state/<namespace>/<key>: true all, false none, or patterns over <namespace>.<key>. Default true',
+            ),
+          ),
+          calls: Type.Optional(
+            PatternSwitch(
+              'Services callable on <prefix>/call/<service>: true all, false none, or patterns over service names. Default true',
+            ),
+          ),
+          startWaitMs: Type.Optional(
+            Type.Integer({
+              minimum: 0,
+              maximum: 60_000,
+              description:
+                'How long the boot waits for the first broker connection before going on without it (the bridge keeps retrying), ms. Default 2000',
+            }),
+          ),
+        },
+        { additionalProperties: false, description: 'The MQTT bridge (@core/mqtt)' },
+      ),
+    ),
   },
   { additionalProperties: false, title: 'HubConfig' },
 )
@@ -132,8 +259,46 @@ export interface HubConfig {
   lifecycleTimeoutMs: number | undefined
   shutdownTimeoutMs: number | undefined
   watch: boolean
+  /** The HTTP API. */
+  http: HttpSettings
+  /** The MQTT bridge. */
+  mqtt: MqttSettings
+  /** `CORE_ADMIN_TOKEN`: a fixed admin credential (≥ 32 characters) for scripts and tests. */
+  adminToken: string | undefined
   /** Where each overridable field came from. */
-  origin: Record<'dataDir' | 'databaseUrl' | 'logLevel', 'default' | 'file' | 'env'>
+  origin: Record<OverridableField, ConfigOrigin>
+}
+
+/** The fields the environment can override, as named in {@link HubConfig.origin}. */
+export type OverridableField =
+  | 'dataDir'
+  | 'databaseUrl'
+  | 'logLevel'
+  | 'httpHost'
+  | 'httpPort'
+  | 'auth'
+  | 'mqttUrl'
+
+/** The HTTP API settings, resolved. */
+export interface HttpSettings {
+  host: string
+  /** 0 picks a free port. */
+  port: number
+  auth: boolean
+  publicRoutes: { health: boolean; metrics: boolean; docs: boolean }
+}
+
+/** The MQTT bridge settings, resolved. */
+export interface MqttSettings {
+  enabled: boolean
+  url: string
+  prefix: string
+  username: string | undefined
+  password: string | undefined
+  events: string[]
+  state: boolean | string[]
+  calls: boolean | string[]
+  startWaitMs: number
 }
 
 /** Options of {@link loadHubConfig}. */
@@ -158,8 +323,16 @@ export const USAGE = `Usage: core-hub [--config <file>] [--watch]
   -w, --watch          reload a plugin when its files change
   -h, --help           show this help
 
-Environment: CORE_CONFIG, CORE_DATA_DIR (default ./data), CORE_DATABASE_URL (PostgreSQL
-instead of SQLite), CORE_LOG_LEVEL (fatal, error, warn, info, debug, trace, silent).`
+Environment (overrides the file):
+  CORE_CONFIG        the config file
+  CORE_HTTP_HOST     HTTP address (default 127.0.0.1)
+  CORE_HTTP_PORT     HTTP port (default 8080; 0 picks a free one)
+  CORE_AUTH          on (default) or off; off only when HTTP listens on a loopback address
+  CORE_ADMIN_TOKEN   a fixed admin bearer token, at least 32 characters
+  CORE_MQTT_URL      MQTT broker (default mqtt://127.0.0.1:1883)
+  CORE_DATA_DIR      folder of the SQLite file hub.db (default ./data)
+  CORE_DATABASE_URL  postgres://… to store data in PostgreSQL instead of SQLite
+  CORE_LOG_LEVEL     fatal, error, warn, info (default), debug, trace, silent`
 
 /** What the command line asked for. */
 export interface HubArgs {
@@ -196,17 +369,20 @@ export function parseHubArgs(argv: readonly string[]): HubArgs {
 /**
  * Loads the hub config: the file named by `--config`, else `CORE_CONFIG`, else the first of
  * {@link DEFAULT_CONFIG_FILES} in the app folder (none: defaults only); validated against
- * {@link HubConfigSchema}; then `CORE_DATA_DIR`, `CORE_DATABASE_URL` and `CORE_LOG_LEVEL`
- * override it (validated too).
+ * {@link HubConfigSchema}; then the variables of {@link ENV_OVERRIDES} override it (validated
+ * too), and `CORE_ADMIN_TOKEN` is read.
  *
  * Defaults: `dataDir` `./data` (relative to `cwd`), SQLite at `<dataDir>/hub.db` (PostgreSQL
  * when a database URL is set), `logLevel` `info`, `pluginDirs` `[<appDir>/plugins]` when neither
- * `pluginDirs` nor `plugins` is set.
+ * `pluginDirs` nor `plugins` is set; HTTP on `127.0.0.1:8080` with auth on and `/health`,
+ * `/metrics`, `/docs` public; the MQTT bridge on `mqtt://127.0.0.1:1883`, prefix `core`,
+ * no events forwarded, every state key mirrored, every service callable.
  *
  * @throws {@link CoreError} `E_NOT_FOUND` when the named config file does not exist;
  *   `E_VALIDATION` when it cannot be parsed (naming the file and the parser's message), when a
- *   field is wrong (naming the file and every failing field), or an environment override is
- *   wrong (naming the variable), or for a bad command line.
+ *   field is wrong (naming the file and every failing field), or an environment variable is
+ *   wrong (naming the variable), when auth is off while HTTP listens on an address that is not
+ *   loopback, or for a bad command line.
  */
 export async function loadHubConfig(options: LoadHubConfigOptions = {}): Promise<HubConfig> {
   const env = options.env ?? process.env
@@ -234,28 +410,76 @@ export async function loadHubConfig(options: LoadHubConfigOptions = {}): Promise
 
   const file = configFile === undefined ? {} : await readConfigFile(configFile)
   const base = configFile === undefined ? cwd : dirname(configFile)
-  const fromEnv = readEnvOverrides(env)
+  const fromEnv = readEnvironment(env)
 
-  const origin: HubConfig['origin'] = {
-    dataDir: 'default',
-    databaseUrl: 'default',
-    logLevel: 'default',
-  }
-  for (const key of ['dataDir', 'databaseUrl', 'logLevel'] as const) {
-    if (fromEnv[key] !== undefined) origin[key] = 'env'
-    else if (file[key] !== undefined) origin[key] = 'file'
-  }
+  const pick = <T>(fromEnvValue: T | undefined, fromFile: T | undefined, fallback: T) => ({
+    value: fromEnvValue ?? fromFile ?? fallback,
+    origin: (fromEnvValue !== undefined
+      ? 'env'
+      : fromFile !== undefined
+        ? 'file'
+        : 'default') as ConfigOrigin,
+  })
   const dataDir =
-    fromEnv.dataDir !== undefined
-      ? resolve(cwd, fromEnv.dataDir)
+    fromEnv.CORE_DATA_DIR !== undefined
+      ? resolve(cwd, fromEnv.CORE_DATA_DIR)
       : file.dataDir !== undefined
         ? resolve(base, file.dataDir)
         : resolve(cwd, 'data')
-  const databaseUrl = fromEnv.databaseUrl ?? file.databaseUrl
+  const databaseUrl = pick(fromEnv.CORE_DATABASE_URL, file.databaseUrl, undefined)
+  const logLevel = pick(fromEnv.CORE_LOG_LEVEL, file.logLevel, 'info' as LogLevel)
+  const host = pick(fromEnv.CORE_HTTP_HOST, file.http?.host, DEFAULT_HTTP_HOST)
+  const port = pick(
+    fromEnv.CORE_HTTP_PORT === undefined ? undefined : Number(fromEnv.CORE_HTTP_PORT),
+    file.http?.port,
+    DEFAULT_HTTP_PORT,
+  )
+  const auth = pick(
+    fromEnv.CORE_AUTH === undefined ? undefined : fromEnv.CORE_AUTH === 'on',
+    file.http?.auth,
+    true,
+  )
+  const mqttUrl = pick(fromEnv.CORE_MQTT_URL, file.mqtt?.url, DEFAULT_MQTT_URL)
+
+  if (!auth.value && !isLoopbackHost(host.value)) {
+    const authFrom =
+      auth.origin === 'env' ? 'CORE_AUTH=off' : `http.auth false in ${configFile ?? 'the config'}`
+    const hostFrom =
+      host.origin === 'env'
+        ? 'CORE_HTTP_HOST'
+        : host.origin === 'file'
+          ? `http.host in ${configFile ?? 'the config'}`
+          : 'the default'
+    throw new CoreError(
+      'E_VALIDATION',
+      `HTTP auth is off (${authFrom}) but the hub would listen on ${host.value} (${hostFrom}), which is not a loopback address: anyone on the network could control the hub. Turn auth on (CORE_AUTH=on), or listen on 127.0.0.1, ::1 or localhost`,
+      { details: { host: host.value, auth: false } },
+    )
+  }
+
+  const mqttEvents = file.mqtt?.events ?? []
+  const checkPatterns = (value: boolean | string[] | undefined, field: string) => {
+    if (!Array.isArray(value)) return
+    for (const [i, p] of value.entries()) {
+      try {
+        assertPattern(p, `mqtt.${field}[${i}]`)
+      } catch (error) {
+        throw new CoreError(
+          'E_VALIDATION',
+          `Invalid hub config file ${configFile}: /mqtt/${field}/${i} ${(error as Error).message}`,
+          { cause: error, details: { path: configFile, field: `/mqtt/${field}/${i}` } },
+        )
+      }
+    }
+  }
+  checkPatterns(mqttEvents, 'events')
+  checkPatterns(file.mqtt?.state, 'state')
+  checkPatterns(file.mqtt?.calls, 'calls')
+
   const storage: StorageConfig =
-    databaseUrl === undefined
+    databaseUrl.value === undefined
       ? { kind: 'sqlite', filename: resolve(dataDir, 'hub.db') }
-      : { kind: 'postgres', url: databaseUrl, schema: file.databaseSchema }
+      : { kind: 'postgres', url: databaseUrl.value, schema: file.databaseSchema }
   const plugins = (file.plugins ?? []).map((p) => (isPathLike(p) ? resolve(base, p) : p))
   const pluginDirs =
     file.pluginDirs !== undefined
@@ -267,7 +491,7 @@ export async function loadHubConfig(options: LoadHubConfigOptions = {}): Promise
     configFile,
     dataDir,
     storage,
-    logLevel: fromEnv.logLevel ?? file.logLevel ?? 'info',
+    logLevel: logLevel.value,
     pluginDirs,
     plugins,
     required: file.required ?? [],
@@ -276,18 +500,72 @@ export async function loadHubConfig(options: LoadHubConfigOptions = {}): Promise
     lifecycleTimeoutMs: file.lifecycleTimeoutMs,
     shutdownTimeoutMs: file.shutdownTimeoutMs,
     watch: args.watch || file.watch === true,
-    origin,
+    http: {
+      host: host.value,
+      port: port.value,
+      auth: auth.value,
+      publicRoutes: {
+        health: file.http?.publicRoutes?.health ?? true,
+        metrics: file.http?.publicRoutes?.metrics ?? true,
+        docs: file.http?.publicRoutes?.docs ?? true,
+      },
+    },
+    mqtt: {
+      enabled: file.mqtt?.enabled ?? true,
+      url: mqttUrl.value,
+      prefix: file.mqtt?.prefix ?? DEFAULT_MQTT_PREFIX,
+      username: file.mqtt?.username,
+      password: file.mqtt?.password,
+      events: [...mqttEvents],
+      state: file.mqtt?.state ?? true,
+      calls: file.mqtt?.calls ?? true,
+      startWaitMs: file.mqtt?.startWaitMs ?? DEFAULT_MQTT_START_WAIT_MS,
+    },
+    adminToken: fromEnv.CORE_ADMIN_TOKEN,
+    origin: {
+      dataDir:
+        fromEnv.CORE_DATA_DIR !== undefined
+          ? 'env'
+          : file.dataDir !== undefined
+            ? 'file'
+            : 'default',
+      databaseUrl: databaseUrl.origin,
+      logLevel: logLevel.origin,
+      httpHost: host.origin,
+      httpPort: port.origin,
+      auth: auth.origin,
+      mqttUrl: mqttUrl.origin,
+    },
   }
 }
 
 const ajv = new Ajv2020({ allErrors: true, strict: false })
 const validateFile = ajv.compile(HubConfigSchema)
+/** The variables read, as strings; an empty one counts as unset. */
 const EnvSchema = Type.Object({
-  dataDir: Type.Optional(Type.String({ minLength: 1 })),
-  databaseUrl: Type.Optional(Type.String({ pattern: DATABASE_URL_PATTERN })),
-  logLevel: Type.Optional(Type.Enum([...LOG_LEVELS])),
+  CORE_DATA_DIR: Type.Optional(Type.String({ minLength: 1 })),
+  CORE_DATABASE_URL: Type.Optional(Type.String({ pattern: DATABASE_URL_PATTERN })),
+  CORE_LOG_LEVEL: Type.Optional(Type.Enum([...LOG_LEVELS])),
+  CORE_HTTP_HOST: Type.Optional(Type.String({ pattern: HOST_PATTERN })),
+  CORE_HTTP_PORT: Type.Optional(
+    Type.String({
+      pattern:
+        '^(0|[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$',
+    }),
+  ),
+  CORE_AUTH: Type.Optional(Type.Enum(['on', 'off'])),
+  CORE_MQTT_URL: Type.Optional(Type.String({ pattern: MQTT_URL_PATTERN })),
+  CORE_ADMIN_TOKEN: Type.Optional(Type.String({ minLength: MIN_ADMIN_TOKEN_LENGTH })),
 })
 const validateEnv = ajv.compile(EnvSchema)
+const ENV_MESSAGES: Record<string, string> = {
+  CORE_DATABASE_URL: 'must start with postgres:// or postgresql://',
+  CORE_HTTP_HOST: 'must be a host name or IP address without spaces or "/"',
+  CORE_HTTP_PORT: 'must be a TCP port, a whole number from 0 to 65535 (0 picks a free port)',
+  CORE_MQTT_URL:
+    'must be a broker URL starting with mqtt://, mqtts://, tcp://, tls://, ws:// or wss://',
+  CORE_ADMIN_TOKEN: `must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters long (e.g. openssl rand -hex 32)`,
+}
 
 async function readConfigFile(path: string): Promise<HubConfigFile> {
   let text: string
@@ -329,26 +607,28 @@ async function readConfigFile(path: string): Promise<HubConfigFile> {
   return data as HubConfigFile
 }
 
-function readEnvOverrides(env: Record<string, string | undefined>): Static<typeof EnvSchema> {
+function readEnvironment(env: Record<string, string | undefined>): Static<typeof EnvSchema> {
   const out: Record<string, string> = {}
-  for (const [name, key] of Object.entries(ENV_OVERRIDES)) {
+  for (const name of Object.keys(EnvSchema.properties)) {
     const value = nonEmpty(env[name])
-    if (value !== undefined) out[key] = value
+    if (value !== undefined) out[name] = name === 'CORE_AUTH' ? value.trim().toLowerCase() : value
   }
   if (!validateEnv(out)) {
-    const byKey = Object.fromEntries(
-      Object.entries(ENV_OVERRIDES).map(([name, key]) => [`/${key}`, name]),
-    )
-    const errors = withAllowedValues(validateEnv.errors).map((e) => ({
-      ...e,
-      path: byKey[e.instancePath] ?? e.instancePath,
-    }))
+    const errors = withAllowedValues(validateEnv.errors).map((e) => {
+      const variable = e.instancePath.slice(1)
+      return { ...e, variable, message: ENV_MESSAGES[variable] ?? e.message }
+    })
     throw new CoreError(
       'E_VALIDATION',
-      `Invalid environment: ${errors.map((e) => `${e.path} ${e.message}`).join('; ')}`,
+      `Invalid environment: ${errors.map((e) => `${e.variable} ${e.message}`).join('; ')}`,
       {
+        // Never the values: CORE_ADMIN_TOKEN is a secret, CORE_DATABASE_URL may hold a password.
         details: {
-          errors: errors.map((e) => ({ variable: e.path, keyword: e.keyword, message: e.message })),
+          errors: errors.map((e) => ({
+            variable: e.variable,
+            keyword: e.keyword,
+            message: e.message,
+          })),
         },
       },
     )
@@ -390,6 +670,14 @@ function withAllowedValues(
     }
     if (e.keyword === 'pattern' && e.instancePath === '/databaseUrl')
       message = 'must start with postgres:// or postgresql://'
+    if (e.keyword === 'pattern' && e.instancePath === '/mqtt/url')
+      message =
+        'must be a broker URL starting with mqtt://, mqtts://, tcp://, tls://, ws:// or wss://'
+    if (e.keyword === 'pattern' && e.instancePath === '/mqtt/prefix')
+      message =
+        'must be an MQTT topic without "+" or "#", not starting with "$" or "/" and not ending with "/"'
+    if (e.keyword === 'pattern' && e.instancePath === '/http/host')
+      message = 'must be a host name or IP address without spaces or "/"'
     return { instancePath: e.instancePath, keyword: e.keyword, message, params }
   })
 }

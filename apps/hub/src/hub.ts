@@ -1,23 +1,52 @@
 import { resolve } from 'node:path'
 import type { Logger } from '@core/contracts'
+import { createHttpServer, type HttpAddress, type HttpServer } from '@core/http'
 import {
   type BootReport,
   createKernel,
+  type HealthReport,
   type Kernel,
   type PluginInfo,
   type StopReport,
 } from '@core/kernel'
+import { createMqttBridge, type MqttBridge } from '@core/mqtt'
 import { createStorage, type Storage } from '@core/storage'
 import pino from 'pino'
 import { APP_DIR, type HubConfig, type StorageConfig } from './config.js'
+
+/** The MQTT side of a booted hub, as the startup summary reports it. */
+export interface MqttStatus {
+  /** The bridge, or `undefined` when `mqtt.enabled` is false. */
+  readonly bridge: MqttBridge | undefined
+  /** Whether the first connection was made during the boot. */
+  readonly connectedAtBoot: boolean
+  /** Why it was not (the broker's error, or the wait that ran out). */
+  readonly error: string | undefined
+}
 
 /** A booted hub. */
 export interface RunningHub {
   readonly kernel: Kernel
   readonly storage: Storage
+  /** The HTTP API, listening. */
+  readonly http: HttpServer
+  /** Where the HTTP API listens (`url` is `http://host:port`). */
+  readonly address: HttpAddress
+  readonly mqtt: MqttStatus
   /** What `kernel.start()` reported. */
   readonly report: BootReport
-  /** Stops the kernel (plugins in reverse order, under the shutdown deadline), then closes the storage. Idempotent. */
+  /**
+   * The admin token created by this boot (auth on, no token stored yet, no `CORE_ADMIN_TOKEN`):
+   * its only appearance; the store keeps its hash. `undefined` otherwise.
+   */
+  readonly bootstrapToken: string | undefined
+  /** `kernel.health()` plus an `mqtt` component (degraded while the broker is not connected). */
+  health(): Promise<HealthReport>
+  /**
+   * Stops in reverse order: closes the HTTP server, stops the MQTT bridge (`offline` on
+   * `<prefix>/status`), stops the kernel (plugins in reverse order, under the shutdown
+   * deadline), closes the storage. Idempotent: later calls return the first call's promise.
+   */
   stop(): Promise<StopReport>
 }
 
@@ -28,6 +57,9 @@ export interface StartHubOptions {
   /** The package.json whose dependencies carrying `corePlugin` are plugins too. @defaultValue the app's */
   hostPackage?: string
 }
+
+/** The name of the admin token the first boot creates. */
+export const BOOTSTRAP_TOKEN_NAME = 'admin (first boot)'
 
 /**
  * Opens the storage the config names: SQLite at `<dataDir>/hub.db` (the folder is created), or
@@ -56,10 +88,17 @@ export function describeStorage(config: StorageConfig): string {
 }
 
 /**
- * Boots the hub: opens the storage, creates the kernel with the configured plugin folders,
- * explicit plugins, per-plugin config and timeouts, and starts it.
- * @throws {@link CoreError} what {@link openStorage} or `kernel.start()` throws (the storage is
- *   closed again first).
+ * Boots the hub: opens the storage; creates the kernel with the configured plugin folders,
+ * explicit plugins, per-plugin config and timeouts; creates the MQTT bridge before the kernel
+ * starts (so plugins find the `mqtt.*` services in setup); starts the kernel; connects the
+ * bridge, waiting at most `mqtt.startWaitMs` (a broker that is down does not fail the boot:
+ * a warning is logged, the bridge keeps reconnecting in the background and health says
+ * `degraded`); starts the HTTP API; and, with auth on, no token stored and no
+ * `CORE_ADMIN_TOKEN`, creates the first admin token (returned once as `bootstrapToken`).
+ *
+ * @throws {@link CoreError} what {@link openStorage}, `kernel.start()` (a required plugin
+ *   failed), `createMqttBridge` (`E_VALIDATION`) or the HTTP `listen()` (`E_UNAVAILABLE`: the
+ *   port is taken) throws; whatever was started is stopped again first.
  */
 export async function startHub(
   config: HubConfig,
@@ -89,33 +128,89 @@ export async function startHub(
       ? {}
       : { shutdownTimeoutMs: config.shutdownTimeoutMs }),
   })
-  let report: BootReport
-  try {
-    report = await kernel.start()
-  } catch (error) {
+
+  let bridge: MqttBridge | undefined
+  let http: HttpServer | undefined
+  const mqttLog = recordingErrors(logger.child({ component: 'mqtt' }))
+  const teardown = async (): Promise<void> => {
+    await http?.close().catch(() => undefined)
+    await bridge?.stop().catch(() => undefined)
     await kernel.stop().catch(() => undefined)
     await storage.close().catch(() => undefined)
-    throw error
   }
-  let stopped: Promise<StopReport> | undefined
-  return {
-    kernel,
-    storage,
-    report,
-    stop: () => {
-      stopped ??= (async () => {
-        const result = await kernel.stop()
-        await storage.close()
-        return result
-      })()
-      return stopped
-    },
+
+  try {
+    const m = config.mqtt
+    bridge = m.enabled
+      ? createMqttBridge(kernel, {
+          logger: mqttLog.logger,
+          url: m.url,
+          prefix: m.prefix,
+          events: m.events,
+          state: m.state,
+          calls: m.calls,
+          ...(m.username === undefined ? {} : { username: m.username }),
+          ...(m.password === undefined ? {} : { password: m.password }),
+        })
+      : undefined
+    const report = await kernel.start()
+    const mqtt = await connectBridge(bridge, m.startWaitMs, logger, mqttLog.last)
+    const health = (): Promise<HealthReport> => withMqttHealth(kernel.health(), bridge)
+    // The HTTP API (and `core health`) reports the bridge too.
+    const served = Object.create(kernel, { health: { value: health } }) as Kernel
+    http = createHttpServer(served, {
+      auth: config.http.auth,
+      host: config.http.host,
+      port: config.http.port,
+      publicRoutes: config.http.publicRoutes,
+      ...(config.adminToken === undefined ? {} : { adminToken: config.adminToken }),
+    })
+    const address = await http.listen()
+    let bootstrapToken: string | undefined
+    if (config.http.auth && config.adminToken === undefined) {
+      const tokens = await http.tokens.list()
+      if (tokens.length === 0) {
+        const created = await http.tokens.create({ name: BOOTSTRAP_TOKEN_NAME, scopes: ['admin'] })
+        bootstrapToken = created.token
+        logger.warn(
+          { tokenId: created.id },
+          'no API token existed: created an admin token, printed once on stdout',
+        )
+      }
+    }
+
+    const server = http
+    let stopped: Promise<StopReport> | undefined
+    return {
+      kernel,
+      storage,
+      http: server,
+      address,
+      mqtt,
+      report,
+      bootstrapToken,
+      health,
+      stop: () => {
+        stopped ??= (async () => {
+          await server.close()
+          await bridge?.stop()
+          const result = await kernel.stop()
+          await storage.close()
+          return result
+        })()
+        return stopped
+      },
+    }
+  } catch (error) {
+    await teardown()
+    throw error
   }
 }
 
 /**
- * The startup summary: where config and data are, then one row per plugin (name, version,
- * state, its services), then a totals line. Plain text, no colours.
+ * The startup summary: config, storage, HTTP and MQTT lines, then one row per plugin (name,
+ * version, state, its services), a line per plugin that failed or was skipped, the totals, the
+ * bootstrap admin token when one was created, and how to stop. Plain text, no colours.
  */
 export function formatStartup(
   config: HubConfig,
@@ -123,6 +218,11 @@ export function formatStartup(
   plugins: readonly PluginInfo[],
   services: readonly { name: string }[],
   health: string,
+  transports?: {
+    address: HttpAddress
+    mqtt: MqttStatus
+    bootstrapToken?: string | undefined
+  },
 ): string {
   const rows = plugins.map((p) => {
     const own = services
@@ -133,9 +233,16 @@ export function formatStartup(
   const lines = [
     `Core Runtime hub · config ${config.configFile ?? '(none: defaults)'}`,
     `storage: ${describeStorage(config.storage)}`,
-    '',
-    ...table(['PLUGIN', 'VERSION', 'STATE', 'SERVICES'], rows),
   ]
+  if (transports !== undefined) {
+    const { address, mqtt } = transports
+    const auth = config.http.auth
+      ? `auth on${config.adminToken === undefined ? '' : ', CORE_ADMIN_TOKEN accepted'}`
+      : 'auth OFF (loopback only)'
+    lines.push(`http: ${address.url} (${auth}) · docs ${address.url}/docs`)
+    lines.push(`mqtt: ${describeMqtt(config, mqtt)}`)
+  }
+  lines.push('', ...table(['PLUGIN', 'VERSION', 'STATE', 'SERVICES'], rows))
   for (const p of plugins) {
     // The kernel's messages name the plugin and the step already.
     if (p.state === 'failed')
@@ -148,8 +255,15 @@ export function formatStartup(
   lines.push(
     '',
     `${report.started.length} started, ${report.failed.length} failed, ${report.skipped.length} skipped in ${report.durationMs} ms · health: ${health}`,
-    'Press Ctrl+C to stop.',
   )
+  if (transports?.bootstrapToken !== undefined) {
+    lines.push(
+      '',
+      `Admin token (shown once, store it): ${transports.bootstrapToken}`,
+      '  use it as CORE_TOKEN for the core command, or to create narrower tokens: core token create --name <name> --scopes <scope…>',
+    )
+  }
+  lines.push('Press Ctrl+C to stop.')
   return `${lines.join('\n')}\n`
 }
 
@@ -160,6 +274,99 @@ export function formatStop(report: StopReport, signal: string): string {
   ]
   for (const f of report.failed) lines.push(`  ${f.name} failed to ${f.step}: ${f.error.message}`)
   return `${lines.join('\n')}\n`
+}
+
+/** `mqtt://127.0.0.1:1883 connected · prefix core`, or why not. */
+function describeMqtt(config: HubConfig, mqtt: MqttStatus): string {
+  const { bridge } = mqtt
+  if (bridge === undefined) return 'off (mqtt.enabled is false in the config)'
+  const link = bridge.connected
+    ? 'connected'
+    : `NOT connected (${mqtt.error ?? 'connection lost'}), retrying in the background; health is degraded until it connects`
+  const forwarded =
+    config.mqtt.events.length === 0 ? '' : ` · events ${config.mqtt.events.join(', ')}`
+  return `${bridge.url} ${link} · prefix ${bridge.prefix}${forwarded}`
+}
+
+/**
+ * Starts the bridge and waits for its first connection at most `waitMs`. Never throws: a
+ * broker that is down is logged (warn) and the bridge keeps reconnecting on its own.
+ */
+async function connectBridge(
+  bridge: MqttBridge | undefined,
+  waitMs: number,
+  logger: Logger,
+  lastError: () => string | undefined,
+): Promise<MqttStatus> {
+  if (bridge === undefined) return { bridge, connectedAtBoot: false, error: undefined }
+  const started = bridge.start()
+  let timer: NodeJS.Timeout | undefined
+  let outcome = await Promise.race([
+    started.then(
+      () => undefined,
+      (error: unknown) => (error instanceof Error ? error.message : String(error)),
+    ),
+    new Promise<string>((resolveWait) => {
+      timer = setTimeout(() => resolveWait(`no connection within ${waitMs} ms`), waitMs)
+    }),
+  ])
+  clearTimeout(timer)
+  // Still pending after the wait: it rejects later, while retries go on.
+  started.catch((error: unknown) => logger.debug({ err: error }, 'MQTT bridge start'))
+  if (outcome === undefined) return { bridge, connectedAtBoot: true, error: undefined }
+  const cause = lastError()
+  if (cause !== undefined) outcome = `${cause}; ${outcome}`
+  logger.warn(
+    { url: bridge.url, reason: outcome },
+    `MQTT broker ${bridge.url} is not reachable (${outcome}): the hub runs without it, the bridge keeps reconnecting in the background, and mqtt.publish is refused (E_UNAVAILABLE) until it connects`,
+  )
+  return { bridge, connectedAtBoot: false, error: outcome }
+}
+
+/**
+ * Wraps the bridge's logger to remember the message of the last error it logged (e.g.
+ * `connect ECONNREFUSED 127.0.0.1:1883`), so the startup summary can say why MQTT is down.
+ */
+function recordingErrors(logger: Logger): { logger: Logger; last: () => string | undefined } {
+  let last: string | undefined
+  const wrap = (method: 'warn' | 'error'): Logger['warn'] => {
+    const write = logger[method].bind(logger) as (...args: unknown[]) => void
+    return ((...args: unknown[]) => {
+      const [obj] = args
+      if (
+        typeof obj === 'object' &&
+        obj !== null &&
+        (obj as { err?: unknown }).err instanceof Error
+      )
+        last = (obj as { err: Error }).err.message
+      write(...args)
+    }) as Logger['warn']
+  }
+  const wrapped: Logger = {
+    debug: logger.debug.bind(logger),
+    info: logger.info.bind(logger),
+    warn: wrap('warn'),
+    error: wrap('error'),
+    child: (bindings) => logger.child(bindings),
+  }
+  return { logger: wrapped, last: () => last }
+}
+
+/** Adds the bridge as the `mqtt` component: healthy while connected, degraded otherwise. */
+async function withMqttHealth(
+  pending: Promise<HealthReport>,
+  bridge: MqttBridge | undefined,
+): Promise<HealthReport> {
+  const report = await pending
+  if (bridge === undefined) return report
+  const stats = bridge.stats()
+  const status = stats.connected ? 'healthy' : 'degraded'
+  report.components.mqtt = {
+    status,
+    details: { url: bridge.url, prefix: bridge.prefix, clientId: bridge.clientId, ...stats },
+  }
+  if (status === 'degraded' && report.status === 'healthy') report.status = 'degraded'
+  return report
 }
 
 function table(header: string[], rows: string[][]): string[] {

@@ -1,11 +1,12 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 /** The repository root and the hub app folder. */
 export const ROOT: string = fileURLToPath(new URL('../../../', import.meta.url))
 export const APP: string = fileURLToPath(new URL('../', import.meta.url))
-export const EXAMPLE_PLUGINS = ['hello', 'devices', 'automation'] as const
+export const EXAMPLE_PLUGINS = ['hello', 'devices', 'automation', 'zigbee2mqtt'] as const
 
 /**
  * Copies the example plugins' package.json files into `<dir>/plugins/<name>/`, each with an
@@ -99,4 +100,13 @@ export async function writeHubConfig(
   const file = join(dir, 'hub.config.json')
   await writeFile(file, JSON.stringify(config, null, 2))
   return file
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on (it was free a moment ago). */
+export async function closedPort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise((resolve) => server.close(resolve))
+  return port
 }

@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ROOT, stagePlugins, stageProbe, writeHubConfig } from './helpers.js'
+import { APP, closedPort, ROOT, stagePlugins, stageProbe, writeHubConfig } from './helpers.js'
 
 /**
  * Boots the real hub main module (apps/hub/src/main.ts) in a child process through tsx, with
@@ -25,9 +25,12 @@ function runHub(args: string[], env: Record<string, string> = {}): Run {
     {
       cwd: ROOT,
       env: {
-        ...process.env,
+        ...withoutCoreVariables(process.env),
         TSX_TSCONFIG_PATH: join(ROOT, 'tsconfig.json'),
         CORE_LOG_LEVEL: 'warn',
+        // A free HTTP port, and no broker: these tests are about the boot, not MQTT.
+        CORE_HTTP_PORT: '0',
+        CORE_MQTT_URL: `mqtt://127.0.0.1:${deadPort}`,
         ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -68,8 +71,14 @@ const probeLine = (out: string): unknown => {
   return line === undefined ? undefined : JSON.parse(line.slice(6))
 }
 
+function withoutCoreVariables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !name.startsWith('CORE_')))
+}
+
 let dir: string
+let deadPort: number
 beforeAll(async () => {
+  deadPort = await closedPort()
   dir = await mkdtemp(join(tmpdir(), 'hub-e2e-'))
   await stagePlugins(dir)
   await stageProbe(dir)
@@ -91,14 +100,14 @@ describe('the hub main module', () => {
     const out = first.stdout()
     expect(out).toContain(`config ${config}`)
     expect(out).toContain(`storage: sqlite ${join(dataDir, 'hub.db')}`)
-    for (const name of ['hello', 'devices', 'automation', 'probe'])
+    for (const name of ['hello', 'devices', 'automation', 'zigbee2mqtt', 'probe'])
       expect(out).toMatch(new RegExp(`^${name}\\s+\\S+\\s+started`, 'm'))
-    expect(out).toContain('4 started, 0 failed, 0 skipped')
+    expect(out).toContain('5 started, 0 failed, 0 skipped')
     expect(probeLine(out)).toEqual({ seeded: true })
     expect(existsSync(join(dataDir, 'hub.db'))).toBe(true)
     first.child.kill('SIGTERM')
     expect(await first.exited).toBe(0)
-    expect(first.stdout()).toMatch(/Hub stopped \(SIGTERM\): 4 plugin\(s\) stopped/)
+    expect(first.stdout()).toMatch(/Hub stopped \(SIGTERM\): 5 plugin\(s\) stopped/)
 
     await writeHubConfig(dir, { pluginDirs: ['./plugins'], config: { probe: { step: 'check' } } })
     const second = runHub(['--config', config], { CORE_DATA_DIR: dataDir })
@@ -111,6 +120,55 @@ describe('the hub main module', () => {
     second.child.kill('SIGINT')
     expect(await second.exited).toBe(0)
     expect(second.stdout()).toMatch(/Hub stopped \(SIGINT\)/)
+  }, 120_000)
+
+  it('boots the shipped config with no broker: serves HTTP, health degraded, prints the first admin token once', async () => {
+    // The shipped hub.config.json, on the staged (unbuilt) plugins.
+    const shipped = JSON.parse(await readFile(join(APP, 'hub.config.json'), 'utf8')) as object
+    const fresh = join(dir, 'fresh')
+    await stagePlugins(fresh)
+    const config = await writeHubConfig(fresh, { ...shipped, pluginDirs: ['./plugins'] })
+    const port = await closedPort()
+    const env = { CORE_DATA_DIR: join(fresh, 'data'), CORE_HTTP_PORT: String(port) }
+
+    const first = runHub(['--config', config], env)
+    await until(first, 'Press Ctrl+C to stop.')
+    const out = first.stdout()
+    const url = `http://127.0.0.1:${port}`
+    expect(out).toContain(`http: ${url} (auth on) · docs ${url}/docs`)
+    expect(out).toMatch(
+      new RegExp(
+        `^mqtt: mqtt://127\\.0\\.0\\.1:${deadPort} NOT connected \\(connect ECONNREFUSED 127\\.0\\.0\\.1:${deadPort}; no connection within 2000 ms\\), retrying in the background`,
+        'm',
+      ),
+    )
+    expect(out).toMatch(/^zigbee2mqtt\s+0\.1\.0\s+started/m)
+    expect(out).toContain('4 started, 0 failed, 0 skipped')
+    expect(out).toContain('health: degraded')
+    const token = /^Admin token \(shown once, store it\): (\S+)$/m.exec(out)?.[1] as string
+    expect(token).toMatch(/^core_/)
+
+    const health = await fetch(`${url}/health`)
+    expect(health.status).toBe(200)
+    expect(await health.json()).toMatchObject({
+      status: 'degraded',
+      components: { mqtt: { status: 'degraded' } },
+    })
+    const docs = await fetch(`${url}/docs`, { redirect: 'manual' })
+    expect(docs.status).toBeLessThan(400)
+    expect(
+      (await fetch(`${url}/api/v1/plugins`, { headers: { authorization: `Bearer ${token}` } }))
+        .status,
+    ).toBe(200)
+    first.child.kill('SIGTERM')
+    expect(await first.exited).toBe(0)
+
+    const second = runHub(['--config', config], env)
+    await until(second, 'Press Ctrl+C to stop.')
+    expect(second.stdout()).not.toContain('Admin token')
+    expect(second.stdout()).not.toContain(token)
+    second.child.kill('SIGINT')
+    expect(await second.exited).toBe(0)
   }, 120_000)
 
   it('exits with 2 and a message naming the file and field for a bad config, and 1 when a required plugin fails', async () => {
