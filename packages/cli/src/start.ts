@@ -1,4 +1,5 @@
-import { resolve } from 'node:path'
+import { createRequire } from 'node:module'
+import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { CoreError } from '@core/contracts'
 import type { HubStart, HubStartOptions } from './types.js'
@@ -12,7 +13,9 @@ export const DEFAULT_HUB_MODULE = '@core/hub'
  * exit code).
  *
  * The module is `CORE_HUB_MODULE` when set (a package name, or a file path relative to the
- * working directory), else `@core/hub`, resolved from this package's location. It must export
+ * working directory), else `@core/hub`, resolved from this package's location and, failing
+ * that, from the working directory (so `core start` run inside a hub's folder finds that hub, as
+ * Node's package self-reference does). It must export
  * `runHub: (options: { config?: string }) => Promise<number | void>` (named, or on its default
  * export).
  *
@@ -37,7 +40,7 @@ export async function startHubFromModule(
   const target = filePath === undefined ? specifier : pathToFileURL(filePath).href
   let mod: Record<string, unknown>
   try {
-    mod = (await import(target)) as Record<string, unknown>
+    mod = await importHub(target, filePath === undefined ? specifier : undefined)
   } catch (error) {
     const code = (error as { code?: unknown }).code
     // Only the hub module itself missing; a dependency missing inside it is rethrown as is.
@@ -62,6 +65,28 @@ export async function startHubFromModule(
     )
   }
   return (runHub as HubStart)(options)
+}
+
+/**
+ * Imports `target`; when it is a package name that cannot be found from here, tries once more
+ * from the working directory's package (covers a hub's own folder and its dependencies).
+ */
+async function importHub(
+  target: string,
+  packageName: string | undefined,
+): Promise<Record<string, unknown>> {
+  try {
+    return (await import(target)) as Record<string, unknown>
+  } catch (error) {
+    if (packageName === undefined) throw error
+    let resolved: string
+    try {
+      resolved = createRequire(join(process.cwd(), 'package.json')).resolve(packageName)
+    } catch {
+      throw error
+    }
+    return (await import(pathToFileURL(resolved).href)) as Record<string, unknown>
+  }
 }
 
 /** A file path rather than a package name: `./x`, `../x`, `/x`, `C:\\x`. */
