@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -13,9 +14,8 @@ export const DEFAULT_HUB_MODULE = '@core/hub'
  * exit code).
  *
  * The module is `CORE_HUB_MODULE` when set (a package name, or a file path relative to the
- * working directory), else `@core/hub`, resolved from this package's location and, failing
- * that, from the working directory (so `core start` run inside a hub's folder finds that hub, as
- * Node's package self-reference does). It must export
+ * working directory), else `@core/hub`, resolved from this package's location or, when the
+ * working directory is that package itself, through Node's package self-reference. It must export
  * `runHub: (options: { config?: string }) => Promise<number | void>` (named, or on its default
  * export).
  *
@@ -68,8 +68,9 @@ export async function startHubFromModule(
 }
 
 /**
- * Imports `target`; when it is a package name that cannot be found from here, tries once more
- * from the working directory's package (covers a hub's own folder and its dependencies).
+ * Imports `target`; when it is a package name that cannot be found from here and the working
+ * directory is that very package (e.g. `pnpm --filter @core/hub exec core start`), imports it
+ * through Node's package self-reference instead.
  */
 async function importHub(
   target: string,
@@ -79,9 +80,12 @@ async function importHub(
     return (await import(target)) as Record<string, unknown>
   } catch (error) {
     if (packageName === undefined) throw error
+    const manifest = join(process.cwd(), 'package.json')
     let resolved: string
     try {
-      resolved = createRequire(join(process.cwd(), 'package.json')).resolve(packageName)
+      const { name } = JSON.parse(readFileSync(manifest, 'utf8')) as { name?: unknown }
+      if (name !== packageName) throw error
+      resolved = createRequire(manifest).resolve(packageName)
     } catch {
       throw error
     }

@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CoreError } from '@core/contracts'
 import { describe, expect, it } from 'vitest'
@@ -62,5 +65,29 @@ describe('startHubFromModule', () => {
     ).catch((error: unknown) => error)
     expect(CoreError.is(failure)).toBe(false)
     expect(String((failure as Error).message)).toContain('core-runtime-no-such-package')
+  })
+
+  it('finds the hub through package self-reference when run inside the hub package itself', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'core-cli-self-'))
+    await writeFile(
+      join(dir, 'package.json'),
+      JSON.stringify({ name: '@test/self-hub', type: 'module', exports: './index.js' }),
+    )
+    await writeFile(
+      join(dir, 'index.js'),
+      'export const runHub = async (o) => ({ ran: true, o })\n',
+    )
+    const before = process.cwd()
+    process.chdir(dir)
+    try {
+      const result = await startHubFromModule(
+        { config: 'x.json' },
+        { CORE_HUB_MODULE: '@test/self-hub' },
+      )
+      expect(result).toEqual({ ran: true, o: { config: 'x.json' } })
+    } finally {
+      process.chdir(before)
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })
