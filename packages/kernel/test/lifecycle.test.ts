@@ -240,14 +240,14 @@ describe('failures during boot', () => {
     const kernel = testKernel({
       plugins: [
         inline('base', { stop: () => void stopped.push('base') }),
-        inline('core-lights', { start: () => Promise.reject(new Error('bus is down')) }),
+        inline('main-lights', { start: () => Promise.reject(new Error('bus is down')) }),
       ],
-      required: ['core-lights'],
+      required: ['main-lights'],
     })
     const error = await rejection(kernel.start())
     expect(error.code).toBe('E_PLUGIN_LIFECYCLE')
-    expect(error.message).toBe('Plugin "core-lights" failed at start: bus is down')
-    expect(error.details).toMatchObject({ plugin: 'core-lights', step: 'start' })
+    expect(error.message).toBe('Plugin "main-lights" failed at start: bus is down')
+    expect(error.details).toMatchObject({ plugin: 'main-lights', step: 'start' })
     expect(stopped).toEqual(['base'])
     expect((await kernel.health()).status).toBe('unhealthy')
   })
@@ -343,8 +343,8 @@ describe('bad plugins next to a healthy one', () => {
       'Plugin "throws-start" failed at start: boom in start',
     ],
     [
-      'bad/core-api-mismatch',
-      'core-api-mismatch',
+      'bad/api-mismatch',
+      'api-mismatch',
       'resolve',
       'E_PLUGIN_DEPENDENCY',
       'needs core API ^2.0.0, but this kernel offers 1.0.0',
