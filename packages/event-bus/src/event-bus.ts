@@ -412,11 +412,6 @@ export function createEventBus(options: CreateEventBusOptions = {}): EventBus {
 
 const RESOLVED: Promise<void> = Promise.resolve()
 
-/** `Symbol.dispose`, or on Node 20 (which lacks it) the key esbuild's `using` falls back to. */
-const DISPOSE: typeof Symbol.dispose =
-  (Symbol as { dispose?: typeof Symbol.dispose }).dispose ??
-  (Symbol.for('Symbol.dispose') as typeof Symbol.dispose)
-
 function makeUndo(undo: () => void): Unsubscribe {
   let done = false
   const once = (): void => {
@@ -424,7 +419,7 @@ function makeUndo(undo: () => void): Unsubscribe {
     done = true
     undo()
   }
-  return Object.assign(once, { [DISPOSE]: once }) as Unsubscribe
+  return Object.assign(once, { [Symbol.dispose]: once }) as Unsubscribe
 }
 
 function noop(): void {}

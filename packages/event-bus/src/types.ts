@@ -10,8 +10,7 @@ export type EventHandler<T = unknown> = (event: CloudEvent<T>) => void | Promise
 
 /**
  * The undo of a registration: call it (or `using` it) to remove the registration.
- * Calling it twice is harmless. On Node 20, which has no `Symbol.dispose`, the dispose key is
- * `Symbol.for('Symbol.dispose')`, the one TypeScript-through-esbuild (tsx, vitest) `using` reads.
+ * Calling it twice is harmless. Disposing it (`Symbol.dispose`, present from Node 20.4) does the same.
  * @public
  */
 export type Unsubscribe = (() => void) & Disposable

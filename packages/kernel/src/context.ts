@@ -52,10 +52,6 @@ export interface ContextHandle {
   counts(): ResourceCounts
 }
 
-const DISPOSE: typeof Symbol.dispose =
-  (Symbol as { dispose?: typeof Symbol.dispose }).dispose ??
-  (Symbol.for('Symbol.dispose') as typeof Symbol.dispose)
-
 /**
  * Builds a plugin's scoped context: the bus, services, state and storage seen through its
  * manifest permissions, its logger, signal and timers, with every resource tracked so that
@@ -99,7 +95,7 @@ export function createScopedContext(deps: ContextDeps): ContextHandle {
       undo()
     }
     undos[kind].add(once)
-    return Object.assign(once, { [DISPOSE]: once }) as Unsubscribe
+    return Object.assign(once, { [Symbol.dispose]: once }) as Unsubscribe
   }
 
   const events: ScopedEvents = {

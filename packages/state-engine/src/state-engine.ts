@@ -24,11 +24,6 @@ import type {
   StateListItem,
 } from './types.js'
 
-/** `Symbol.dispose`, or where a runtime lacks it, the key TypeScript's and esbuild's `using` fall back to. */
-const DISPOSE: typeof Symbol.dispose =
-  (Symbol as { dispose?: typeof Symbol.dispose }).dispose ??
-  (Symbol.for('Symbol.dispose') as typeof Symbol.dispose)
-
 /** First word of every state change topic: `state.<namespace>.<key>`. */
 const TOPIC_ROOT = 'state'
 
@@ -354,7 +349,7 @@ export function createStateEngine(options: CreateStateEngineOptions): StateEngin
           watches.delete(undo)
           unsubscribe()
         },
-        { [DISPOSE]: (): void => undo() },
+        { [Symbol.dispose]: (): void => undo() },
       ) as Unsubscribe
       watches.add(undo)
       watchOptions?.signal?.addEventListener('abort', () => watches.delete(undo), { once: true })
