@@ -40,7 +40,7 @@ export interface RunningHub {
    * its only appearance; the store keeps its hash. `undefined` otherwise.
    */
   readonly bootstrapToken: string | undefined
-  /** `kernel.health()` plus an `mqtt` component (degraded while the broker is not connected). */
+  /** `kernel.health()`, which includes the bridge's `mqtt` component (degraded while disconnected). */
   health(): Promise<HealthReport>
   /**
    * Stops in reverse order: closes the HTTP server, stops the MQTT bridge (`offline` on
@@ -155,10 +155,9 @@ export async function startHub(
       : undefined
     const report = await kernel.start()
     const mqtt = await connectBridge(bridge, m.startWaitMs, logger, mqttLog.last)
-    const health = (): Promise<HealthReport> => withMqttHealth(kernel.health(), bridge)
-    // The HTTP API (and `core health`) reports the bridge too.
-    const served = Object.create(kernel, { health: { value: health } }) as Kernel
-    http = createHttpServer(served, {
+    // The bridge reports itself as the `mqtt` component of kernel.health().
+    const health = (): Promise<HealthReport> => kernel.health()
+    http = createHttpServer(kernel, {
       auth: config.http.auth,
       host: config.http.host,
       port: config.http.port,
@@ -350,23 +349,6 @@ function recordingErrors(logger: Logger): { logger: Logger; last: () => string |
     child: (bindings) => logger.child(bindings),
   }
   return { logger: wrapped, last: () => last }
-}
-
-/** Adds the bridge as the `mqtt` component: healthy while connected, degraded otherwise. */
-async function withMqttHealth(
-  pending: Promise<HealthReport>,
-  bridge: MqttBridge | undefined,
-): Promise<HealthReport> {
-  const report = await pending
-  if (bridge === undefined) return report
-  const stats = bridge.stats()
-  const status = stats.connected ? 'healthy' : 'degraded'
-  report.components.mqtt = {
-    status,
-    details: { url: bridge.url, prefix: bridge.prefix, clientId: bridge.clientId, ...stats },
-  }
-  if (status === 'degraded' && report.status === 'healthy') report.status = 'degraded'
-  return report
 }
 
 function table(header: string[], rows: string[][]): string[] {

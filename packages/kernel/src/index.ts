@@ -22,6 +22,7 @@ export type {
   CallServiceOptions,
   ComponentHealth,
   CreateKernelOptions,
+  HealthCheck,
   HealthReport,
   HealthStatus,
   InlinePlugin,

@@ -37,6 +37,7 @@ import type {
   BootReport,
   ComponentHealth,
   CreateKernelOptions,
+  HealthCheck,
   HealthReport,
   HealthStatus,
   InlinePlugin,
@@ -934,6 +935,7 @@ export function createKernel(options: CreateKernelOptions = {}): Kernel {
     return out
   }
 
+  const healthChecks = new Map<string, HealthCheck>()
   const health = async (): Promise<HealthReport> => {
     const plugins: Record<string, PluginHealth> = {}
     let worst: HealthStatus = 'healthy'
@@ -992,8 +994,41 @@ export function createKernel(options: CreateKernelOptions = {}): Kernel {
         },
       },
     }
+    for (const [name, check] of healthChecks) {
+      components[name] = await withTimeout(clock, 1_000, `Health check "${name}"`, async () =>
+        check(),
+      ).catch(
+        (error: unknown): ComponentHealth => ({
+          status: 'unhealthy',
+          details: { error: error instanceof Error ? error.message : String(error) },
+        }),
+      )
+    }
     for (const c of Object.values(components)) worsen(c.status)
     return { status: worst, components, plugins }
+  }
+
+  const addHealthCheck = (name: string, check: HealthCheck): (() => void) => {
+    if (
+      typeof name !== 'string' ||
+      !/^[a-z][a-z0-9-]{0,63}$/.test(name) ||
+      BUILT_IN_COMPONENTS.has(name)
+    ) {
+      throw new CoreError(
+        'E_VALIDATION',
+        `Invalid health check name ${JSON.stringify(name)}: use a lower-case word (a-z, 0-9, "-") other than ${[...BUILT_IN_COMPONENTS].join(', ')}`,
+        { details: { name } },
+      )
+    }
+    if (healthChecks.has(name)) {
+      throw new CoreError('E_CONFLICT', `A health check named "${name}" is already registered`, {
+        details: { name },
+      })
+    }
+    healthChecks.set(name, check)
+    return () => {
+      if (healthChecks.get(name) === check) healthChecks.delete(name)
+    }
   }
 
   return {
@@ -1049,6 +1084,7 @@ export function createKernel(options: CreateKernelOptions = {}): Kernel {
         return report
       }),
     health,
+    addHealthCheck,
     stats: (): KernelStats => {
       const denials: Record<string, number> = {}
       for (const rec of records.values()) if (rec.denials > 0) denials[rec.name] = rec.denials
@@ -1056,6 +1092,16 @@ export function createKernel(options: CreateKernelOptions = {}): Kernel {
     },
   }
 }
+
+/** Component names `health()` always reports; a health check may not take them. */
+const BUILT_IN_COMPONENTS: ReadonlySet<string> = new Set([
+  'kernel',
+  'bus',
+  'services',
+  'state',
+  'storage',
+  'plugins',
+])
 
 function checkOptions(options: CreateKernelOptions): void {
   const bad = (what: string, rule: string): never => {

@@ -430,11 +430,29 @@ export interface Kernel {
   start(): Promise<BootReport>
   /** Stops every plugin in reverse order under `shutdownTimeoutMs`, then closes what the kernel owns. */
   stop(): Promise<StopReport>
-  /** Health of the kernel, its components and every plugin. */
+  /**
+   * Health of the kernel, its components, every registered health check and every plugin.
+   * The overall status is the worst of them.
+   */
   health(): Promise<HealthReport>
+  /**
+   * Adds a component to {@link Kernel.health}: an adapter that holds a connection of its own
+   * (an MQTT bridge, a remote transport) reports it here. The check runs on every `health()`
+   * call under a 1,000 ms deadline; one that throws or times out reports `unhealthy`.
+   * @param name - The component name in `components`: a lower-case word (`mqtt`), not one of
+   *   the built-in `kernel`, `bus`, `services`, `state`, `storage`, `plugins`.
+   * @param check - Returns the component's `{ status, details? }`.
+   * @returns Its undo: removes the check.
+   * @throws {@link CoreError} `E_VALIDATION` for a bad or built-in name; `E_CONFLICT` when a
+   *   check of that name is registered already.
+   */
+  addHealthCheck(name: string, check: HealthCheck): () => void
   /** Denial counters and live plugin resources. */
   stats(): KernelStats
 }
+
+/** A component's health probe, see {@link Kernel.addHealthCheck}. @public */
+export type HealthCheck = () => ComponentHealth | Promise<ComponentHealth>
 
 /** Options of {@link createKernel}. @public */
 export interface CreateKernelOptions {

@@ -26,6 +26,7 @@ describe('@core/kernel public surface', () => {
   it('should expose the kernel and its components', async () => {
     const kernel = api.createKernel({ logger: (await import('@core/contracts')).silentLogger })
     expect(Object.keys(kernel).sort()).toEqual([
+      'addHealthCheck',
       'apiVersion',
       'bus',
       'health',

@@ -125,6 +125,15 @@ export function createMqttBridge(
       subscriptions: plugins.holders(),
     }),
   })
+  // The bridge's own component in kernel.health(): degraded while the broker is not connected.
+  const removeHealthCheck = kernel.addHealthCheck('mqtt', () => {
+    const { connected, connects } = stats()
+    return {
+      status: connected ? 'healthy' : 'degraded',
+      details: { url: redact(settings.url), prefix, connected, connects },
+    }
+  })
+
   let mirror: Mirror
   let calls: CallServer | undefined
   try {
@@ -148,6 +157,7 @@ export function createMqttBridge(
             logger: log,
           })
   } catch (error) {
+    removeHealthCheck()
     plugins.close()
     throw error
   }
@@ -209,6 +219,7 @@ export function createMqttBridge(
     stop: async () => {
       if (stopped) return
       stopped = true
+      removeHealthCheck()
       mirror.close()
       plugins.close()
       await connection?.close({ topic: `${prefix}/status`, payload: 'offline' })
