@@ -353,22 +353,8 @@ class Ops implements StorageAdapterOps {
     doing: Doing,
   ): Promise<T> {
     const state = new TxState()
-    let thrown: { error: unknown } | undefined
-    const body = async (scope: TransactionSql): Promise<T> => {
-      try {
-        const result = await fn(new Ops(scope, this.schema, this.s, this.target, state))
-        return state.ended ? never() : result
-      } catch (error) {
-        thrown = { error }
-        return state.ended ? never() : Promise.reject(error)
-      }
-    }
     try {
-      return (await state.guard((this.sql as Sql).begin(body))) as T
-    } catch (error) {
-      if (isConnectionLoss(error)) state.markLost(error)
-      if (thrown !== undefined) throw thrown.error
-      throw toStorageError(error, doing)
+      return await this.inTransaction(fn, state, doing, (body) => (this.sql as Sql).begin(body))
     } finally {
       state.ended = true
     }
@@ -378,10 +364,26 @@ class Ops implements StorageAdapterOps {
    * A nested transaction: a postgres.js `savepoint`, which on failure rolls back to the
    * savepoint and lets the parent go on. The function's own error is re-thrown as is.
    */
-  private async nested<T>(
+  private nested<T>(
     fn: (tx: StorageAdapterTransaction) => Promise<T>,
     state: TxState,
     doing: Doing,
+  ): Promise<T> {
+    return this.inTransaction(fn, state, doing, (body) =>
+      (this.sql as TransactionSql).savepoint(body),
+    )
+  }
+
+  /**
+   * Runs `fn` in the scope `open` starts (`begin` or `savepoint`). The function's own error is
+   * re-thrown as is; a driver error becomes `E_STORAGE`. Once the handle has ended (e.g. the
+   * connection was lost), the body never settles, so postgres.js sends nothing more on it.
+   */
+  private async inTransaction<T>(
+    fn: (tx: StorageAdapterTransaction) => Promise<T>,
+    state: TxState,
+    doing: Doing,
+    open: (body: (scope: TransactionSql) => Promise<T>) => Promise<unknown>,
   ): Promise<T> {
     let thrown: { error: unknown } | undefined
     const body = async (scope: TransactionSql): Promise<T> => {
@@ -394,7 +396,7 @@ class Ops implements StorageAdapterOps {
       }
     }
     try {
-      return (await state.guard((this.sql as TransactionSql).savepoint(body))) as T
+      return (await state.guard(open(body))) as T
     } catch (error) {
       if (isConnectionLoss(error)) state.markLost(error)
       if (thrown !== undefined) throw thrown.error
