@@ -1,4 +1,3 @@
-import { CoreError } from '@core/contracts'
 import type { Kernel, PluginLifecycleState } from '@core/kernel'
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client'
 
@@ -162,30 +161,15 @@ export function createHttpMetrics(
 
   const recorders = new Map<string, (status: number, seconds: number) => void>()
   const outcomes = new Map<string, Series>()
-  const record = (service: string, outcome: string, started: number): void => {
-    const key = `${service} ${outcome}`
+  // An observer, not a middleware: the registry keeps its direct call path.
+  const undo = kernel.services.observe(({ name, outcome, durationMs }) => {
+    const key = `${name} ${outcome}`
     let series = outcomes.get(key)
     if (series === undefined) {
-      series = calls.series({ service, outcome })
+      series = calls.series({ service: name, outcome })
       if (outcomes.size < 10_000) outcomes.set(key, series)
     }
-    series.observe((performance.now() - started) / 1000)
-  }
-  const undo = kernel.services.use((context, next) => {
-    const started = performance.now()
-    const service = context.name
-    return next().then(
-      (result) => {
-        // The registry enforces the deadline around the middleware: a handler that answers
-        // after it still resolves here, but the caller got E_TIMEOUT.
-        record(service, Date.now() >= context.deadlineAt ? 'E_TIMEOUT' : 'ok', started)
-        return result
-      },
-      (error: unknown) => {
-        record(service, CoreError.is(error) ? error.code : 'E_INTERNAL', started)
-        throw error
-      },
-    )
+    series.observe(durationMs / 1000)
   })
 
   return {

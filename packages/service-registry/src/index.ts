@@ -2,7 +2,9 @@ export { createServiceRegistry, DEFAULT_TIMEOUT_MS } from './service-registry.js
 export type {
   CallContext,
   CallMeta,
+  CallObserver,
   CallOptions,
+  CallOutcome,
   CreateServiceRegistryOptions,
   Middleware,
   RegisterOptions,

@@ -1,4 +1,4 @@
-import { CoreError } from '@core/contracts'
+import { CoreError, type CoreErrorCode } from '@core/contracts'
 import type { SemVer } from 'semver'
 import type { Deadline, DeadlineQueue } from './deadline-queue.js'
 import type { CompiledSchema } from './schemas.js'
@@ -57,6 +57,9 @@ export class PendingCall implements CallContext, Deadline {
   declare private rejectCaller: (error: unknown) => void
   declare private abortHook: AbortHook | undefined
   declare private readonly queue: DeadlineQueue
+  /** Told how the call ended, when the registry has observers; with the start time it needs. */
+  declare onEnd: ((call: PendingCall, outcome: 'ok' | CoreErrorCode) => void) | undefined
+  declare startedAt: number
 
   constructor(
     queue: DeadlineQueue,
@@ -87,6 +90,8 @@ export class PendingCall implements CallContext, Deadline {
     this.rejectCaller = noop
     this.abortHook = undefined
     this.queue = queue
+    this.onEnd = undefined
+    this.startedAt = 0
   }
 
   /** True when no local service serves the call and it goes through the remote transport. */
@@ -129,12 +134,14 @@ export class PendingCall implements CallContext, Deadline {
     if (this.settled) return
     this.end()
     this.resolveCaller(value)
+    if (this.onEnd !== undefined) this.onEnd(this, 'ok')
   }
 
   fail(error: CoreError): void {
     if (this.settled) return
     this.end()
     this.rejectCaller(error)
+    if (this.onEnd !== undefined) this.onEnd(this, error.code)
   }
 
   /** The deadline passed (called by the queue, which has already dropped the call). */
@@ -168,6 +175,7 @@ export class PendingCall implements CallContext, Deadline {
     this.reason = reason
     this.rejectCaller(reason)
     this.controller?.abort(reason)
+    if (this.onEnd !== undefined) this.onEnd(this, reason.code)
   }
 
   private end(): void {

@@ -19,7 +19,9 @@ import { type LocalService, PendingCall, type Route } from './pending-call.js'
 import { type CompiledSchema, SchemaCompiler } from './schemas.js'
 import type {
   CallMeta,
+  CallObserver,
   CallOptions,
+  CallOutcome,
   CreateServiceRegistryOptions,
   Middleware,
   RegisterOptions,
@@ -82,6 +84,7 @@ export function createServiceRegistry(options: CreateServiceRegistryOptions = {}
     list: () => core.list(),
     listAll: () => core.listAll(),
     use: (middleware) => core.use(middleware),
+    observe: (observer) => core.observe(observer),
     serve: (request, signal) => core.serve(request, signal),
   }
 }
@@ -102,6 +105,8 @@ class Registry {
   private readonly queue: DeadlineQueue
   /** The middleware, outermost first; undefined when there is none (the fast path). */
   private chain: ReadonlyArray<{ fn: Middleware }> | undefined = undefined
+  /** The call observers; undefined when there is none (then calls are not timed). */
+  private observers: ReadonlyArray<CallObserver> | undefined = undefined
 
   constructor(options: CreateServiceRegistryOptions) {
     this.clock = options.clock ?? systemClock
@@ -173,6 +178,10 @@ class Registry {
           range,
           localOnly,
         )
+      }
+      if (this.observers !== undefined) {
+        call.onEnd = this.notify
+        call.startedAt = performance.now()
       }
       const promise = call.start(signal)
       const chain = this.chain
@@ -515,6 +524,39 @@ class Registry {
       const rest = chain.filter((m) => m !== entry)
       this.chain = rest.length === 0 ? undefined : rest
     })
+  }
+
+  observe(observer: CallObserver): Unregister {
+    if (typeof observer !== 'function') {
+      throw new CoreError('E_VALIDATION', 'An observer is a function (outcome) => void', {
+        details: { received: typeof observer },
+      })
+    }
+    this.observers = [...(this.observers ?? []), observer]
+    return undoable(() => {
+      const rest = (this.observers ?? []).filter((o) => o !== observer)
+      this.observers = rest.length === 0 ? undefined : rest
+    })
+  }
+
+  /** Tells every observer how `call` ended (set as the call's `onEnd` when there are observers). */
+  private readonly notify = (call: PendingCall, outcome: 'ok' | CoreErrorCode): void => {
+    const observers = this.observers
+    if (observers === undefined) return
+    const event: CallOutcome = {
+      name: call.name,
+      version: call.version,
+      outcome,
+      durationMs: performance.now() - call.startedAt,
+      remote: call.remote,
+    }
+    for (const observer of observers) {
+      try {
+        observer(event)
+      } catch (error) {
+        this.logger.warn({ service: call.name, err: error }, 'a call observer threw')
+      }
+    }
   }
 
   async serve(request: RemoteCallRequest, signal?: AbortSignal): Promise<RemoteReply> {

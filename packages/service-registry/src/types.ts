@@ -1,5 +1,6 @@
 import type {
   Clock,
+  CoreErrorCode,
   JsonSchema,
   Logger,
   SerializedCoreError,
@@ -283,9 +284,39 @@ export interface ServiceRegistry {
    */
   use(middleware: Middleware): Unregister
   /**
+   * Adds an observer, told once when each call ends: its service name and version, how it ended
+   * and how long it took. For metrics and tracing; unlike a middleware it cannot change the call,
+   * so the call keeps the direct (no-middleware) path. An observer that throws is logged and
+   * ignored. Calls that end after the undo are not reported.
+   * @returns Its undo (also `Disposable`).
+   * @throws {@link CoreError} `E_VALIDATION` when `observer` is not a function.
+   * @example
+   * ```ts
+   * services.observe(({ name, outcome, durationMs }) => histogram.observe({ name, outcome }, durationMs / 1000))
+   * ```
+   */
+  observe(observer: CallObserver): Unregister
+  /**
    * Serves a call received from another node: runs it locally (never forwarding it again) with
    * `request.timeoutMs` as the caller's deadline and `signal` as its cancel, and resolves with
    * the {@link RemoteReply} to send back. Never rejects.
    */
   serve(request: RemoteCallRequest, signal?: AbortSignal): Promise<RemoteReply>
 }
+
+/** How a call ended, as a {@link CallObserver} sees it. @public */
+export interface CallOutcome {
+  /** The service name called. */
+  name: string
+  /** The version that served it (the requested range, or `*`, for a remote call). */
+  version: string
+  /** `ok`, or the CoreError code the caller got (`E_TIMEOUT`, `E_VALIDATION`, `E_HANDLER`…). */
+  outcome: 'ok' | CoreErrorCode
+  /** From the start of the call to its end, in milliseconds (`performance.now()` resolution). */
+  durationMs: number
+  /** True when the call went through the remote transport. */
+  remote: boolean
+}
+
+/** Told when each call ends; see {@link ServiceRegistry.observe}. @public */
+export type CallObserver = (outcome: CallOutcome) => void

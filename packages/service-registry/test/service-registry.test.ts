@@ -59,6 +59,7 @@ describe('public surface', () => {
         "has",
         "list",
         "listAll",
+        "observe",
         "register",
         "serve",
         "use",

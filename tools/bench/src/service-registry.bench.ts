@@ -60,6 +60,14 @@ export default async function bench(): Promise<void> {
   withMiddleware.register('lights.level', handler, { params: schema })
   withMiddleware.use((_context, next) => next())
 
+  // 2b. the same with one observer, as @core/http's metrics use (information only)
+  const withObserver = createServiceRegistry({ logger: silentLogger })
+  withObserver.register('lights.level', handler, { params: schema })
+  let observed = 0
+  withObserver.observe(() => {
+    observed++
+  })
+
   // 3. Moleculer 0.14 local call, validator on
   const broker = new ServiceBroker({ logger: false, validator: true })
   broker.createService({
@@ -87,6 +95,7 @@ export default async function bench(): Promise<void> {
   const answers = await Promise.all([
     services.call('lights.level', params),
     withMiddleware.call('lights.level', params),
+    withObserver.call('lights.level', params),
     broker.call('lights.level', params),
     direct(params),
   ])
@@ -99,6 +108,7 @@ export default async function bench(): Promise<void> {
       'moleculer 0.14 local broker.call (validator on)': () => broker.call('lights.level', params),
       'direct ajv-validated awaited async handler': () => direct(params),
       'service-registry call with 1 middleware': () => withMiddleware.call('lights.level', params),
+      'service-registry call with 1 observer': () => withObserver.call('lights.level', params),
     },
     { batch: 20_000, rounds: 15, warmup: 5 },
   )
@@ -110,5 +120,8 @@ export default async function bench(): Promise<void> {
   ratio('service-registry call / moleculer local call', ours, moleculer, 1.5)
   ratio('service-registry call / direct ajv + awaited handler', ours, directFigure, 0.4)
   ratio('service-registry call with 1 middleware / without', middleware, ours)
+  const observer = figures['service-registry call with 1 observer']!
+  ratio('service-registry call with 1 observer / without', observer, ours)
+  if (observed === 0) throw new Error('the observer saw no call')
   await broker.stop()
 }
