@@ -8,6 +8,7 @@ import {
   type AdapterListOptions,
   type AdapterQuery,
   compareKeys,
+  FifoLock,
   prefixEnd,
   type StorageAdapter,
   type StorageAdapterOps,
@@ -151,7 +152,7 @@ export async function createSqliteAdapter(
 
 class SqliteAdapter implements StorageAdapter {
   readonly name = 'sqlite'
-  private readonly lock = new Lock()
+  private readonly lock = new FifoLock()
   private closing = false
   private readonly s: Statements
   private readonly direct: StorageAdapterOps
@@ -508,24 +509,4 @@ function target(ns: string | undefined, key: string | undefined): string {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error)
-}
-
-/** A FIFO lock: `acquire` resolves when the caller holds it. */
-class Lock {
-  held = false
-  private readonly waiting: (() => void)[] = []
-
-  acquire(): Promise<void> {
-    if (!this.held) {
-      this.held = true
-      return Promise.resolve()
-    }
-    return new Promise((resolve) => this.waiting.push(resolve))
-  }
-
-  release(): void {
-    const next = this.waiting.shift()
-    if (next) next()
-    else this.held = false
-  }
 }

@@ -11,6 +11,7 @@ export type {
   StorageAdapterTransaction,
 } from './adapter.js'
 export { compareKeys, prefixEnd } from './adapter.js'
+export { FifoLock } from './fifo-lock.js'
 export { createMemoryAdapter } from './memory-adapter.js'
 export type { PluginMigrationResult, RunPluginMigrationsOptions } from './migrations.js'
 export { runPluginMigrations } from './migrations.js'

@@ -11,6 +11,7 @@ import {
   type StorageAdapterOps,
   type StorageAdapterTransaction,
 } from './adapter.js'
+import { FifoLock } from './fifo-lock.js'
 
 /**
  * Creates an in-memory {@link StorageAdapter}: documents live in this process only and are
@@ -30,7 +31,7 @@ import {
  */
 export function createMemoryAdapter(): StorageAdapter {
   const db = new MemoryDb()
-  const lock = new Lock()
+  const lock = new FifoLock()
   let closed = false
 
   const guard = (): void => {
@@ -314,24 +315,4 @@ function lowerBound(keys: string[], from: string): number {
     else hi = mid
   }
   return lo
-}
-
-/** A FIFO lock: `acquire` resolves when the caller holds it. */
-class Lock {
-  held = false
-  private readonly waiting: (() => void)[] = []
-
-  acquire(): Promise<void> {
-    if (!this.held) {
-      this.held = true
-      return Promise.resolve()
-    }
-    return new Promise((resolve) => this.waiting.push(resolve))
-  }
-
-  release(): void {
-    const next = this.waiting.shift()
-    if (next) next()
-    else this.held = false
-  }
 }

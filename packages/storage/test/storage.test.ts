@@ -31,6 +31,7 @@ describe('createStorage', () => {
     expect(Object.keys(api).sort()).toMatchInlineSnapshot(`
       [
         "DEFAULT_MAX_VALUE_BYTES",
+        "FifoLock",
         "MAX_KEY_LENGTH",
         "MAX_LIMIT",
         "assertStorageKey",
