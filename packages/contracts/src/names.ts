@@ -128,6 +128,51 @@ export function namespaceOf(name: string): string {
   return dot === -1 ? name : name.slice(0, dot)
 }
 
+/**
+ * First words of the topics only the kernel publishes: `state.<namespace>.<key>` (state changes)
+ * and `core.…` (plugin lifecycle, bus and node signals). Plugins, HTTP and MQTT clients and
+ * remote nodes are refused with `E_FORBIDDEN` when they publish under them, whatever their
+ * permissions say, so a consumer can trust such an event's type.
+ * @public
+ */
+export const KERNEL_TOPIC_NAMESPACES: readonly string[] = Object.freeze(['state', 'core'])
+
+/**
+ * True when the event type `topic` lies under a namespace only the kernel publishes
+ * ({@link KERNEL_TOPIC_NAMESPACES}): its first word is `state` or `core`.
+ *
+ * @param topic - Dot-separated event type.
+ * @returns Whether only the kernel may publish there.
+ * @example
+ * ```ts
+ * isKernelTopic('state.devices.lamp') // true
+ * isKernelTopic('devices.lamp.changed') // false
+ * ```
+ * @public
+ */
+export function isKernelTopic(topic: string): boolean {
+  const first = namespaceOf(topic)
+  return first === 'state' || first === 'core'
+}
+
+/**
+ * Throws unless `topic` may be published by someone other than the kernel.
+ *
+ * @param topic - The event type about to be published.
+ * @param who - Who publishes, for the message (`plugin "x"`, `token "t1"`, `MQTT client`).
+ * @throws {@link CoreError} `E_FORBIDDEN` when {@link isKernelTopic} says the kernel alone
+ *   publishes it; `details: { topic }`.
+ * @public
+ */
+export function assertPublishableTopic(topic: string, who: string): void {
+  if (!isKernelTopic(topic)) return
+  throw new CoreError(
+    'E_FORBIDDEN',
+    `${who} may not publish "${topic}": topics under ${KERNEL_TOPIC_NAMESPACES.map((n) => `"${n}."`).join(' and ')} are published by the kernel alone (state changes go through state.set; lifecycle signals come from the kernel)`,
+    { details: { topic } },
+  )
+}
+
 function invalid(subject: string, value: unknown, rule: string): CoreError {
   return new CoreError('E_VALIDATION', `Invalid ${subject} ${JSON.stringify(value)}: ${rule}`, {
     details: { [subject.split(' ').pop() ?? 'value']: value },

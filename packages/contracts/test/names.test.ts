@@ -4,9 +4,11 @@ import {
   assertKey,
   assertNamespace,
   assertPattern,
+  assertPublishableTopic,
   assertServiceName,
   assertTopic,
   CoreError,
+  isKernelTopic,
   MAX_TOPIC_BYTES,
   namespaceOf,
 } from '../src/index.js'
@@ -112,5 +114,28 @@ describe('names', () => {
         expect(code(() => assertPattern(topic))).toBeUndefined()
       }),
     )
+  })
+})
+
+describe('kernel topics', () => {
+  it('should say that state.* and core.* are published by the kernel alone', () => {
+    expect(isKernelTopic('state.devices.lamp')).toBe(true)
+    expect(isKernelTopic('core.plugin.started')).toBe(true)
+    expect(isKernelTopic('state')).toBe(true)
+    expect(isKernelTopic('devices.lamp.changed')).toBe(false)
+    expect(isKernelTopic('states.x')).toBe(false)
+    expect(isKernelTopic('corex.y')).toBe(false)
+  })
+
+  it('should refuse a kernel topic with E_FORBIDDEN naming the topic', () => {
+    expect(() => assertPublishableTopic('devices.x', 'plugin "a"')).not.toThrow()
+    try {
+      assertPublishableTopic('state.public.k', 'token "t1"')
+      expect.unreachable()
+    } catch (error) {
+      expect(CoreError.is(error, 'E_FORBIDDEN')).toBe(true)
+      expect((error as CoreError).message).toContain('token "t1" may not publish "state.public.k"')
+      expect((error as CoreError).details).toEqual({ topic: 'state.public.k' })
+    }
   })
 })
