@@ -1,4 +1,4 @@
-import { type CloudEvent, type Logger, rateLimited } from '@core/contracts'
+import type { CloudEvent, Logger, RateLimitedLogger } from '@core/contracts'
 import { createTopicMatcher, type Unsubscribe } from '@core/event-bus'
 import type { Kernel } from '@core/kernel'
 import type { SendOptions } from './connection.js'
@@ -15,6 +15,8 @@ export interface MirrorDeps {
   /** Sends one message if connected (else counts it dropped). */
   send: (topic: string, payload: string, options: SendOptions) => void
   logger: Logger
+  /** The bridge's rate-limited warnings. */
+  limited: RateLimitedLogger
 }
 
 /** The outbound half of the bridge: events and state on MQTT. @internal */
@@ -45,8 +47,7 @@ const CLEARED = 0
  * @internal
  */
 export function startMirror(deps: MirrorDeps): Mirror {
-  const { kernel, prefix, send, logger: log } = deps
-  const limited = rateLimited(log)
+  const { kernel, prefix, send, logger: log, limited } = deps
   const undos: Unsubscribe[] = []
   /** `<ns>\0<key>` → the last revision sent (a value or a clear). */
   const sent = new Map<string, number>()
@@ -153,7 +154,6 @@ export function startMirror(deps: MirrorDeps): Mirror {
     },
     close: () => {
       for (const undo of undos.splice(0)) undo()
-      limited.flush()
     },
   }
 }
