@@ -334,14 +334,20 @@ export function createRegistry(ctx: PluginContext<Zigbee2MqttConfig>) {
       return reject(topic, `the state of "${entry.device.friendly_name}" must be a JSON object`)
     }
     const previous = entry.device.state
-    const state = { ...previous, ...payload }
-    const attributes = Object.keys(state).length
+    // Counted before merging: an object with thousands of new property names is what costs
+    // (each name a new hidden class), so a refused message must never be spread.
+    let attributes = Object.keys(previous).length
+    for (const key of Object.keys(payload)) {
+      if (!Object.hasOwn(previous, key) && ++attributes > maxAttributes) break
+    }
     if (attributes > maxAttributes) {
+      attributes = Object.keys(previous).length + Object.keys(payload).length
       return refuse(
         topic,
-        `the state of "${entry.device.friendly_name}" would have ${attributes} attributes; at most ${maxAttributes} (config maxAttributes)`,
+        `the state of "${entry.device.friendly_name}" would have up to ${attributes} attributes; at most ${maxAttributes} (config maxAttributes)`,
       )
     }
+    const state = { ...previous, ...payload }
     const changed: Record<string, unknown> = {}
     for (const key of Object.keys(state)) {
       if (!sameJson(state[key], previous[key])) changed[key] = state[key] ?? null
