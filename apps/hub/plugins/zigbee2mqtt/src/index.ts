@@ -44,7 +44,8 @@ export type {
  *   kept in state at `zigbee2mqtt` / `devices.<friendly name words>` (the friendly name split
  *   at `/`, each part percent-encoded as `@core/mqtt` does: `living room/lamp` →
  *   `devices.living%20room.lamp`) with its model, kind, command ranges, availability and
- *   last state. `bridge` holds `{ state, devices, rejected }`.
+ *   last state. `bridge` holds `{ state, devices, rejected, refused, persistFailures,
+ *   lastPersistError }`.
  * - `<base>/<friendly_name>` (JSON) is merged into the device's `state`; a change publishes
  *   `zigbee2mqtt.device.<words>.state-changed` `{ device, ieee_address, state, changed, previous }`.
  * - `<base>/<friendly_name>/availability` as `online`/`offline` or `{"state":"online"}` sets
@@ -54,7 +55,11 @@ export type {
  *   publishes the JSON payload to `<base>/<friendly_name>/set`, checked against the device's
  *   exposes (ranges, values, read-only features); `list` `{ kind? }`.
  * - Bad input (non-JSON state, an unknown availability form, a non-array device list) is
- *   logged and counted in `bridge.rejected`, never thrown.
+ *   logged and counted in `bridge.rejected`, never thrown. Device data past `maxDevices`,
+ *   `maxAttributes` or `maxDeviceBytes` is refused and counted in `bridge.refused`.
+ * - Storage first: a device change is stored, then set in state, then kept in memory; one
+ *   storage refuses is refused as a whole (`bridge.persistFailures`, an error log and
+ *   `zigbee2mqtt.bridge.persist-failed`), so memory, state and storage always agree.
  *
  * @see https://www.zigbee2mqtt.io/guide/usage/mqtt_topics_and_messages.html
  */
