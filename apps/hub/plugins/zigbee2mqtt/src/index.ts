@@ -1,4 +1,4 @@
-import { CoreError } from '@core/contracts'
+import { CoreError, rateLimited } from '@core/contracts'
 import type { PluginContext, PluginHooks } from '@core/kernel'
 import { checkPayload } from './exposes.js'
 import { topicToWords } from './names.js'
@@ -71,6 +71,7 @@ export default async function zigbee2mqtt(
   registerServices(ctx, registry)
   const base = ctx.config.baseTopic
   const filter = `${base}/#`
+  const limited = rateLimited(ctx.logger)
   return {
     start: async () => {
       // Listen on the bus first, then subscribe: the retained messages the broker sends right
@@ -79,7 +80,11 @@ export default async function zigbee2mqtt(
         `mqtt.message.${topicToWords(base)}.#`,
         (event) =>
           registry.handle(event.data).catch((error: unknown) => {
-            ctx.logger.error({ err: error, topic: event.data.topic }, 'Zigbee2MQTT message failed')
+            limited.error(
+              'zigbee2mqtt.message.failed',
+              { err: error, topic: event.data.topic },
+              'Zigbee2MQTT message failed',
+            )
           }),
         { signal: ctx.signal, name: 'zigbee2mqtt' },
       )
