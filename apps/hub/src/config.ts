@@ -214,8 +214,22 @@ export const HubConfigSchema = Type.Object(
           ),
           calls: Type.Optional(
             PatternSwitch(
-              'Services callable on <prefix>/call/<service>: true all, false none, or patterns over service names. Default true',
+              'Services callable on <prefix>/call/<service>: true all, false none, or patterns over service names. Each call needs a bearer token (MQTT 5 user property "authorization: Bearer <token>", or "authorization" in the JSON body) with services.call scope, unless trustBroker is true. Default false',
             ),
+          ),
+          trustBroker: Type.Optional(
+            Type.Boolean({
+              description:
+                'Serve MQTT calls without a token: the broker (anonymous access off, per-client ACLs on <prefix>/call/#) is then the only gate. Logged at start. Default false',
+            }),
+          ),
+          maxInFlight: Type.Optional(
+            Type.Integer({
+              minimum: 1,
+              maximum: 100_000,
+              description:
+                'Inbound MQTT messages in progress at once; at the limit the bridge stops reading from the broker until one settles. Default 256',
+            }),
           ),
           startWaitMs: Type.Optional(
             Type.Integer({
@@ -297,7 +311,12 @@ export interface MqttSettings {
   password: string | undefined
   events: string[]
   state: boolean | string[]
+  /** Services callable over MQTT; `false` (the default) none. */
   calls: boolean | string[]
+  /** Serve MQTT calls without a token, trusting the broker's ACLs. */
+  trustBroker: boolean
+  /** Inbound messages in progress at once, `undefined` = the bridge's default. */
+  maxInFlight: number | undefined
   startWaitMs: number
 }
 
@@ -376,7 +395,7 @@ export function parseHubArgs(argv: readonly string[]): HubArgs {
  * when a database URL is set), `logLevel` `info`, `pluginDirs` `[<appDir>/plugins]` when neither
  * `pluginDirs` nor `plugins` is set; HTTP on `127.0.0.1:8080` with auth on and `/health`,
  * `/metrics`, `/docs` public; the MQTT bridge on `mqtt://127.0.0.1:1883`, prefix `core`,
- * no events forwarded, every state key mirrored, every service callable.
+ * no events forwarded, every state key mirrored, no service callable over MQTT.
  *
  * @throws {@link CoreError} `E_NOT_FOUND` when the named config file does not exist;
  *   `E_VALIDATION` when it cannot be parsed (naming the file and the parser's message), when a
@@ -518,7 +537,9 @@ export async function loadHubConfig(options: LoadHubConfigOptions = {}): Promise
       password: file.mqtt?.password,
       events: [...mqttEvents],
       state: file.mqtt?.state ?? true,
-      calls: file.mqtt?.calls ?? true,
+      calls: file.mqtt?.calls ?? false,
+      trustBroker: file.mqtt?.trustBroker ?? false,
+      maxInFlight: file.mqtt?.maxInFlight,
       startWaitMs: file.mqtt?.startWaitMs ?? DEFAULT_MQTT_START_WAIT_MS,
     },
     adminToken: fromEnv.CORE_ADMIN_TOKEN,

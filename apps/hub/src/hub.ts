@@ -13,6 +13,7 @@ import { createMqttBridge, type MqttBridge } from '@core/mqtt'
 import { createStorage, type Storage } from '@core/storage'
 import pino from 'pino'
 import { APP_DIR, type HubConfig, type StorageConfig } from './config.js'
+import { createMqttCallAuthorizer, describeMqttCalls } from './mqtt-calls.js'
 
 /** The MQTT side of a booted hub, as the startup summary reports it. */
 export interface MqttStatus {
@@ -141,6 +142,14 @@ export async function startHub(
 
   try {
     const m = config.mqtt
+    // The bridge exists before the HTTP server that owns the token store: the check reads
+    // `http` when a call comes (late-bound), and refuses with E_UNAVAILABLE until then.
+    const callAuth =
+      m.calls === false
+        ? {}
+        : m.trustBroker
+          ? { trustBroker: true }
+          : { authorizeCall: createMqttCallAuthorizer(() => http?.tokens, config.adminToken) }
     bridge = m.enabled
       ? createMqttBridge(kernel, {
           logger: mqttLog.logger,
@@ -149,10 +158,18 @@ export async function startHub(
           events: m.events,
           state: m.state,
           calls: m.calls,
+          ...callAuth,
+          ...(m.maxInFlight === undefined ? {} : { maxInFlight: m.maxInFlight }),
           ...(m.username === undefined ? {} : { username: m.username }),
           ...(m.password === undefined ? {} : { password: m.password }),
         })
       : undefined
+    if (bridge !== undefined && bridge.callMode === 'trust-broker') {
+      logger.warn(
+        { prefix: m.prefix },
+        `MQTT calls are served WITHOUT tokens (mqtt.trustBroker): anyone the broker lets publish on ${m.prefix}/call/# can call services; keep anonymous access off and restrict that topic with broker ACLs`,
+      )
+    }
     const report = await kernel.start()
     const mqtt = await connectBridge(bridge, m.startWaitMs, logger, mqttLog.last)
     // The bridge reports itself as the `mqtt` component of kernel.health().
@@ -284,7 +301,7 @@ function describeMqtt(config: HubConfig, mqtt: MqttStatus): string {
     : `NOT connected (${mqtt.error ?? 'connection lost'}), retrying in the background; health is degraded until it connects`
   const forwarded =
     config.mqtt.events.length === 0 ? '' : ` · events ${config.mqtt.events.join(', ')}`
-  return `${bridge.url} ${link} · prefix ${bridge.prefix}${forwarded}`
+  return `${bridge.url} ${link} · prefix ${bridge.prefix}${forwarded} · ${describeMqttCalls(config.mqtt)}`
 }
 
 /**
