@@ -189,6 +189,21 @@ export function createStateEngine(options: CreateStateEngineOptions): StateEngin
 
   const scheduler = createExpiryScheduler(clock, expire)
 
+  /**
+   * A change made elsewhere (rule 8 of the backend contract) is published through the key's
+   * lane, so it follows any write of that key this engine still has in flight.
+   */
+  const stopForeign = backend.subscribe?.((change) => {
+    write(
+      `${TOPIC_ROOT}.${change.namespace}.${change.key}`,
+      'report',
+      change.namespace,
+      change.key,
+      () => ({ ok: true, actual: 0, changes: [change] }),
+      (result) => publish(result.changes),
+    ).catch(onPublishFailed)
+  })
+
   /** Reads one key (directly or through a promise), hiding an entry past its `expiresAt`. */
   const read = <R>(
     namespace: string,
@@ -360,6 +375,7 @@ export function createStateEngine(options: CreateStateEngineOptions): StateEngin
       if (closed) return
       closed = true
       scheduler.stop()
+      stopForeign?.()
       for (const undo of [...watches]) undo()
       await Promise.allSettled(lanes.values())
     },

@@ -262,6 +262,11 @@ export interface BackendWriteResult<T = unknown> {
  * 7. **Sync or async.** Each method may answer directly (the memory backend does: the engine
  *    then commits and publishes inside the calling `set`, with no promise hop) or with a
  *    promise (a network backend). A method that throws or rejects fails that one call.
+ * 8. **Changes made elsewhere.** A backend shared by several engines (several hubs on one
+ *    Redis) implements {@link StateBackend.subscribe}: the engine publishes every change it
+ *    reports on its own bus, so changes made through other engines, and expiries the backend
+ *    carries out by itself, reach this engine's watchers too. It reports each such change once
+ *    and never one that this engine's own call already returned in `changes`.
  *
  * @public
  */
@@ -296,4 +301,17 @@ export interface StateBackend {
     revision: number,
     now: number,
   ): BackendWriteResult | Promise<BackendWriteResult>
+  /**
+   * Optional (rule 8): starts reporting the changes this engine did not make itself, each to
+   * `listener`, in revision order per key. The engine calls it once, when it is created, and
+   * calls the returned undo on `close()`.
+   * @returns Stops the reports.
+   */
+  subscribe?(listener: StateBackendListener): () => void
 }
+
+/**
+ * Receives one change a shared {@link StateBackend} reports from elsewhere (another engine, or
+ * the backend's own expiry of a key). @public
+ */
+export type StateBackendListener = (change: StateChange) => void
