@@ -31,10 +31,15 @@ export interface ChangeStreamOptions {
   /** A connection of its own: `XREAD BLOCK` holds it. */
   reader: Redis
   keys: StateKeys
-  /** This backend's writer id: entries it wrote are skipped (the engine published them). */
-  self: string
   blockMs: number
   listener: StateBackendListener
+  /**
+   * The change object this backend's own write of `revision` returned, to report instead of
+   * parsing the entry; `null` to skip the entry (the engine published it already).
+   */
+  local(revision: number): StateChange | null | undefined
+  /** Called after every entry up to and including `revision` was reported. */
+  advanced(revision: number): void
   metrics: RedisMetricsRecorder
   logger: Logger
 }
@@ -43,14 +48,23 @@ export interface ChangeStreamOptions {
 export interface ChangeStream {
   /** The last id read (`''` before the first). */
   position(): string
+  /** The revision of the last entry read, `0` before the first read. */
+  revision(): number
+  /**
+   * The revision the reader started after, once it has found the stream's end (`undefined`
+   * before): changes up to it are never reported by this reader.
+   */
+  startedAfter(): number | undefined
+  /** Resolves when {@link ChangeStream.startedAfter} is known. */
+  readonly started: Promise<number>
   gaps(): number
   stop(): void
 }
 
 /**
- * Reads the change stream from its current end, delivering every change written by another
- * writer to `listener`, in stream order (= revision order: the scripts `INCR` and `XADD` in one
- * atomic step). A read that fails (Redis down) is retried every 250 ms from the last id read, so
+ * Reads the change stream from its current end, delivering every change to `listener` (this
+ * backend's own included, see `local`), in stream order (= revision order: the scripts `INCR`
+ * and `XADD` in one atomic step). A read that fails (Redis down) is retried every 250 ms from the last id read, so
  * a hub that was disconnected catches up. Revisions are consecutive in the stream, so a jump
  * means the stream was trimmed past this reader: then the keys of every namespace are re-read
  * and those written in the gap are reported as `set` changes (deletes and expiries inside the
@@ -58,11 +72,16 @@ export interface ChangeStream {
  * @internal
  */
 export function startChangeStream(options: ChangeStreamOptions): ChangeStream {
-  const { reader, keys, self, listener, metrics, logger } = options
+  const { reader, keys, listener, metrics, logger } = options
   let stopped = false
   let lastId = ''
   let lastRevision: number | undefined
   let gaps = 0
+  let startRevision: number | undefined
+  let markStarted: (revision: number) => void = () => {}
+  const started = new Promise<number>((resolve) => {
+    markStarted = resolve
+  })
 
   const deliver = (change: StateChange): void => {
     try {
@@ -77,10 +96,13 @@ export function startChangeStream(options: ChangeStreamOptions): ChangeStream {
     if (last === undefined) {
       lastId = '0-0'
       lastRevision = Number((await reader.get(keys.counter)) ?? 0)
-      return
+    } else {
+      lastId = last[0]
+      lastRevision = Number(field(last[1], 'r'))
     }
-    lastId = last[0]
-    lastRevision = Number(field(last[1], 'r'))
+    options.advanced(lastRevision)
+    startRevision = lastRevision
+    markStarted(lastRevision)
   }
 
   const resync = async (after: number, before: number): Promise<void> => {
@@ -130,19 +152,21 @@ export function startChangeStream(options: ChangeStreamOptions): ChangeStream {
       lastId = id
       lastRevision = revision
       metrics.lag(Math.max(0, Date.now() - Number(id.slice(0, id.indexOf('-')))) / 1_000)
-      if (field(fields, 'o') === self) continue
-      const change = toChange(fields, revision)
+      const own = options.local(revision)
+      const change = own === undefined ? toChange(fields, revision) : own
       if (change === undefined) {
         logger.warn({ id }, 'redis state: skipped a change stream entry that is not readable')
-        continue
+      } else if (change !== null) {
+        deliver(change)
       }
-      deliver(change)
+      options.advanced(revision)
     }
   }
 
   void (async () => {
     while (!stopped) {
       try {
+        if (reader.status !== 'ready') await readyOrTimeout(reader, 1_000)
         if (lastId === '') await start()
         await read()
       } catch (error) {
@@ -155,11 +179,27 @@ export function startChangeStream(options: ChangeStreamOptions): ChangeStream {
 
   return {
     position: () => lastId,
+    revision: () => lastRevision ?? 0,
+    started,
+    startedAfter: () => startRevision,
     gaps: () => gaps,
     stop() {
       stopped = true
     },
   }
+}
+
+/** Resolves when `redis` is ready or after `ms`, whichever comes first. */
+function readyOrTimeout(redis: Redis, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer)
+      redis.off('ready', done)
+      resolve()
+    }
+    const timer = setTimeout(done, ms)
+    redis.once('ready', done)
+  })
 }
 
 /** The value of `name` in a flat `[name, value, …]` field list. */

@@ -107,6 +107,52 @@ export function createRedisStateBackend(options: RedisStateBackendOptions): Redi
   let stream: ChangeStream | undefined
   let sweeper: ReturnType<typeof setInterval> | undefined
   let closed: Promise<void> | undefined
+  /** Own changes not yet reached by the stream reader, by revision. */
+  const local = new Map<number, StateChange | null>()
+  /** Own writes waiting for the reader to report their changes, by their last revision. */
+  const waiters = new Map<number, () => void>()
+
+  /**
+   * Once an engine is attached, the stream reader reports every change, own ones included, so
+   * that the engine's bus sees them all in revision order. A write then resolves once the
+   * reader has reported its changes (`reported: true`). If the reader does not get there
+   * within `REPORT_WAIT_MS` (its connection is down), the write resolves unreported and the
+   * engine publishes its changes itself; the reader then skips them.
+   */
+  const reported = async (result: BackendWriteResult): Promise<BackendWriteResult> => {
+    if (stream === undefined || result.changes.length === 0) return result
+    const last = (result.changes.at(-1) as StateChange).revision
+    // Written before the reader found the stream's end: the reader will not report it.
+    const from = stream.startedAfter() ?? (await within(stream.started, REPORT_WAIT_MS))
+    if (from === undefined || last <= from) return result
+    if (last <= stream.revision()) return { ...result, reported: true }
+    for (const change of result.changes) {
+      if (change.revision > stream.revision()) local.set(change.revision, change)
+    }
+    const reached = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        waiters.delete(last)
+        resolve(false)
+      }, REPORT_WAIT_MS)
+      waiters.set(last, () => {
+        clearTimeout(timer)
+        resolve(true)
+      })
+    })
+    if (reached) return { ...result, reported: true }
+    for (const change of result.changes)
+      if (local.has(change.revision)) local.set(change.revision, null)
+    return result
+  }
+
+  const advanced = (revision: number): void => {
+    for (const at of local.keys()) if (at <= revision) local.delete(at)
+    for (const [at, wake] of waiters) {
+      if (at > revision) continue
+      waiters.delete(at)
+      wake()
+    }
+  }
 
   /** Runs one round trip, timed, with its failure mapped to a CoreError. */
   const call = async <R>(op: string, doing: string, work: () => Promise<R>): Promise<R> => {
@@ -274,12 +320,12 @@ export function createRedisStateBackend(options: RedisStateBackendOptions): Redi
             expiresAt === undefined
               ? { value: newValue, revision, updatedAt: now }
               : { value: newValue, revision, updatedAt: now, expiresAt }
-          return {
+          return reported({
             ok: true,
             actual,
             entry,
             changes: changes(reply, namespace, key, 'set', newValue),
-          }
+          })
         },
       )
     },
@@ -299,7 +345,11 @@ export function createRedisStateBackend(options: RedisStateBackendOptions): Redi
             streamMaxLen,
           )
           if (reply[0] !== 1) return { ok: false, actual: reply[1], changes: [] }
-          return { ok: true, actual: reply[1], changes: changes(reply, namespace, key, 'delete') }
+          return reported({
+            ok: true,
+            actual: reply[1],
+            changes: changes(reply, namespace, key, 'delete'),
+          })
         },
       )
     },
@@ -318,7 +368,11 @@ export function createRedisStateBackend(options: RedisStateBackendOptions): Redi
             id,
             streamMaxLen,
           )
-          return { ok: true, actual: reply[1], changes: changes(reply, namespace, key, undefined) }
+          return reported({
+            ok: true,
+            actual: reply[1],
+            changes: changes(reply, namespace, key, undefined),
+          })
         },
       )
     },
@@ -331,7 +385,20 @@ export function createRedisStateBackend(options: RedisStateBackendOptions): Redi
         )
       }
       reader = duplicate(client)
-      stream = startChangeStream({ reader, keys, self: id, blockMs, listener, metrics, logger })
+      stream = startChangeStream({
+        reader,
+        keys,
+        blockMs,
+        listener,
+        metrics,
+        logger,
+        local(revision) {
+          const change = local.get(revision)
+          local.delete(revision)
+          return change
+        },
+        advanced,
+      })
       if (sweepIntervalMs > 0) {
         let running = false
         sweeper = setInterval(() => {
@@ -396,6 +463,18 @@ export function createRedisStateBackend(options: RedisStateBackendOptions): Redi
       return closed
     },
   }
+}
+
+/** How long a write waits for the stream reader to report its changes, ms. */
+const REPORT_WAIT_MS = 2_000
+
+/** `promise`'s value, or `undefined` when it takes longer than `ms`. */
+function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms)
+  })
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
 }
 
 function whole(value: unknown, fallback: number, option: string, min: number): number {

@@ -181,7 +181,9 @@ export function createStateEngine(options: CreateStateEngineOptions): StateEngin
       namespace,
       key,
       () => backend.expire(namespace, key, revision, clock.now()),
-      (result) => publish(result.changes),
+      (result) => {
+        if (result.reported !== true) publish(result.changes)
+      },
     ).catch((error: unknown) => {
       logger.error({ err: error, namespace, key }, 'state-engine: expiring a state key failed')
     })
@@ -189,20 +191,8 @@ export function createStateEngine(options: CreateStateEngineOptions): StateEngin
 
   const scheduler = createExpiryScheduler(clock, expire)
 
-  /**
-   * A change made elsewhere (rule 8 of the backend contract) is published through the key's
-   * lane, so it follows any write of that key this engine still has in flight.
-   */
-  const stopForeign = backend.subscribe?.((change) => {
-    write(
-      `${TOPIC_ROOT}.${change.namespace}.${change.key}`,
-      'report',
-      change.namespace,
-      change.key,
-      () => ({ ok: true, actual: 0, changes: [change] }),
-      (result) => publish(result.changes),
-    ).catch(onPublishFailed)
-  })
+  /** Changes a shared backend reports (rule 8 of the backend contract), in its order. */
+  const stopShared = backend.subscribe?.((change) => publish([change]))
 
   /** Reads one key (directly or through a promise), hiding an entry past its `expiresAt`. */
   const read = <R>(
@@ -270,7 +260,7 @@ export function createStateEngine(options: CreateStateEngineOptions): StateEngin
           const entry = freezeEntry(result.entry as StateEntry)
           if (expiresAt === undefined) scheduler.cancel(namespace, key)
           else scheduler.schedule(namespace, key, entry.revision, expiresAt)
-          publish(result.changes)
+          if (result.reported !== true) publish(result.changes)
           return entry as StateEntry<T>
         },
       )
@@ -305,7 +295,7 @@ export function createStateEngine(options: CreateStateEngineOptions): StateEngin
         (result) => {
           if (!result.ok) throw conflict(namespace, key, ifRevision as number, result.actual)
           if (result.changes.length > 0) scheduler.cancel(namespace, key)
-          publish(result.changes)
+          if (result.reported !== true) publish(result.changes)
           return result.changes.some((change) => change.reason === 'delete')
         },
       )
@@ -375,7 +365,7 @@ export function createStateEngine(options: CreateStateEngineOptions): StateEngin
       if (closed) return
       closed = true
       scheduler.stop()
-      stopForeign?.()
+      stopShared?.()
       for (const undo of [...watches]) undo()
       await Promise.allSettled(lanes.values())
     },

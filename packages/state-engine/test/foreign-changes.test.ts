@@ -37,7 +37,7 @@ const change = (key: string, revision: number): StateChange => ({
   reason: 'set',
 })
 
-describe('changes a shared backend reports from elsewhere', () => {
+describe('changes a shared backend reports', () => {
   it('are published on the bus like the engine’s own', async () => {
     const { backend, report } = sharedBackend()
     const h = harness({ backend })
@@ -46,18 +46,15 @@ describe('changes a shared backend reports from elsewhere', () => {
     await h.state.close()
   })
 
-  it('wait behind a write of the same key still in flight', async () => {
+  it('are the only report of a write whose result the backend marks reported', async () => {
     const inner = createMemoryStateBackend()
     let listener: StateBackendListener | undefined
-    let release: () => void = () => {}
-    const gate = new Promise<void>((resolve) => {
-      release = resolve
-    })
     const backend: StateBackend = {
       ...inner,
       set: async (...args) => {
-        await gate
-        return inner.set(...args)
+        const result = await inner.set(...args)
+        for (const own of result.changes) listener?.(own)
+        return { ...result, reported: true }
       },
       subscribe(next) {
         listener = next
@@ -65,11 +62,12 @@ describe('changes a shared backend reports from elsewhere', () => {
       },
     }
     const h = harness({ backend })
-    const write = h.state.set('lights', 'hall', 'mine')
+    await h.state.set('lights', 'hall', 'mine')
     listener?.(change('hall', 2))
-    release()
-    await write
     await vi.waitFor(() => expect(h.changes.map((c) => c.revision)).toEqual([1, 2]))
+    // A third, later change is the positive signal that revision 1 is not coming again.
+    await h.state.set('lights', 'hall', 'again')
+    await vi.waitFor(() => expect(h.changes.map((c) => c.revision)).toEqual([1, 2, 2]))
     await h.state.close()
   })
 
