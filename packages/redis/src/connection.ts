@@ -70,8 +70,8 @@ export function connect(options: RedisConnectionOptions, what: string): Connecti
 }
 
 /** A second connection like `client`, for blocking reads (`XREAD BLOCK`). @internal */
-export function duplicate(client: Redis): Redis {
-  const copy = client.duplicate()
+export function duplicate(client: Redis, connectionName: string): Redis {
+  const copy = client.duplicate({ connectionName })
   copy.on('error', () => {})
   return copy
 }

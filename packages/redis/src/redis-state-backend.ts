@@ -216,10 +216,10 @@ export function createRedisStateBackend(options: RedisStateBackendOptions): Redi
     newValue?: unknown,
   ): StateChange[] => {
     const [, actual, revision = 0, expired = 0, previousText] = reply
+    // The write is committed: a previous value that is not JSON (written by someone else) is
+    // left out of the change rather than failing the call.
     const previous =
-      previousText === null || previousText === undefined
-        ? undefined
-        : { json: value(previousText, namespace, key) }
+      previousText === null || previousText === undefined ? undefined : parse(previousText)
     const out: StateChange[] = []
     if (expired > 0) {
       const change: StateChange = { namespace, key, revision: expired, reason: 'expired' }
@@ -384,7 +384,7 @@ export function createRedisStateBackend(options: RedisStateBackendOptions): Redi
           'This Redis state backend already serves a state engine; create one backend per engine',
         )
       }
-      reader = duplicate(client)
+      reader = duplicate(client, `core-state-stream-${id}`)
       stream = startChangeStream({
         reader,
         keys,
