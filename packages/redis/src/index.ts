@@ -1,4 +1,8 @@
 export {
+  type CachedStorageAdapterOptions,
+  createCachedStorageAdapter,
+} from './cached-storage-adapter.js'
+export {
   REDIS_CLIENT_DEFAULTS,
   type RedisConnectionOptions,
 } from './connection.js'
