@@ -8,6 +8,13 @@ import { isLoopbackHost } from '@core/http'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import Type, { type Static } from 'typebox'
 import { parse as parseYaml } from 'yaml'
+import {
+  REDIS_ENV_MESSAGES,
+  RedisConfigSchema,
+  RedisEnvSchema,
+  type RedisSettings,
+  resolveRedisSettings,
+} from './redis-config.js'
 
 /** pino's levels, plus `silent`. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
@@ -25,6 +32,8 @@ export const ENV_OVERRIDES = {
   CORE_HTTP_PORT: 'http.port',
   CORE_AUTH: 'http.auth',
   CORE_MQTT_URL: 'mqtt.url',
+  CORE_REDIS_URL: 'redis.url',
+  CORE_STORAGE_CACHE: 'redis.storageCache',
 } as const
 
 /** Where an overridable setting's value came from. */
@@ -114,6 +123,7 @@ export const HubConfigSchema = Type.Object(
           "Per-plugin config keyed by plugin name, checked against each plugin's manifest config schema",
       }),
     ),
+    redis: Type.Optional(RedisConfigSchema),
     persistState: Type.Optional(
       Type.Array(Type.String({ pattern: PLUGIN_NAME_PATTERN }), {
         description:
@@ -277,6 +287,8 @@ export interface HubConfig {
   http: HttpSettings
   /** The MQTT bridge. */
   mqtt: MqttSettings
+  /** Redis (shared state, storage cache), or `undefined` when no Redis URL is set. */
+  redis: RedisSettings | undefined
   /** `CORE_ADMIN_TOKEN`: a fixed admin credential (≥ 32 characters) for scripts and tests. */
   adminToken: string | undefined
   /** Where each overridable field came from. */
@@ -351,6 +363,8 @@ Environment (overrides the file):
   CORE_MQTT_URL      MQTT broker (default mqtt://127.0.0.1:1883)
   CORE_DATA_DIR      folder of the SQLite file hub.db (default ./data)
   CORE_DATABASE_URL  postgres://… to store data in PostgreSQL instead of SQLite
+  CORE_REDIS_URL     redis://… to keep the state in Redis, shared with other hubs
+  CORE_STORAGE_CACHE redis: serve storage point reads from a Redis cache (needs CORE_REDIS_URL)
   CORE_LOG_LEVEL     fatal, error, warn, info (default), debug, trace, silent`
 
 /** What the command line asked for. */
@@ -495,6 +509,14 @@ export async function loadHubConfig(options: LoadHubConfigOptions = {}): Promise
   checkPatterns(file.mqtt?.state, 'state')
   checkPatterns(file.mqtt?.calls, 'calls')
 
+  const redis = resolveRedisSettings(file.redis, fromEnv)
+  if (redis !== undefined && (file.persistState?.length ?? 0) > 0) {
+    throw new CoreError(
+      'E_VALIDATION',
+      'persistState cannot be used with Redis (CORE_REDIS_URL or redis.url): the state is kept in Redis, shared by the hubs, instead. Remove persistState or the Redis URL',
+      { details: { field: 'persistState' } },
+    )
+  }
   const storage: StorageConfig =
     databaseUrl.value === undefined
       ? { kind: 'sqlite', filename: resolve(dataDir, 'hub.db') }
@@ -542,6 +564,7 @@ export async function loadHubConfig(options: LoadHubConfigOptions = {}): Promise
       maxInFlight: file.mqtt?.maxInFlight,
       startWaitMs: file.mqtt?.startWaitMs ?? DEFAULT_MQTT_START_WAIT_MS,
     },
+    redis,
     adminToken: fromEnv.CORE_ADMIN_TOKEN,
     origin: {
       dataDir:
@@ -577,6 +600,7 @@ const EnvSchema = Type.Object({
   CORE_AUTH: Type.Optional(Type.Enum(['on', 'off'])),
   CORE_MQTT_URL: Type.Optional(Type.String({ pattern: MQTT_URL_PATTERN })),
   CORE_ADMIN_TOKEN: Type.Optional(Type.String({ minLength: MIN_ADMIN_TOKEN_LENGTH })),
+  ...RedisEnvSchema,
 })
 const validateEnv = ajv.compile(EnvSchema)
 const ENV_MESSAGES: Record<string, string> = {
@@ -586,6 +610,7 @@ const ENV_MESSAGES: Record<string, string> = {
   CORE_MQTT_URL:
     'must be a broker URL starting with mqtt://, mqtts://, tcp://, tls://, ws:// or wss://',
   CORE_ADMIN_TOKEN: `must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters long (e.g. openssl rand -hex 32)`,
+  ...REDIS_ENV_MESSAGES,
 }
 
 async function readConfigFile(path: string): Promise<HubConfigFile> {
@@ -632,7 +657,9 @@ function readEnvironment(env: Record<string, string | undefined>): Static<typeof
   const out: Record<string, string> = {}
   for (const name of Object.keys(EnvSchema.properties)) {
     const value = nonEmpty(env[name])
-    if (value !== undefined) out[name] = name === 'CORE_AUTH' ? value.trim().toLowerCase() : value
+    if (value !== undefined)
+      out[name] =
+        name === 'CORE_AUTH' || name === 'CORE_STORAGE_CACHE' ? value.trim().toLowerCase() : value
   }
   if (!validateEnv(out)) {
     const errors = withAllowedValues(validateEnv.errors).map((e) => {

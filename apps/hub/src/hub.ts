@@ -10,10 +10,13 @@ import {
   type StopReport,
 } from '@core/kernel'
 import { createMqttBridge, type MqttBridge } from '@core/mqtt'
+import type { RedisStateBackend } from '@core/redis'
 import { createStorage, type Storage } from '@core/storage'
 import pino from 'pino'
 import { APP_DIR, type HubConfig, type StorageConfig } from './config.js'
 import { createMqttCallAuthorizer, describeMqttCalls } from './mqtt-calls.js'
+import { addRedisHealth, describeRedis, openRedisState, withRedisCache } from './redis.js'
+import type { RedisSettings } from './redis-config.js'
 
 /** The MQTT side of a booted hub, as the startup summary reports it. */
 export interface MqttStatus {
@@ -34,6 +37,8 @@ export interface RunningHub {
   /** Where the HTTP API listens (`url` is `http://host:port`). */
   readonly address: HttpAddress
   readonly mqtt: MqttStatus
+  /** The Redis state backend, when `CORE_REDIS_URL` / `redis.url` is set (its `redis` health component). */
+  readonly redis: RedisStateBackend | undefined
   /** What `kernel.start()` reported. */
   readonly report: BootReport
   /**
@@ -64,21 +69,23 @@ export const BOOTSTRAP_TOKEN_NAME = 'admin (first boot)'
 
 /**
  * Opens the storage the config names: SQLite at `<dataDir>/hub.db` (the folder is created), or
- * PostgreSQL when a database URL is set. Each driver is imported only when used.
+ * PostgreSQL when a database URL is set, behind the Redis read cache when `redis.storageCache`
+ * is on. Each driver is imported only when used.
  * @throws {@link CoreError} `E_STORAGE` when the database cannot be opened; `E_VALIDATION` for a bad URL.
  */
-export async function openStorage(config: StorageConfig): Promise<Storage> {
+export async function openStorage(config: StorageConfig, redis?: RedisSettings): Promise<Storage> {
   if (config.kind === 'sqlite') {
     const { createSqliteAdapter } = await import('@core/storage-sqlite')
-    return createStorage(await createSqliteAdapter({ filename: config.filename }))
+    return createStorage(
+      await withRedisCache(await createSqliteAdapter({ filename: config.filename }), redis),
+    )
   }
   const { createPostgresAdapter } = await import('@core/storage-postgres')
-  return createStorage(
-    await createPostgresAdapter({
-      url: config.url,
-      ...(config.schema === undefined ? {} : { schema: config.schema }),
-    }),
-  )
+  const adapter = await createPostgresAdapter({
+    url: config.url,
+    ...(config.schema === undefined ? {} : { schema: config.schema }),
+  })
+  return createStorage(await withRedisCache(adapter, redis))
 }
 
 /** `sqlite /data/hub.db` or `postgres host:5432/db` (never the credentials). */
@@ -111,7 +118,14 @@ export async function startHub(
       { name: 'core', level: config.logLevel },
       pino.destination({ dest: 2, sync: true }),
     ) as unknown as Logger)
-  const storage = await openStorage(config.storage)
+  const redis = config.redis === undefined ? undefined : await openRedisState(config.redis, logger)
+  let storage: Storage
+  try {
+    storage = await openStorage(config.storage, config.redis)
+  } catch (error) {
+    await redis?.close()
+    throw error
+  }
   const kernel = createKernel({
     hostPackage: options.hostPackage ?? resolve(APP_DIR, 'package.json'),
     pluginDirs: config.pluginDirs,
@@ -120,6 +134,7 @@ export async function startHub(
     config: config.pluginConfig,
     storage,
     persistState: config.persistState,
+    ...(redis === undefined ? {} : { stateBackend: redis }),
     logger,
     watch: config.watch,
     ...(config.lifecycleTimeoutMs === undefined
@@ -138,6 +153,7 @@ export async function startHub(
     await bridge?.stop().catch(() => undefined)
     await kernel.stop().catch(() => undefined)
     await storage.close().catch(() => undefined)
+    await redis?.close().catch(() => undefined)
   }
 
   try {
@@ -170,6 +186,8 @@ export async function startHub(
         `MQTT calls are served WITHOUT tokens (mqtt.trustBroker): anyone the broker lets publish on ${m.prefix}/call/# can call services; keep anonymous access off and restrict that topic with broker ACLs`,
       )
     }
+    if (redis !== undefined && config.redis !== undefined)
+      addRedisHealth(kernel, redis, config.redis)
     const report = await kernel.start()
     const mqtt = await connectBridge(bridge, m.startWaitMs, logger, mqttLog.last)
     // The bridge reports itself as the `mqtt` component of kernel.health().
@@ -182,6 +200,7 @@ export async function startHub(
       ...(config.adminToken === undefined ? {} : { adminToken: config.adminToken }),
     })
     const address = await http.listen()
+    redis?.metrics.register(http.metrics)
     let bootstrapToken: string | undefined
     if (config.http.auth && config.adminToken === undefined) {
       const tokens = await http.tokens.list()
@@ -203,6 +222,7 @@ export async function startHub(
       http: server,
       address,
       mqtt,
+      redis,
       report,
       bootstrapToken,
       health,
@@ -212,6 +232,7 @@ export async function startHub(
           await bridge?.stop()
           const result = await kernel.stop()
           await storage.close()
+          await redis?.close()
           return result
         })()
         return stopped
@@ -238,6 +259,7 @@ export function formatStartup(
     address: HttpAddress
     mqtt: MqttStatus
     bootstrapToken?: string | undefined
+    redis?: RedisStateBackend | undefined
   },
 ): string {
   const rows = plugins.map((p) => {
@@ -257,6 +279,8 @@ export function formatStartup(
       : 'auth OFF (loopback only)'
     lines.push(`http: ${address.url} (${auth}) · docs ${address.url}/docs`)
     lines.push(`mqtt: ${describeMqtt(config, mqtt)}`)
+    if (config.redis !== undefined && transports.redis !== undefined)
+      lines.push(`redis: ${describeRedis(config.redis, transports.redis)}`)
   }
   lines.push('', ...table(['PLUGIN', 'VERSION', 'STATE', 'SERVICES'], rows))
   for (const p of plugins) {
