@@ -1,6 +1,7 @@
 import { assertTopic, CoreError, rateLimited } from '@core/contracts'
 import type { PluginContext } from '@core/kernel'
 import { type Capabilities, capabilitiesOf, type DeviceKind } from './exposes.js'
+import { isObject, jsonBytes, sameJson, stringOr } from './json.js'
 import { deviceKey, topicToWords } from './names.js'
 
 /** The plugin's config (manifest `corePlugin.config`, defaults applied by the kernel). */
@@ -502,35 +503,4 @@ function commandsOf(caps: Capabilities): ZigbeeDevice['commands'] {
 function availabilityOf(payload: unknown): 'online' | 'offline' | undefined {
   const value = isObject(payload) ? payload.state : payload
   return value === 'online' || value === 'offline' ? value : undefined
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
-
-function stringOr(value: unknown): string | null {
-  return typeof value === 'string' ? value : null
-}
-
-/** Size of a value as UTF-8 JSON, bytes. */
-function jsonBytes(value: unknown): number {
-  return Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8')
-}
-
-/** Deep equality of JSON values (key order ignored). */
-function sameJson(a: unknown, b: unknown): boolean {
-  if (a === b) return true
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false
-  if (Array.isArray(a) !== Array.isArray(b)) return false
-  if (Array.isArray(a) && Array.isArray(b)) {
-    return a.length === b.length && a.every((v, i) => sameJson(v, b[i]))
-  }
-  const ka = Object.keys(a)
-  const kb = Object.keys(b)
-  if (ka.length !== kb.length) return false
-  return ka.every(
-    (k) =>
-      Object.hasOwn(b, k) &&
-      sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]),
-  )
 }
