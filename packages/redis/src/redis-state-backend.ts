@@ -110,7 +110,7 @@ export function createRedisStateBackend(options: RedisStateBackendOptions): Redi
   /** Own changes not yet reached by the stream reader, by revision. */
   const local = new Map<number, StateChange | null>()
   /** Own writes waiting for the reader to report their changes, by their last revision. */
-  const waiters = new Map<number, () => void>()
+  const waiters = new Map<number, (reached: boolean) => void>()
 
   /**
    * Once an engine is attached, the stream reader reports every change, own ones included, so
@@ -134,9 +134,9 @@ export function createRedisStateBackend(options: RedisStateBackendOptions): Redi
         waiters.delete(last)
         resolve(false)
       }, REPORT_WAIT_MS)
-      waiters.set(last, () => {
+      waiters.set(last, (ok) => {
         clearTimeout(timer)
-        resolve(true)
+        resolve(ok)
       })
     })
     if (reached) return { ...result, reported: true }
@@ -145,12 +145,25 @@ export function createRedisStateBackend(options: RedisStateBackendOptions): Redi
     return result
   }
 
+  /** Stops the reader and the sweeper; writes waiting for the reader resolve unreported. */
+  const detach = (): void => {
+    if (sweeper !== undefined) clearInterval(sweeper)
+    sweeper = undefined
+    stream?.stop()
+    stream = undefined
+    reader?.disconnect()
+    reader = undefined
+    local.clear()
+    for (const wake of waiters.values()) wake(false)
+    waiters.clear()
+  }
+
   const advanced = (revision: number): void => {
     for (const at of local.keys()) if (at <= revision) local.delete(at)
     for (const [at, wake] of waiters) {
       if (at > revision) continue
       waiters.delete(at)
-      wake()
+      wake(true)
     }
   }
 
@@ -414,12 +427,7 @@ export function createRedisStateBackend(options: RedisStateBackendOptions): Redi
         }, sweepIntervalMs)
         sweeper.unref?.()
       }
-      return () => {
-        if (sweeper !== undefined) clearInterval(sweeper)
-        sweeper = undefined
-        stream?.stop()
-        reader?.disconnect()
-      }
+      return detach
     },
 
     ready(timeoutMs = 5_000) {
@@ -453,9 +461,7 @@ export function createRedisStateBackend(options: RedisStateBackendOptions): Redi
 
     close() {
       closed ??= (async () => {
-        if (sweeper !== undefined) clearInterval(sweeper)
-        stream?.stop()
-        reader?.disconnect()
+        detach()
         client.off('ready', onReady)
         client.off('close', onDown)
         if (owned) await client.quit().catch(() => client.disconnect())
