@@ -1,9 +1,10 @@
 import { CoreError } from './errors.js'
 
 /**
- * Freezes `value` and everything reachable from it through own properties (string and
- * symbol keys, getters' backing values excluded), in place, and tells whether the result is
- * now truly immutable.
+ * Freezes `value` and everything reachable from it, in place, and tells whether the result is
+ * now truly immutable. Plain objects (prototype `Object.prototype` or null) are walked through
+ * their enumerable keys, arrays through their indices, any other object through all its own
+ * keys (string and symbol, without running getters).
  *
  * `Object.freeze` cannot make every object immutable: typed arrays, `ArrayBuffer`,
  * `DataView`, `Map`, `Set`, `WeakMap`, `WeakSet` and `Date` keep their contents in internal
@@ -25,7 +26,7 @@ import { CoreError } from './errors.js'
  */
 export function deepFreeze(value: unknown): boolean {
   if (typeof value !== 'object' || value === null) return typeof value !== 'function'
-  return freezeWalk(value as object, undefined)
+  return freezeRoot(value as object)
 }
 
 /**
@@ -51,7 +52,7 @@ export function deepFreeze(value: unknown): boolean {
  */
 export function toShareable<T>(value: T, subject = 'value'): T {
   if (typeof value !== 'object' || value === null) return value
-  if (freezeWalk(value as object, undefined)) return value
+  if (freezeRoot(value as object)) return value
   let copy: T
   try {
     copy = structuredClone(value)
@@ -66,10 +67,22 @@ export function toShareable<T>(value: T, subject = 'value'): T {
   return copy
 }
 
+/**
+ * Roots already proven deeply immutable. Sound because it cannot be undone: a frozen object's
+ * data properties can never change again. Makes handing the same constant object on and on
+ * (a common pattern for params and event data) one lookup.
+ */
+const IMMUTABLE = new WeakSet<object>()
+
+function freezeRoot(value: object): boolean {
+  if (IMMUTABLE.has(value)) return true
+  if (!freezeWalk(value, undefined)) return false
+  IMMUTABLE.add(value)
+  return true
+}
+
 /** Built-ins whose contents live in internal slots that `Object.freeze` leaves writable. */
 function isUnfreezable(value: object): boolean {
-  const proto: unknown = Object.getPrototypeOf(value)
-  if (proto === Object.prototype || proto === null || proto === Array.prototype) return false
   return (
     ArrayBuffer.isView(value) ||
     value instanceof ArrayBuffer ||
@@ -84,7 +97,9 @@ function isUnfreezable(value: object): boolean {
 
 /** Freezes the graph under `value`; `seen` is created only when a frozen object is met again. */
 function freezeWalk(value: object, seen: Set<object> | undefined): boolean {
-  if (isUnfreezable(value)) return false
+  const proto: unknown = Object.getPrototypeOf(value)
+  const plain = proto === Object.prototype || proto === null
+  if (!plain && proto !== Array.prototype && isUnfreezable(value)) return false
   let immutable = true
   if (Object.isFrozen(value)) {
     // Already frozen: walked again (children may be mutable), with a guard against cycles.
@@ -97,12 +112,19 @@ function freezeWalk(value: object, seen: Set<object> | undefined): boolean {
       const item: unknown = value[i]
       if (typeof item === 'object' && item !== null && !freezeWalk(item, seen)) immutable = false
     }
-    return immutable
-  }
-  for (const key of Reflect.ownKeys(value)) {
-    const descriptor = Object.getOwnPropertyDescriptor(value, key)
-    const item: unknown = descriptor?.value
-    if (typeof item === 'object' && item !== null && !freezeWalk(item, seen)) immutable = false
+  } else if (plain) {
+    // Plain data (object literals, JSON.parse): `for…in` is several times faster than reading
+    // descriptors; it sees the enumerable string keys, which is all such data has.
+    for (const key in value) {
+      const item: unknown = (value as Record<string, unknown>)[key]
+      if (typeof item === 'object' && item !== null && !freezeWalk(item, seen)) immutable = false
+    }
+  } else {
+    // Class instances and other objects: every own key, through descriptors (no getter runs).
+    for (const key of Reflect.ownKeys(value)) {
+      const item: unknown = Object.getOwnPropertyDescriptor(value, key)?.value
+      if (typeof item === 'object' && item !== null && !freezeWalk(item, seen)) immutable = false
+    }
   }
   return immutable
 }

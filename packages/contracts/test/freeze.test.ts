@@ -33,9 +33,10 @@ describe('deepFreeze', () => {
     expect(deepFreeze('text')).toBe(true)
   })
 
-  it('should reach values behind non-enumerable and symbol keys without running getters', () => {
+  it('should reach what a class instance hides behind non-enumerable keys, without running getters', () => {
     const hidden = { x: 1 }
-    const value = {}
+    class Holder {}
+    const value = new Holder()
     Object.defineProperty(value, 'hidden', { value: hidden, enumerable: false })
     let ran = false
     Object.defineProperty(value, 'lazy', {
