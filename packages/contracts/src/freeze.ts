@@ -75,9 +75,12 @@ export function toShareable<T>(value: T, subject = 'value'): T {
 const IMMUTABLE = new WeakSet<object>()
 
 function freezeRoot(value: object): boolean {
-  if (IMMUTABLE.has(value)) return true
+  // Only a root that comes back already frozen is remembered: adding every fresh object to a
+  // WeakSet costs more than walking it (measured: it halved the publish rate of fresh data).
+  const again = Object.isFrozen(value)
+  if (again && IMMUTABLE.has(value)) return true
   if (!freezeWalk(value, undefined)) return false
-  IMMUTABLE.add(value)
+  if (again) IMMUTABLE.add(value)
   return true
 }
 
