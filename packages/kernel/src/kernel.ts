@@ -2,6 +2,7 @@ import { pathToFileURL } from 'node:url'
 import {
   type Clock,
   CoreError,
+  deepFreeze,
   type Logger,
   type PluginManifest,
   systemClock,
@@ -416,7 +417,7 @@ export function createKernel(options: CreateKernelOptions = {}): Kernel {
       const handle = createScopedContext({
         name: rec.name,
         version: rec.version,
-        manifest: Object.freeze(structuredClone(rec.manifest)),
+        manifest: rec.manifest,
         config,
         bus,
         services,
@@ -533,7 +534,8 @@ export function createKernel(options: CreateKernelOptions = {}): Kernel {
         )
       }
     }
-    return deepFreeze(value)
+    deepFreeze(value)
+    return value
   }
 
   // ─── boot ──────────────────────────────────────────────────────────────────────────────
@@ -1126,12 +1128,4 @@ function checkOptions(options: CreateKernelOptions): void {
   for (const key of ['pluginDirs', 'plugins', 'required', 'persistState'] as const) {
     if (options[key] !== undefined && !Array.isArray(options[key])) bad(key, 'use an array')
   }
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value)
-    for (const v of Object.values(value)) deepFreeze(v)
-  }
-  return value
 }

@@ -196,8 +196,11 @@ export interface InlinePlugin {
  * The bus as a plugin sees it. Publishing an event type, subscribing to a pattern or
  * defining a schema inside the plugin's own namespace (`<name>.…`, and `state.<name>.…` for
  * subscriptions) is always allowed; anything else needs a manifest permission
- * (`events.publish` / `events.subscribe`), else `E_FORBIDDEN`. Events carry
- * `source: /plugins/<name>`. Subscriptions end on unload.
+ * (`events.publish` / `events.subscribe`), else `E_FORBIDDEN`. Event types under `state.` and
+ * `core.` are published by the kernel alone: `publish` and `defineEvent` refuse them with
+ * `E_FORBIDDEN` whatever the manifest says (subscribing to them is fine). Events carry
+ * `source: /plugins/<name>`; their `data` is deep-frozen and their envelope frozen (see
+ * `@core/event-bus`). Subscriptions end on unload.
  * @public
  */
 export interface ScopedEvents {
@@ -289,6 +292,16 @@ export interface TimerHandle {
  * What a plugin gets in `setup(ctx)`: its scoped access to the kernel. The plugin never sees
  * the kernel itself. Everything made through `ctx` (subscriptions, service registrations,
  * state watches, timers) is released when the plugin is unloaded or reloaded.
+ *
+ * **Plain and frozen.** `ctx` and every object it holds or returns (`events`, `services`,
+ * `state`, `storage` and its transaction handles, `logger`, `timers`, the deep-frozen
+ * `manifest` copy and `config`, event envelopes and their `data`, call params and results,
+ * `services.list()` descriptors, state entries, a handler's context) are frozen objects of the
+ * documented fields and functions, with `Object.prototype` (or, for a handler context, a frozen
+ * null-prototype holder of its two getters) behind them: no kernel, bus, registry, state or
+ * storage object is reachable by property, getter, prototype or `constructor`, and nothing
+ * one plugin holds can be changed by another. This protects against mistakes and casual
+ * reach-through; inline plugins still share the process (see the isolation levels).
  * @public
  */
 export interface PluginContext<Config = Record<string, unknown>> extends ScopedTimers {

@@ -5,6 +5,7 @@ import {
   CoreError,
   cloneJson,
   createStderrLogger,
+  deepFreeze,
   MAX_TOPIC_BYTES,
   MAX_WORDS,
   type StateChange,
@@ -453,18 +454,9 @@ function ownCopy(value: unknown, namespace: string, key: string): unknown {
     case 'object':
       if (value === null) return null
   }
-  return deepFreeze(cloneJson(value, `value of state key "${key}" in namespace "${namespace}"`))
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value
-  Object.freeze(value)
-  if (Array.isArray(value)) {
-    for (const item of value) deepFreeze(item)
-  } else {
-    for (const name of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[name])
-  }
-  return value
+  const copy = cloneJson(value, `value of state key "${key}" in namespace "${namespace}"`)
+  deepFreeze(copy)
+  return copy
 }
 
 /** Entries from a backend that does not freeze them (e.g. parsed from Redis) are frozen here. */
