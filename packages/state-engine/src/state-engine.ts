@@ -340,9 +340,29 @@ export function createStateEngine(options: CreateStateEngineOptions): StateEngin
           },
         )
       }
+      let forged = 0
       const unsubscribe = bus.subscribe<StateChange>(
         pattern,
-        (event) => handler(event.data as never, event as never),
+        (event) => {
+          // The topic names the key; a change whose data names another key was not published
+          // by this engine (only the kernel publishes `state.*`, but a bus shared with other
+          // publishers may carry one): it is dropped, never trusted.
+          const change = event.data as StateChange | undefined
+          if (
+            change === undefined ||
+            change === null ||
+            `${TOPIC_ROOT}.${change.namespace}.${change.key}` !== event.type
+          ) {
+            if (forged++ === 0) {
+              logger.warn(
+                { type: event.type, source: event.source },
+                `state-engine: dropped a "${event.type}" event whose data names another key; state events are published by the state engine alone`,
+              )
+            }
+            return
+          }
+          return handler(change as never, event as never)
+        },
         watchOptions,
       )
       const undo = Object.assign(
