@@ -32,8 +32,11 @@ async function run(code: string, mode = 'fault'): Promise<Run> {
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString()
     })
+    // A hub that hangs (the failure this file guards against) must not outlive the test.
+    const guard = setTimeout(() => child.kill('SIGKILL'), 45_000)
     child.on('error', reject)
     child.on('exit', (exitCode, signal) => {
+      clearTimeout(guard)
       const lines = stdout
         .split('\n')
         .filter((l) => l.startsWith('{'))
