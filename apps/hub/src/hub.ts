@@ -121,6 +121,7 @@ export async function startHub(
     persistState: config.persistState,
     logger,
     watch: config.watch,
+    containFaults: true,
     ...(config.lifecycleTimeoutMs === undefined
       ? {}
       : { lifecycleTimeoutMs: config.lifecycleTimeoutMs }),
