@@ -137,6 +137,7 @@ export async function startHub(
     ...(redis === undefined ? {} : { stateBackend: redis }),
     logger,
     watch: config.watch,
+    containFaults: true,
     ...(config.lifecycleTimeoutMs === undefined
       ? {}
       : { lifecycleTimeoutMs: config.lifecycleTimeoutMs }),

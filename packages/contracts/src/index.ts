@@ -4,6 +4,7 @@ export type { CoreErrorCode, CoreErrorOptions, SerializedCoreError } from './err
 export { CORE_ERROR_CODES, CORE_ERROR_TITLES, CoreError, toCoreError } from './errors.js'
 export type { CloudEvent } from './event.js'
 export { CLOUD_EVENT_REQUIRED_ATTRIBUTES, CloudEventSchema } from './event.js'
+export { deepFreeze, toShareable } from './freeze.js'
 export type { JsonValue } from './json.js'
 export { cloneJson } from './json.js'
 export type { LogFn, Logger, RateLimitedLogger, RateLimitedOptions } from './logger.js'

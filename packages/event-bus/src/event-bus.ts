@@ -2,9 +2,11 @@ import {
   type CloudEvent,
   CoreError,
   createStderrLogger,
+  deepFreeze,
   type JsonSchema,
   type SerializedCoreError,
   systemClock,
+  toShareable,
 } from '@core/contracts'
 import { assertSource, createEnvelopeBuilder } from './envelope.js'
 import { SchemaRegistry } from './schemas.js'
@@ -252,12 +254,15 @@ export function createEventBus(options: CreateEventBusOptions = {}): EventBus {
     try {
       const subs = matcher.match(HANDLER_FAILED_EVENT)
       schemas.check(HANDLER_FAILED_EVENT, data)
-      const failure = build(
-        HANDLER_FAILED_EVENT,
-        data,
-        event.traceparent === undefined
-          ? { subject: sub.name }
-          : { subject: sub.name, traceparent: event.traceparent },
+      deepFreeze(data)
+      const failure = Object.freeze(
+        build(
+          HANDLER_FAILED_EVENT,
+          data,
+          event.traceparent === undefined
+            ? { subject: sub.name }
+            : { subject: sub.name, traceparent: event.traceparent },
+        ),
       )
       counters.published++
       for (let i = 0; i < subs.length; i++) offer(subs[i] as Subscription, failure, null)
@@ -281,10 +286,17 @@ export function createEventBus(options: CreateEventBusOptions = {}): EventBus {
   const publish = <T>(type: string, data: T, options?: PublishOptions): Promise<PublishReport> => {
     let subs: readonly Subscription[]
     let event: CloudEvent
+    // True when `data` is deeply frozen, so every subscriber may get the same envelope.
+    let shared = true
     try {
       subs = matcher.match(type)
       if (validators.size !== 0) schemas.check(type, data)
-      event = build(type, data, options)
+      let payload: unknown = data
+      if (typeof data === 'object' && data !== null && !deepFreeze(data)) {
+        shared = false
+        payload = toShareable(data, `data of event "${type}"`)
+      }
+      event = Object.freeze(build(type, payload, options))
     } catch (error) {
       return Promise.reject(error)
     }
@@ -293,6 +305,7 @@ export function createEventBus(options: CreateEventBusOptions = {}): EventBus {
     if (matched === 0) {
       return Promise.resolve({ id: event.id, matched: 0, delivered: 0, failed: 0, dropped: 0 })
     }
+    if (!shared && matched > 1) return publishCopies(subs, event, options)
     if (options !== undefined && options.wait === false) {
       let dropped = 0
       for (let i = 0; i < matched; i++) if (!offer(subs[i] as Subscription, event, null)) dropped++
@@ -309,6 +322,35 @@ export function createEventBus(options: CreateEventBusOptions = {}): EventBus {
     let dropped = 0
     for (let i = 0; i < matched; i++)
       if (!offer(subs[i] as Subscription, event, delivery)) dropped++
+    if (dropped > 0) delivery.count('dropped', dropped)
+    return promise
+  }
+
+  /**
+   * The rare path of {@link publish}: data that freezing cannot lock (typed arrays, Map, Set,
+   * Date) goes to each subscriber as its own structured clone, so none can change another's.
+   */
+  const publishCopies = (
+    subs: readonly Subscription[],
+    event: CloudEvent,
+    options: PublishOptions | undefined,
+  ): Promise<PublishReport> => {
+    const matched = subs.length
+    const copyFor = (i: number): CloudEvent =>
+      i === 0 ? event : Object.freeze({ ...event, data: toShareable(structuredClone(event.data)) })
+    if (options !== undefined && options.wait === false) {
+      let dropped = 0
+      for (let i = 0; i < matched; i++) {
+        if (!offer(subs[i] as Subscription, copyFor(i), null)) dropped++
+      }
+      return Promise.resolve({ id: event.id, matched, delivered: 0, failed: 0, dropped })
+    }
+    const promise = pendingReport()
+    const delivery = new Delivery(event.id, matched, lastResolver())
+    let dropped = 0
+    for (let i = 0; i < matched; i++) {
+      if (!offer(subs[i] as Subscription, copyFor(i), delivery)) dropped++
+    }
     if (dropped > 0) delivery.count('dropped', dropped)
     return promise
   }

@@ -127,7 +127,11 @@ export interface EventBus {
    * rejects with `E_VALIDATION` (and delivers nothing) for a malformed topic or option or data
    * that fails the type's schema.
    * @param type - The topic: dot-separated words of `[A-Za-z0-9_%-]`, at most 255 bytes and 32 words.
-   * @param data - The payload, passed by reference (not copied); JSON expected.
+   * @param data - The payload; JSON expected. Deep-frozen in place once per publish (not
+   *   copied), so every subscriber gets the same immutable value and no one (the publisher
+   *   included) can change it afterwards. Data holding typed arrays, `Map`, `Set` or `Date`,
+   *   which freezing cannot lock, reaches each subscriber as its own structured clone. The
+   *   envelope itself is frozen too.
    * @throws {@link CoreError} `E_VALIDATION` (as a rejection), with Ajv paths in `details.errors`
    *   when the data fails its schema.
    * @see CloudEvents 1.0; W3C Trace Context

@@ -1,4 +1,11 @@
-import { type Clock, CoreError, type Logger, type PluginManifest } from '@core/contracts'
+import {
+  assertPublishableTopic,
+  type Clock,
+  CoreError,
+  deepFreeze,
+  type Logger,
+  type PluginManifest,
+} from '@core/contracts'
 import type { EventBus, Unsubscribe } from '@core/event-bus'
 import type { ServiceRegistry } from '@core/service-registry'
 import type { ListStateOptions, StateEngine } from '@core/state-engine'
@@ -86,6 +93,16 @@ export function createScopedContext(deps: ContextDeps): ContextHandle {
     deps.onDenied(error)
     throw error
   }
+  /** Topics under `state.` and `core.` are the kernel's, whatever the manifest says. */
+  const kernelOnly = (type: string): void => {
+    if (typeof type !== 'string') return // the bus refuses it with E_VALIDATION
+    try {
+      assertPublishableTopic(type, `plugin "${name}"`)
+    } catch (error) {
+      deps.onDenied(error as CoreError)
+      throw error
+    }
+  }
   const track = (kind: keyof typeof undos, undo: () => void): Unsubscribe => {
     let done = false
     const once = (): void => {
@@ -101,6 +118,7 @@ export function createScopedContext(deps: ContextDeps): ContextHandle {
   const events: ScopedEvents = {
     publish: async (type, data, options) => {
       live()
+      kernelOnly(type)
       check('events.publish', type)
       return deps.bus.publish(type, data, { source, ...options })
     },
@@ -112,6 +130,7 @@ export function createScopedContext(deps: ContextDeps): ContextHandle {
     },
     defineEvent: (type, schema) => {
       live()
+      kernelOnly(type)
       check('events.publish', type)
       return track('subscriptions', deps.bus.defineEvent(type, schema))
     },
@@ -132,7 +151,11 @@ export function createScopedContext(deps: ContextDeps): ContextHandle {
       })
     },
     has: (service, version) => deps.services.has(service, version),
-    list: () => deps.services.list(),
+    list: () => {
+      const list = deps.services.list()
+      deepFreeze(list)
+      return list
+    },
   }
 
   const state: ScopedState = {
@@ -158,10 +181,12 @@ export function createScopedContext(deps: ContextDeps): ContextHandle {
     },
     list: async <T>(ns: string, options?: ListStateOptions) => {
       live()
-      if (ns === name) return deps.state.list<T>(ns, options)
+      if (ns === name) return Object.freeze(await deps.state.list<T>(ns, options)) as never
       if (!perms.touches('state.read', ns)) check('state.read', `${ns}.#`)
       const items = await deps.state.list<T>(ns, options)
-      return items.filter((item) => perms.allows('state.read', `${ns}.${item.key}`))
+      return Object.freeze(
+        items.filter((item) => perms.allows('state.read', `${ns}.${item.key}`)),
+      ) as never
     },
     watch: (ns, keyPattern, handler, options) => {
       live()
@@ -172,11 +197,14 @@ export function createScopedContext(deps: ContextDeps): ContextHandle {
 
   const bound = (ns: string): ScopedStorage => {
     const view = deps.storage.forNamespace(ns)
-    if (ns === name) return guardLive(view, live)
-    return guardStorage(view, ns, live, check)
+    if (ns === name) return plainStorage(view, ns, live)
+    return plainStorage(view, ns, (kind, resource) => {
+      live()
+      check(kind, resource)
+    })
   }
-  const own = bound(name)
-  const storage: PluginStorage = Object.assign(Object.create(own) as ScopedStorage, {
+  const storage: PluginStorage = Object.freeze({
+    ...bound(name),
     forNamespace: (ns: string): ScopedStorage => {
       live()
       return bound(ns)
@@ -228,12 +256,19 @@ export function createScopedContext(deps: ContextDeps): ContextHandle {
     clearInterval: clearTimer,
   }
 
-  const ctx: PluginContext<Record<string, unknown>> = {
+  Object.freeze(events)
+  Object.freeze(services)
+  Object.freeze(state)
+  Object.freeze(scopedTimers)
+  const manifest = structuredClone(deps.manifest)
+  deepFreeze(manifest)
+  deepFreeze(deps.config)
+  const ctx: PluginContext<Record<string, unknown>> = Object.freeze({
     name,
     version: deps.version,
-    manifest: deps.manifest,
+    manifest,
     config: deps.config,
-    logger: deps.logger,
+    logger: plainLogger(deps.logger),
     get signal() {
       return controller.signal
     },
@@ -246,7 +281,7 @@ export function createScopedContext(deps: ContextDeps): ContextHandle {
     setInterval: scopedTimers.setInterval,
     clearTimeout: scopedTimers.clearTimeout,
     clearInterval: scopedTimers.clearInterval,
-  }
+  })
 
   return {
     ctx,
@@ -281,26 +316,15 @@ export function createScopedContext(deps: ContextDeps): ContextHandle {
   }
 }
 
-/** The plugin's own storage view, refusing use after unload. */
-function guardLive(view: NamespacedStorage, live: () => void): ScopedStorage {
-  return new Proxy(view, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver)
-      if (typeof value !== 'function') return value
-      return (...args: unknown[]) => {
-        live()
-        return (value as (...a: unknown[]) => unknown).apply(target, args)
-      }
-    },
-  })
-}
-
-/** Another namespace's storage view: every call checked against `storage.read`/`storage.write`. */
-function guardStorage(
+/**
+ * A storage view as a plugin sees it: a plain frozen object of the documented methods, each
+ * running `guard(kind, resource)` first (liveness, and permissions for another namespace). A
+ * transaction's handle is wrapped the same way, so nothing of the storage is reachable.
+ */
+function plainStorage(
   view: NamespacedStorage,
   ns: string,
-  live: () => void,
-  check: (kind: PermissionKind, resource: string) => void,
+  guard: (kind: PermissionKind, resource: string) => void,
 ): ScopedStorage {
   const whole = `${ns}.#`
   const run = async <T>(
@@ -308,11 +332,10 @@ function guardStorage(
     resource: string,
     work: () => Promise<T>,
   ): Promise<T> => {
-    live()
-    check(kind, resource)
+    guard(kind, resource)
     return work()
   }
-  return {
+  return Object.freeze({
     namespace: ns,
     get: (key) => run('storage.read', `${ns}.${key}`, () => view.get(key)),
     has: (key) => run('storage.read', `${ns}.${key}`, () => view.has(key)),
@@ -322,6 +345,31 @@ function guardStorage(
     list: (options) => run('storage.read', whole, () => view.list(options)),
     query: (options) => run('storage.read', whole, () => view.query(options)),
     batch: (ops) => run('storage.write', whole, () => view.batch(ops)),
-    transaction: (fn) => run('storage.write', whole, () => view.transaction(fn)),
-  } as ScopedStorage
+    transaction: (fn) =>
+      run('storage.write', whole, () =>
+        view.transaction((tx) => fn(plainStorage(tx, ns, noGuard))),
+      ),
+  } as ScopedStorage)
+}
+
+/** Inside a transaction already checked: nothing more to check. */
+const noGuard = (): void => {}
+
+/**
+ * The plugin's logger as a plain frozen object of the {@link Logger} methods: the pino child
+ * behind it is reachable by no property or prototype.
+ */
+function plainLogger(logger: Logger): Logger {
+  const call =
+    (level: 'debug' | 'info' | 'warn' | 'error') =>
+    (...args: unknown[]): void => {
+      ;(logger[level] as (...a: unknown[]) => void)(...args)
+    }
+  return Object.freeze({
+    debug: call('debug') as Logger['debug'],
+    info: call('info') as Logger['info'],
+    warn: call('warn') as Logger['warn'],
+    error: call('error') as Logger['error'],
+    child: (bindings: Record<string, unknown>): Logger => plainLogger(logger.child(bindings)),
+  })
 }

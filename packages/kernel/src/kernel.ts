@@ -2,6 +2,7 @@ import { pathToFileURL } from 'node:url'
 import {
   type Clock,
   CoreError,
+  deepFreeze,
   type Logger,
   type PluginManifest,
   systemClock,
@@ -15,6 +16,7 @@ import semver from 'semver'
 import { type ContextHandle, createScopedContext, type ResourceCounts } from './context.js'
 import { resolveDependencies } from './dependencies.js'
 import { discoverCandidates, hostFolder, resolvePluginSpec } from './discovery.js'
+import { createFaultContainment, DEFAULT_STALL_THRESHOLD_MS } from './fault-containment.js'
 import {
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
   lifecycleError,
@@ -147,6 +149,40 @@ export function createKernel(options: CreateKernelOptions = {}): Kernel {
   let lastStop: StopReport | undefined
   let chain: Promise<unknown> = Promise.resolve()
   const released: ResourceCounts = { subscriptions: 0, services: 0, watches: 0, timers: 0 }
+  const containment =
+    options.containFaults === true
+      ? createFaultContainment({
+          logger: log,
+          stallThresholdMs: options.stallThresholdMs ?? DEFAULT_STALL_THRESHOLD_MS,
+          *folders() {
+            for (const rec of records.values())
+              if (rec.pkg !== undefined) yield [rec.name, rec.pkg.dir]
+          },
+          failPlugin: (name, error) => {
+            const rec = records.get(name)
+            if (rec === undefined || rec.state === 'failed' || rec.state === 'unloaded') return
+            rec.handle?.abort(error)
+            releaseContext(rec)
+            transition(rec, 'failed', { error, reason: error.message })
+          },
+        })
+      : undefined
+  /** Runs a lifecycle step under its timeout, watched by the stall watchdog when there is one. */
+  const watched = async <T>(
+    rec: PluginRecord,
+    step: LifecycleStep,
+    what: string,
+    work: () => T | Promise<T>,
+    limitMs?: number,
+  ): Promise<T> => {
+    const ms = Math.min(timeout(step), limitMs ?? Number.POSITIVE_INFINITY)
+    containment?.stepStarted(rec.name, step, ms)
+    try {
+      return await withTimeout(clock, ms, what, work)
+    } finally {
+      containment?.stepEnded()
+    }
+  }
 
   const exclusive = <T>(work: () => Promise<T>): Promise<T> => {
     const run = chain.then(work, work)
@@ -421,7 +457,7 @@ export function createKernel(options: CreateKernelOptions = {}): Kernel {
       const handle = createScopedContext({
         name: rec.name,
         version: rec.version,
-        manifest: Object.freeze(structuredClone(rec.manifest)),
+        manifest: rec.manifest,
         config,
         bus,
         services,
@@ -436,7 +472,7 @@ export function createKernel(options: CreateKernelOptions = {}): Kernel {
         },
       })
       rec.handle = handle
-      await withTimeout(clock, timeout('setup'), `setup() of plugin "${rec.name}"`, async () => {
+      await watched(rec, 'setup', `setup() of plugin "${rec.name}"`, async () => {
         const hooks = instance.create ? await instance.create(handle.ctx) : instance.hooks
         // A setup abandoned after its timeout must not overwrite the hooks of a later load.
         if (rec.handle === handle) rec.hooks = hooks
@@ -451,9 +487,7 @@ export function createKernel(options: CreateKernelOptions = {}): Kernel {
   const startStep = async (rec: PluginRecord): Promise<void> => {
     rec.handle?.renew()
     try {
-      await withTimeout(clock, timeout('start'), `start() of plugin "${rec.name}"`, () =>
-        rec.hooks?.start?.(),
-      )
+      await watched(rec, 'start', `start() of plugin "${rec.name}"`, () => rec.hooks?.start?.())
     } catch (error) {
       throw fail(rec, 'start', error)
     }
@@ -487,11 +521,12 @@ export function createKernel(options: CreateKernelOptions = {}): Kernel {
     if (rec.state !== 'started') return undefined
     rec.handle?.abort(new CoreError('E_CANCELLED', `Plugin "${rec.name}" is stopping`))
     try {
-      await withTimeout(
-        clock,
-        Math.min(timeout('stop'), limitMs ?? Number.POSITIVE_INFINITY),
+      await watched(
+        rec,
+        'stop',
         `stop() of plugin "${rec.name}"`,
         () => rec.hooks?.stop?.(),
+        limitMs,
       )
     } catch (error) {
       return fail(rec, 'stop', error)
@@ -538,7 +573,8 @@ export function createKernel(options: CreateKernelOptions = {}): Kernel {
         )
       }
     }
-    return deepFreeze(value)
+    deepFreeze(value)
+    return value
   }
 
   // ─── boot ──────────────────────────────────────────────────────────────────────────────
@@ -991,6 +1027,7 @@ export function createKernel(options: CreateKernelOptions = {}): Kernel {
       services: { status: 'healthy', details: { count: services.list().length } },
       state: { status: 'healthy' },
       storage: storageHealth,
+      ...(containment === undefined ? {} : { faults: containment.health() }),
       plugins: {
         status: pluginStatus,
         details: {
@@ -1056,6 +1093,7 @@ export function createKernel(options: CreateKernelOptions = {}): Kernel {
           )
         }
         phase = 'starting'
+        containment?.install()
         try {
           const report = await boot()
           phase = 'running'
@@ -1063,6 +1101,7 @@ export function createKernel(options: CreateKernelOptions = {}): Kernel {
         } catch (error) {
           const deadline = clock.now() + (options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS)
           await shutdown(deadline)
+          containment?.uninstall()
           phase = 'failed'
           throw error
         }
@@ -1075,6 +1114,7 @@ export function createKernel(options: CreateKernelOptions = {}): Kernel {
         phase = 'stopping'
         const report = await shutdown(deadline)
         await closeOwned(deadline)
+        containment?.uninstall()
         phase = 'stopped'
         report.durationMs = clock.now() - t0
         lastStop = report
@@ -1134,12 +1174,4 @@ function checkOptions(options: CreateKernelOptions): void {
   if (options.stateBackend !== undefined && (options.persistState?.length ?? 0) > 0) {
     bad('stateBackend', 'give either stateBackend or persistState, not both')
   }
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value)
-    for (const v of Object.values(value)) deepFreeze(v)
-  }
-  return value
 }

@@ -4,6 +4,7 @@ import {
   type Clock,
   CoreError,
   createStderrLogger,
+  deepFreeze,
   type JsonValue,
   type Logger,
   type StateChange,
@@ -564,18 +565,11 @@ function readDocument(
 }
 
 function toEntry(doc: PersistedStateDocument): StateEntry {
-  const value = deepFreeze(doc.value)
+  const value = doc.value
+  deepFreeze(value)
   return Object.freeze(
     doc.expiresAt === undefined
       ? { value, revision: doc.revision, updatedAt: doc.updatedAt }
       : { value, revision: doc.revision, updatedAt: doc.updatedAt, expiresAt: doc.expiresAt },
   )
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value)
-    for (const item of Object.values(value)) deepFreeze(item)
-  }
-  return value
 }

@@ -196,8 +196,11 @@ export interface InlinePlugin {
  * The bus as a plugin sees it. Publishing an event type, subscribing to a pattern or
  * defining a schema inside the plugin's own namespace (`<name>.…`, and `state.<name>.…` for
  * subscriptions) is always allowed; anything else needs a manifest permission
- * (`events.publish` / `events.subscribe`), else `E_FORBIDDEN`. Events carry
- * `source: /plugins/<name>`. Subscriptions end on unload.
+ * (`events.publish` / `events.subscribe`), else `E_FORBIDDEN`. Event types under `state.` and
+ * `core.` are published by the kernel alone: `publish` and `defineEvent` refuse them with
+ * `E_FORBIDDEN` whatever the manifest says (subscribing to them is fine). Events carry
+ * `source: /plugins/<name>`; their `data` is deep-frozen and their envelope frozen (see
+ * `@core/event-bus`). Subscriptions end on unload.
  * @public
  */
 export interface ScopedEvents {
@@ -289,6 +292,16 @@ export interface TimerHandle {
  * What a plugin gets in `setup(ctx)`: its scoped access to the kernel. The plugin never sees
  * the kernel itself. Everything made through `ctx` (subscriptions, service registrations,
  * state watches, timers) is released when the plugin is unloaded or reloaded.
+ *
+ * **Plain and frozen.** `ctx` and every object it holds or returns (`events`, `services`,
+ * `state`, `storage` and its transaction handles, `logger`, `timers`, the deep-frozen
+ * `manifest` copy and `config`, event envelopes and their `data`, call params and results,
+ * `services.list()` descriptors, state entries, a handler's context) are frozen objects of the
+ * documented fields and functions, with `Object.prototype` (or, for a handler context, a frozen
+ * null-prototype holder of its two getters) behind them: no kernel, bus, registry, state or
+ * storage object is reachable by property, getter, prototype or `constructor`, and nothing
+ * one plugin holds can be changed by another. This protects against mistakes and casual
+ * reach-through; inline plugins still share the process (see the isolation levels).
  * @public
  */
 export interface PluginContext<Config = Record<string, unknown>> extends ScopedTimers {
@@ -456,6 +469,35 @@ export type HealthCheck = () => ComponentHealth | Promise<ComponentHealth>
 
 /** Options of {@link createKernel}. @public */
 export interface CreateKernelOptions {
+  /**
+   * Contains the faults of inline plugins (the reference hub turns it on). Off by default, so
+   * that an app embedding the kernel, and tests, keep Node's own behaviour. When on, from
+   * `start()` until `stop()`:
+   *
+   * - `unhandledRejection` and `uncaughtException` handlers look for the topmost stack frame in
+   *   a plugin's folder; that plugin is failed (its context released, state `failed`,
+   *   `health().plugins[name].error` says why) and the hub keeps running. A fault that names no
+   *   plugin (a rejection with a non-Error, a library's own error) is logged and counted, the
+   *   hub keeps running, and `health().components.faults` is `degraded`.
+   * - `process.exit()` called from a plugin's code is refused: it throws `E_FORBIDDEN` into the
+   *   plugin and fails it. Any other caller (the hub's own shutdown) exits as usual.
+   * - An event-loop delay monitor (`perf_hooks.monitorEventLoopDelay`) makes
+   *   `health().components.faults` `unhealthy` for a minute after a stall of at least
+   *   `stallThresholdMs`, with the measured stall.
+   * - A watchdog thread watches the main thread's heartbeat while a plugin's `setup`, `start` or
+   *   `stop` runs. The main thread cannot interrupt its own busy loop, so when it has not beaten
+   *   for longer than the step's timeout, the watchdog writes a fatal log line naming the plugin
+   *   and step to stderr and ends the process (SIGKILL), rather than let boot hang forever.
+   *
+   * Not protected: a plugin that loops forever after it started (health can only report it once
+   * the loop yields), memory exhaustion, native crashes, a plugin changing globals. Plugins from
+   * a folder are attributed; inline plugin objects have no folder and are not. Real isolation
+   * is the `worker` and `process` isolation levels.
+   * @defaultValue false
+   */
+  containFaults?: boolean
+  /** With `containFaults`: the event-loop delay that makes health `unhealthy`, in ms. @defaultValue 1_000 */
+  stallThresholdMs?: number
   /** Folders whose subfolders holding a package.json are plugin candidates. @defaultValue [] */
   pluginDirs?: string[]
   /**

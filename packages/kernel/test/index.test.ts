@@ -8,6 +8,7 @@ describe('@core/kernel public surface', () => {
         "CORE_API_VERSION",
         "DEFAULT_LIFECYCLE_TIMEOUT_MS",
         "DEFAULT_SHUTDOWN_TIMEOUT_MS",
+        "DEFAULT_STALL_THRESHOLD_MS",
         "PERSISTED_STATE_STORAGE_NAMESPACE",
         "createKernel",
         "createPersistentStateBackend",

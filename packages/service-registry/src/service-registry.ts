@@ -10,6 +10,7 @@ import {
   type ServiceDescriptor,
   systemClock,
   toCoreError,
+  toShareable,
   validationError,
 } from '@core/contracts'
 import semver from 'semver'
@@ -151,6 +152,7 @@ class Registry {
       let call: PendingCall
       if (target === undefined) {
         const ms = timeoutMs ?? this.defaultTimeoutMs
+        params = shareParams(params, name)
         call = new PendingCall(
           this.queue,
           name,
@@ -165,6 +167,7 @@ class Registry {
       } else {
         const validate = target.params.validate
         if (!validate(params)) throw paramsError(target, validate.errors)
+        params = shareParams(params, name)
         const ms =
           timeoutMs === undefined || timeoutMs > target.timeoutMs ? target.timeoutMs : timeoutMs
         call = new PendingCall(
@@ -241,7 +244,7 @@ class Registry {
   /** Steps 4-5 without middleware: no promise beyond the handler's own and its `then`. */
   private invokeDirect(target: LocalService, call: PendingCall): void {
     try {
-      const out = target.handler(call.params, call)
+      const out = target.handler(call.params, call.handlerContext())
       // (a thenable whose `then` throws lands in the catch below, as a handler failure)
       if (isThenable(out)) {
         out.then(
@@ -269,13 +272,13 @@ class Registry {
   private async invokeLocal(target: LocalService, call: PendingCall): Promise<unknown> {
     let value: unknown
     try {
-      value = await target.handler(call.params, call)
+      value = await target.handler(call.params, call.handlerContext())
     } catch (error) {
       throw handlerError(target, error)
     }
     const result = target.result
     if (result !== undefined && !result.validate(value)) throw resultError(target, result)
-    return value
+    return shareResult(target, value)
   }
 
   private invokeRemote(call: PendingCall): Promise<unknown> {
@@ -324,6 +327,7 @@ class Registry {
       if (call.params !== route.params) {
         const validate = target.params.validate
         if (!validate(call.params)) throw paramsError(target, validate.errors)
+        call.params = shareParams(call.params, call.name)
         route.params = call.params
       }
       return this.invokeLocal(target, call)
@@ -587,8 +591,34 @@ class Registry {
 function finishLocal(target: LocalService, call: PendingCall, value: unknown): void {
   if (call.settled) return
   const result = target.result
-  if (result !== undefined && !result.validate(value)) call.fail(resultError(target, result))
-  else call.succeed(value)
+  if (result !== undefined && !result.validate(value)) {
+    call.fail(resultError(target, result))
+    return
+  }
+  let shared: unknown
+  try {
+    shared = shareResult(target, value)
+  } catch (error) {
+    call.fail(error as CoreError)
+    return
+  }
+  call.succeed(shared)
+}
+
+/**
+ * Params as the handler gets them: deep-frozen in place (no copy) or, when they hold binary
+ * data or collections freezing cannot lock, a private structured clone. The caller and the
+ * handler never share anything either can change.
+ */
+function shareParams(params: unknown, name: string): unknown {
+  if (typeof params !== 'object' || params === null) return params
+  return toShareable(params, `params of the call to "${name}"`)
+}
+
+/** The handler's result as the caller gets it, frozen (or copied) like {@link shareParams}. */
+function shareResult(target: LocalService, value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value
+  return toShareable(value, `result returned by service "${target.label}"`)
 }
 
 function describe(s: LocalService): ServiceDescriptor {

@@ -23,13 +23,20 @@ export type SchemaObject = JsonSchema | object
 export type CallMeta = Record<string, unknown>
 
 /**
- * What a handler receives next to its params.
+ * What a handler receives next to its params: a frozen object of the fields below and nothing
+ * else. Its own properties are data; `signal` and `deadlineAt` are getters on a shared, frozen
+ * prototype that has no prototype of its own and no `constructor`. Nothing of the registry is
+ * reachable through it: not the call in flight, not other calls, not the caller's promise.
  *
  * - `name` / `version`: the service and the exact version chosen for this call;
  * - `signal`: aborted when the deadline passes (reason: the `E_TIMEOUT` CoreError) or the
  *   caller cancels (reason: the `E_CANCELLED` CoreError); created on first read;
  * - `deadlineAt`: when the call times out, epoch milliseconds of the registry's clock;
- * - `meta`: the caller's {@link CallMeta} (as left by middleware).
+ * - `meta`: a deep-frozen copy of the caller's {@link CallMeta} (as left by middleware);
+ * - `caller`: `meta.caller` when it is a string (the kernel sets the calling plugin's name,
+ *   the HTTP adapter `"http"`), else `undefined`;
+ * - `traceparent`: `meta.traceparent` when it is a W3C traceparent, else `undefined`.
+ * @see W3C Trace Context, "traceparent Header"
  * @public
  */
 export interface ServiceContext {
@@ -37,7 +44,9 @@ export interface ServiceContext {
   readonly version: string
   readonly signal: AbortSignal
   readonly deadlineAt: number
-  readonly meta: CallMeta
+  readonly meta: Readonly<CallMeta>
+  readonly caller: string | undefined
+  readonly traceparent: string | undefined
 }
 
 /**

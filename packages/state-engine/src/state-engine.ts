@@ -5,6 +5,7 @@ import {
   CoreError,
   cloneJson,
   createStderrLogger,
+  deepFreeze,
   MAX_TOPIC_BYTES,
   MAX_WORDS,
   type StateChange,
@@ -344,9 +345,29 @@ export function createStateEngine(options: CreateStateEngineOptions): StateEngin
           },
         )
       }
+      let forged = 0
       const unsubscribe = bus.subscribe<StateChange>(
         pattern,
-        (event) => handler(event.data as never, event as never),
+        (event) => {
+          // The topic names the key; a change whose data names another key was not published
+          // by this engine (only the kernel publishes `state.*`, but a bus shared with other
+          // publishers may carry one): it is dropped, never trusted.
+          const change = event.data as StateChange | undefined
+          if (
+            change === undefined ||
+            change === null ||
+            `${TOPIC_ROOT}.${change.namespace}.${change.key}` !== event.type
+          ) {
+            if (forged++ === 0) {
+              logger.warn(
+                { type: event.type, source: event.source },
+                `state-engine: dropped a "${event.type}" event whose data names another key; state events are published by the state engine alone`,
+              )
+            }
+            return
+          }
+          return handler(change as never, event as never)
+        },
         watchOptions,
       )
       const undo = Object.assign(
@@ -459,18 +480,9 @@ function ownCopy(value: unknown, namespace: string, key: string): unknown {
     case 'object':
       if (value === null) return null
   }
-  return deepFreeze(cloneJson(value, `value of state key "${key}" in namespace "${namespace}"`))
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value
-  Object.freeze(value)
-  if (Array.isArray(value)) {
-    for (const item of value) deepFreeze(item)
-  } else {
-    for (const name of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[name])
-  }
-  return value
+  const copy = cloneJson(value, `value of state key "${key}" in namespace "${namespace}"`)
+  deepFreeze(copy)
+  return copy
 }
 
 /** Entries from a backend that does not freeze them (e.g. parsed from Redis) are frozen here. */
