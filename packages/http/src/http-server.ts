@@ -2,6 +2,7 @@ import { hash, timingSafeEqual } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import { CoreError } from '@core/contracts'
 import type { Kernel } from '@core/kernel'
+import fastifyRateLimit from '@fastify/rate-limit'
 import fastifySwagger from '@fastify/swagger'
 import Fastify, {
   type FastifyInstance,
@@ -11,11 +12,19 @@ import Fastify, {
   type onResponseHookHandler,
 } from 'fastify'
 import { parse as secureJsonParse } from 'secure-json-parse'
+import { assertStrongAdminToken } from './admin-token.js'
 import { bearerOf, isLoopbackHost } from './auth.js'
 import { createHttpMetrics } from './metrics.js'
 import { buildOpenApi, DOCS_FILES, DOCS_HTML, docsFile } from './openapi.js'
-import { PROBLEM_CONTENT_TYPE, problemOf, toCoreErrorWithStatus } from './problem.js'
+import {
+  HIDDEN_CODES,
+  occurrenceId,
+  PROBLEM_CONTENT_TYPE,
+  problemOf,
+  toCoreErrorWithStatus,
+} from './problem.js'
 import { type ApiContext, PRINCIPAL, registerApiRoutes } from './routes.js'
+import { type AuditedTokenStore, auditTokens } from './token-audit.js'
 import { createTokenStore, PEEK, type Principal } from './tokens.js'
 import type { CreateHttpServerOptions, HttpAddress, HttpServer, ListenOptions } from './types.js'
 
@@ -74,6 +83,10 @@ export function createHttpServer(
   const bodyLimit = integer(options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES, 'bodyLimitBytes', 1)
   const requestTimeout = integer(options.requestTimeoutMs ?? 30_000, 'requestTimeoutMs', 0)
   const keepAliveTimeout = integer(options.keepAliveTimeoutMs ?? 72_000, 'keepAliveTimeoutMs', 1)
+  const authFailures = {
+    max: integer(options.authFailures?.max ?? 20, 'authFailures.max', 1),
+    windowMs: integer(options.authFailures?.windowMs ?? 60_000, 'authFailures.windowMs', 1),
+  }
   const routeTimeoutMs = integer(options.routeTimeoutMs ?? 10_000, 'routeTimeoutMs', 1)
   const reloadTimeoutMs = integer(options.reloadTimeoutMs ?? 60_000, 'reloadTimeoutMs', 1)
   const heartbeatMs = integer(options.heartbeatMs ?? 15_000, 'heartbeatMs', 1)
@@ -81,8 +94,12 @@ export function createHttpServer(
     options.adminToken === undefined ? undefined : adminTokenHash(options.adminToken)
   const adminLength = options.adminToken?.length ?? -1
   const logger = (options.logger ?? kernel.logger).child({ component: 'http' })
-  const publicRoutes = { health: true, metrics: true, docs: true, ...options.publicRoutes }
-  const tokens = options.tokens ?? createTokenStore(kernel.storage, { logger })
+  const publicRoutes = { health: true, metrics: false, docs: false, ...options.publicRoutes }
+  const loopbackMeta = options.loopbackMeta ?? true
+  const tokens: AuditedTokenStore = auditTokens(
+    options.tokens ?? createTokenStore(kernel.storage, { logger }),
+    { bus: kernel.bus, logger, source: options.source ?? '/core/http' },
+  )
   const metrics = createHttpMetrics(kernel, { processMetrics: options.processMetrics ?? true })
   const streams = new Set<() => void>()
 
@@ -91,8 +108,22 @@ export function createHttpServer(
     bodyLimit,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
+    // One deadline for receiving a request, headers included, checked often enough that a
+    // socket lives at most requestTimeout + CHECK_INTERVAL_MS (Node checks every 30 s by
+    // default, which let slow senders keep sockets for 60 s and more).
     requestTimeout,
+    http: {
+      ...(requestTimeout > 0 ? { headersTimeout: requestTimeout } : {}),
+      connectionsCheckingInterval: CHECK_INTERVAL_MS,
+    },
     keepAliveTimeout,
+    // An in-flight request with a silent socket: past every route deadline this adapter sets.
+    connectionTimeout: idleTimeoutOf(
+      requestTimeout,
+      keepAliveTimeout,
+      reloadTimeoutMs,
+      heartbeatMs,
+    ),
     return503OnClosing: true,
     routerOptions: { maxParamLength: 512 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
@@ -110,6 +141,15 @@ export function createHttpServer(
   // Response schemas document; they do not filter what is sent.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data))
   app.decorateRequest(PRINCIPAL, null)
+
+  // Counts failed authentications only (see `refuse`): valid tokens never reach the limiter.
+  void app.register(fastifyRateLimit, {
+    global: false,
+    max: authFailures.max,
+    timeWindow: authFailures.windowMs,
+    keyGenerator: (request) => request.ip,
+  })
+  let countFailure: ((request: FastifyRequest) => Promise<RateLimitState>) | undefined
 
   void app.register(fastifySwagger, {
     openapi: {
@@ -147,21 +187,54 @@ export function createHttpServer(
       Record<typeof PEEK, (token: string, holder?: object) => Principal | undefined>
     >
   )[PEEK]?.bind(tokens)
+  // A failed authentication counts against the client's address; past the limit the answer
+  // is 429 with Retry-After instead of 401.
+  const refuse = (request: FastifyRequest, error: unknown, done: (e?: Error) => void): void => {
+    if (countFailure === undefined || !CoreError.is(error, 'E_UNAUTHENTICATED')) {
+      done(error as Error)
+      return
+    }
+    countFailure(request).then(
+      (limit) => {
+        if (limit.isAllowed || limit.isExceeded !== true) {
+          done(error)
+          return
+        }
+        const seconds = Math.max(1, limit.ttlInSeconds)
+        logger.warn(
+          { address: request.ip, failures: limit.max, windowMs: limit.timeWindow },
+          'too many failed authentications from one address: answering 429',
+        )
+        done(
+          new CoreError(
+            'E_UNAVAILABLE',
+            `Too many failed authentications from this address: retry in ${seconds} s with a valid token`,
+            { cause: error, details: { status: 429, retryAfterS: seconds } },
+          ),
+        )
+      },
+      () => done(error),
+    )
+  }
   const authenticate: onRequestHookHandler = (request, _reply, done) => {
     const target = request as unknown as Record<typeof PRINCIPAL, Principal>
     let token: string | undefined
     try {
       token = bearerOf(request.headers.authorization)
     } catch (error) {
-      return done(error as Error)
+      refuse(request, error, done)
+      return
     }
     if (token === undefined) {
-      return done(
+      refuse(
+        request,
         new CoreError(
           'E_UNAUTHENTICATED',
           'This route needs a bearer token: send "Authorization: Bearer <token>" (create one with `core token create`)',
         ),
+        done,
       )
+      return
     }
     if (
       adminHash !== undefined &&
@@ -181,9 +254,35 @@ export function createHttpServer(
         target[PRINCIPAL] = principal
         done()
       },
-      (error: unknown) => done(error as Error),
+      (error: unknown) => refuse(request, error, done),
     )
   }
+  // GET /metrics and the API documents: public, or a loopback client, or a token with the
+  // route's read scope (admin included).
+  const meta =
+    (what: 'metrics' | 'docs'): onRequestHookHandler =>
+    (request, reply, done) => {
+      if (loopbackMeta && isLoopbackHost(request.socket.remoteAddress ?? '')) {
+        ;(request as unknown as Record<typeof PRINCIPAL, Principal>)[PRINCIPAL] = NOBODY
+        return done()
+      }
+      authenticate.call(app, request, reply, (error?: Error) => {
+        if (error !== undefined) return done(error)
+        const principal = (request as unknown as Record<typeof PRINCIPAL, Principal>)[PRINCIPAL]
+        const ok =
+          principal.admin || (what === 'metrics' ? principal.readMetrics : principal.readDocs)
+        if (ok === true) return done()
+        done(
+          new CoreError(
+            'E_FORBIDDEN',
+            `Token "${principal.name}" may not read ${what === 'metrics' ? 'GET /metrics' : 'the API documents'}: give it the scope "${what}:read"`,
+            { details: { token: principal.id, permission: `${what}:read` } },
+          ),
+        )
+      })
+    }
+  const metaMetrics = meta('metrics')
+  const metaDocs = meta('docs')
   const as =
     (principal: Principal): onRequestHookHandler =>
     (request, _reply, done) => {
@@ -197,9 +296,17 @@ export function createHttpServer(
   // Fastify builds a new object for each read of request.routeOptions.
   app.addHook('onRoute', (route) => {
     const access =
-      (route.config as { access?: 'public' | 'token' } | undefined)?.access ??
+      (route.config as { access?: Access } | undefined)?.access ??
       (route.url.startsWith('/api/') ? 'token' : 'public')
-    const first = !auth ? asAnonymous : access === 'public' ? asPublic : authenticate
+    const first = !auth
+      ? asAnonymous
+      : access === 'public'
+        ? asPublic
+        : access === 'metrics'
+          ? metaMetrics
+          : access === 'docs'
+            ? metaDocs
+            : authenticate
     route.onRequest = [first, ...asArray(route.onRequest)]
     const record = metrics.route(String(route.method), route.url)
     const onResponse: onResponseHookHandler = (_request, reply, done) => {
@@ -211,11 +318,19 @@ export function createHttpServer(
 
   // ─── errors ───────────────────────────────────────────────────────────────────────────
   const sendProblem = (error: unknown, request: FastifyRequest, reply: FastifyReply): void => {
-    const { err, status } = toCoreErrorWithStatus(error)
-    if (status >= 500) {
-      if (!CoreError.is(error)) logger.error({ err: error, url: request.url }, 'request failed')
-      else logger.debug({ err: error, url: request.url }, 'request failed')
+    const mapped = toCoreErrorWithStatus(error)
+    const { err } = mapped
+    const retryAfterS = err.details?.retryAfterS
+    const status = typeof retryAfterS === 'number' ? 429 : mapped.status
+    let instance = request.url.split('?', 1)[0]
+    if (HIDDEN_CODES.includes(err.code)) {
+      // The client gets a generic detail naming this id; the log keeps the real error.
+      instance = occurrenceId()
+      logger.error({ err: error, url: request.url, instance }, 'request failed')
+    } else if (status >= 500) {
+      logger.debug({ err: error, url: request.url }, 'request failed')
     }
+    if (typeof retryAfterS === 'number') reply.header('retry-after', String(retryAfterS))
     if (err.code === 'E_UNAUTHENTICATED') {
       const given = request.headers.authorization !== undefined
       reply.header(
@@ -225,7 +340,7 @@ export function createHttpServer(
     } else if (err.code === 'E_FORBIDDEN' && err.details?.permission !== undefined) {
       reply.header('www-authenticate', 'Bearer realm="core", error="insufficient_scope"')
     }
-    const problem = problemOf(err, status, request.url.split('?', 1)[0])
+    const problem = problemOf(err, status, instance)
     void reply.code(status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem))
   }
   app.setErrorHandler((error, request, reply) => sendProblem(error, request, reply))
@@ -260,12 +375,13 @@ export function createHttpServer(
   }
   // Registered as a plugin so that they load after @fastify/swagger, which records routes.
   void app.register(async (scoped) => {
+    countFailure = scoped.createRateLimit() as (request: FastifyRequest) => Promise<RateLimitState>
     registerApiRoutes(scoped, ctx)
     registerMetaRoutes(scoped)
   })
 
-  const access = (open: boolean): { access: 'public' | 'token' } => ({
-    access: open ? 'public' : 'token',
+  const access = (open: boolean, what?: 'metrics' | 'docs'): { access: Access } => ({
+    access: open ? 'public' : (what ?? 'token'),
   })
   const security = (open: boolean): Array<Record<string, string[]>> =>
     open || !auth ? [] : [{ bearerAuth: [] }]
@@ -296,7 +412,7 @@ export function createHttpServer(
     app.get(
       '/metrics',
       {
-        config: access(publicRoutes.metrics),
+        config: access(publicRoutes.metrics, 'metrics'),
         schema: {
           tags: ['meta'],
           summary: 'Prometheus metrics (text exposition format 0.0.4)',
@@ -318,7 +434,7 @@ export function createHttpServer(
     app.get(
       '/openapi.json',
       {
-        config: access(publicRoutes.docs),
+        config: access(publicRoutes.docs, 'docs'),
         schema: {
           tags: ['meta'],
           summary: 'This OpenAPI 3.1 document, generated from the live service registry',
@@ -335,7 +451,7 @@ export function createHttpServer(
     app.get(
       '/docs',
       {
-        config: access(publicRoutes.docs),
+        config: access(publicRoutes.docs, 'docs'),
         schema: { hide: true },
       },
       async (_request, reply) =>
@@ -347,7 +463,7 @@ export function createHttpServer(
 
     app.get(
       '/docs/static/:file',
-      { config: access(publicRoutes.docs), schema: { hide: true } },
+      { config: access(publicRoutes.docs, 'docs'), schema: { hide: true } },
       async (request, reply) => {
         const { file } = request.params as { file: string }
         const type = DOCS_FILES[file]
@@ -460,13 +576,32 @@ function assertLoopback(host: string): void {
 }
 
 function adminTokenHash(token: unknown): Buffer {
-  if (typeof token !== 'string' || token.length < 32 || /\s/.test(token)) {
-    throw new CoreError(
-      'E_VALIDATION',
-      'Invalid adminToken: use at least 32 characters without white space (e.g. `openssl rand -hex 32`)',
-    )
-  }
-  return hash('sha256', token, 'buffer') as unknown as Buffer
+  assertStrongAdminToken(token, 'adminToken')
+  return hash('sha256', token as string, 'buffer') as unknown as Buffer
+}
+
+/** How often Node looks for requests past their deadline, ms. */
+const CHECK_INTERVAL_MS = 1_000
+
+/** Who may reach a route: anyone, a token, or (metrics, docs) a loopback client or a read scope. */
+type Access = 'public' | 'token' | 'metrics' | 'docs'
+
+/** What @fastify/rate-limit's `createRateLimit()` check answers. */
+interface RateLimitState {
+  isAllowed: boolean
+  isExceeded?: boolean
+  max?: number
+  timeWindow?: number
+  ttlInSeconds: number
+}
+
+/**
+ * The socket inactivity timeout (Node's `server.timeout`): longer than every deadline of this
+ * adapter (receiving a request, an idle keep-alive, a reload) and than the SSE heartbeat, so
+ * that it only ends sockets nothing else would.
+ */
+function idleTimeoutOf(...deadlinesMs: number[]): number {
+  return Math.max(...deadlinesMs) + 5_000
 }
 
 function integer(value: number, name: string, min: number): number {

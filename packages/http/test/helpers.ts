@@ -10,7 +10,7 @@ import Type from 'typebox'
 import { afterEach } from 'vitest'
 import { type CreateHttpServerOptions, createHttpServer, type HttpServer } from '../src/index.js'
 
-export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdefghijklmnop'
+export const ADMIN_TOKEN = '5d0c2b9e8f41a7c36e9b02d4f1a85c7e3b6d90f2a4c81e57d3b09f6a2e4c817b'
 
 const cleanups: Array<() => Promise<unknown>> = []
 afterEach(async () => {

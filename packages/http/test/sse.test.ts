@@ -129,7 +129,7 @@ describe('events over Server-Sent Events', () => {
     expect(((await res.json()) as { code: string }).code).toBe('E_VALIDATION')
   })
 
-  it('needs an events.subscribe scope containing the pattern', async () => {
+  it('needs an events.subscribe or state.read scope, and a token', async () => {
     const hub = await startHub()
     const { token } = await hub.http.tokens.create({
       name: 'watcher',
@@ -138,8 +138,12 @@ describe('events over Server-Sent Events', () => {
     const ok = await openStream(hub, '?pattern=lights.*.changed', token)
     expect(ok.res.status).toBe(200)
     ok.close()
-    const wide = await hub.call('/api/v1/events?pattern=%23', { token })
-    expect(wide.status).toBe(403)
+    const { token: unrelated } = await hub.http.tokens.create({
+      name: 'caller',
+      scopes: ['services.call:lights.#'],
+    })
+    const refused = await hub.call('/api/v1/events?pattern=%23', { token: unrelated })
+    expect(refused.status).toBe(403)
     const none = await hub.call('/api/v1/events?pattern=lights.%23', { token: null })
     expect(none.status).toBe(401)
   })
