@@ -7,7 +7,8 @@ export const MIN_ADMIN_TOKEN_BITS = 128
  * A conservative estimate of the entropy of a secret, in bits: the empirical Shannon entropy of
  * its characters (bits per character, from how often each occurs in the text) times the number
  * of characters that are neither a repeat of the one before nor the next step of a run
- * (`aaaa`, `abcd`, `4321` count once); a word (three or more lower-case letters between
+ * (`aaaa`, `abcd`, `4321` count once), nor part of a three-character piece seen before
+ * (`x7Qx7Q` counts as `x7Q`); a word (three or more lower-case letters between
  * separators or the ends) counts at most 13 bits, one Diceware word. It never credits more than the text shows: 32 × `a` is
  * 0 bits, `openssl rand -hex 32` about 220 to 240, `openssl rand -hex 16` about 100 (refused as
  * an admin token, though it holds 128 random bits: the estimate errs low).
@@ -37,6 +38,13 @@ export function estimateEntropyBits(secret: string): number {
     const before = i < 2 ? Number.NaN : (chars[i - 1] as number) - (chars[i - 2] as number)
     return step === 0 || (Math.abs(step) === 1 && step === before) ? 0 : perChar
   })
+  // A piece seen before (three characters or more) adds nothing: `abcdabcd` is worth `abcd`.
+  const seen = new Set<string>()
+  for (let i = 0; i + 3 <= secret.length; i++) {
+    const piece = secret.slice(i, i + 3)
+    if (seen.has(piece)) credit.fill(0, i, i + 3)
+    seen.add(piece)
+  }
   // A word (lower-case letters between separators) counts at most as one Diceware word.
   for (const word of secret.matchAll(/(?<![A-Za-z0-9])[a-z]{3,}(?![A-Za-z0-9])/g)) {
     const end = word.index + word[0].length

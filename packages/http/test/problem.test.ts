@@ -20,7 +20,9 @@ describe('problemFromError', () => {
       expect(p).toMatchObject({
         type: `${PROBLEM_TYPE_BASE}${code}`,
         status: expected[code] ?? 500,
-        detail: HIDDEN_CODES.includes(code) ? expect.not.stringContaining(`m ${code}`) : `m ${code}`,
+        detail: HIDDEN_CODES.includes(code)
+          ? expect.not.stringContaining(`m ${code}`)
+          : `m ${code}`,
         code,
       })
       expect(STATUS_BY_CODE[code] ?? 500).toBe(expected[code] ?? 500)
