@@ -354,7 +354,7 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
               minItems: 1,
               maxItems: 100,
               description:
-                '"admin" or "<kind>:<pattern>", kind one of services.call, events.publish, events.subscribe, state.read, state.write',
+                '"admin", "metrics:read", "docs:read" or "<kind>:<pattern>", kind one of services.call, events.publish, events.subscribe, state.read, state.write',
             }),
           },
           { additionalProperties: false },

@@ -41,4 +41,28 @@ describe('issue 8: the request deadline the docs give is the one sockets get', (
     expect(lifetime).toBeGreaterThanOrEqual(900)
     expect(answer).toMatch(/^HTTP\/1\.1 408/)
   })
+
+  it('leaves an idle keep-alive connection open past requestTimeoutMs, until keepAliveTimeoutMs', async () => {
+    const hub = await startHub({ requestTimeoutMs: 500, keepAliveTimeoutMs: 10_000 })
+    const { port } = new URL(hub.url)
+    const socket = connect(Number(port), '127.0.0.1')
+    let answer = ''
+    socket.on('data', (chunk) => {
+      answer += chunk.toString()
+    })
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()))
+    const ask = (): void => {
+      socket.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n')
+    }
+    try {
+      ask()
+      await vi.waitFor(() => expect(answer.match(/HTTP\/1\.1 200/g)?.length).toBe(1))
+      // Idle for three request deadlines: a deadline only runs while a request is arriving.
+      await new Promise((resolve) => setTimeout(resolve, 1_500))
+      ask()
+      await vi.waitFor(() => expect(answer.match(/HTTP\/1\.1 200/g)?.length).toBe(2))
+    } finally {
+      socket.destroy()
+    }
+  })
 })
