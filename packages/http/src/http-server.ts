@@ -1,4 +1,3 @@
-import { hash, timingSafeEqual } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import { CoreError } from '@core/contracts'
 import type { Kernel } from '@core/kernel'
@@ -8,12 +7,11 @@ import Fastify, {
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
-  type onRequestHookHandler,
   type onResponseHookHandler,
 } from 'fastify'
 import { parse as secureJsonParse } from 'secure-json-parse'
-import { assertStrongAdminToken } from './admin-token.js'
-import { bearerOf, isLoopbackHost } from './auth.js'
+import { type Access, createAccessHooks, type FailureCounter } from './access.js'
+import { isLoopbackHost } from './auth.js'
 import { createHttpMetrics } from './metrics.js'
 import { buildOpenApi, DOCS_FILES, DOCS_HTML, docsFile } from './openapi.js'
 import {
@@ -25,7 +23,7 @@ import {
 } from './problem.js'
 import { type ApiContext, PRINCIPAL, registerApiRoutes } from './routes.js'
 import { type AuditedTokenStore, auditTokens } from './token-audit.js'
-import { createTokenStore, PEEK, type Principal } from './tokens.js'
+import { createTokenStore } from './tokens.js'
 import type { CreateHttpServerOptions, HttpAddress, HttpServer, ListenOptions } from './types.js'
 
 /** Default largest request body: 1 MiB. @public */
@@ -56,8 +54,9 @@ export const DEFAULT_BODY_LIMIT_BYTES = 1_048_576
  * @param kernel - The kernel to serve (its storage holds the tokens).
  * @param options - See {@link CreateHttpServerOptions}.
  * @returns The {@link HttpServer}; call `listen()` to start it.
- * @throws {@link CoreError} `E_VALIDATION` for a bad option, an `adminToken` shorter than 32
- *   characters, or `auth: false` with a `host` that is not loopback.
+ * @throws {@link CoreError} `E_VALIDATION` for a bad option, an `adminToken` with less than 128
+ *   bits of estimated entropy (see `assertStrongAdminToken`), or `auth: false` with a `host`
+ *   that is not loopback.
  * @see OpenAPI 3.1; RFC 9457 (problem details); RFC 6750 (bearer tokens); Server-Sent Events
  *   (WHATWG HTML §9.2); CloudEvents 1.0 JSON format; Prometheus text exposition format
  * @example
@@ -90,9 +89,6 @@ export function createHttpServer(
   const routeTimeoutMs = integer(options.routeTimeoutMs ?? 10_000, 'routeTimeoutMs', 1)
   const reloadTimeoutMs = integer(options.reloadTimeoutMs ?? 60_000, 'reloadTimeoutMs', 1)
   const heartbeatMs = integer(options.heartbeatMs ?? 15_000, 'heartbeatMs', 1)
-  const adminHash =
-    options.adminToken === undefined ? undefined : adminTokenHash(options.adminToken)
-  const adminLength = options.adminToken?.length ?? -1
   const logger = (options.logger ?? kernel.logger).child({ component: 'http' })
   const publicRoutes = { health: true, metrics: false, docs: false, ...options.publicRoutes }
   const loopbackMeta = options.loopbackMeta ?? true
@@ -100,6 +96,15 @@ export function createHttpServer(
     options.tokens ?? createTokenStore(kernel.storage, { logger }),
     { bus: kernel.bus, logger, source: options.source ?? '/core/http' },
   )
+  // Before anything with a lifetime: a guessable adminToken throws here.
+  let countFailure: FailureCounter | undefined
+  const hooks = createAccessHooks({
+    tokens,
+    adminToken: options.adminToken,
+    loopbackMeta,
+    logger,
+    countFailure: (request) => countFailure?.(request),
+  })
   const metrics = createHttpMetrics(kernel, { processMetrics: options.processMetrics ?? true })
   const streams = new Set<() => void>()
 
@@ -149,7 +154,6 @@ export function createHttpServer(
     timeWindow: authFailures.windowMs,
     keyGenerator: (request) => request.ip,
   })
-  let countFailure: ((request: FastifyRequest) => Promise<RateLimitState>) | undefined
 
   void app.register(fastifySwagger, {
     openapi: {
@@ -181,132 +185,13 @@ export function createHttpServer(
     },
   })
 
-  // ─── auth ─────────────────────────────────────────────────────────────────────────────
-  const peek = (
-    tokens as Partial<
-      Record<typeof PEEK, (token: string, holder?: object) => Principal | undefined>
-    >
-  )[PEEK]?.bind(tokens)
-  // A failed authentication counts against the client's address; past the limit the answer
-  // is 429 with Retry-After instead of 401.
-  const refuse = (request: FastifyRequest, error: unknown, done: (e?: Error) => void): void => {
-    if (countFailure === undefined || !CoreError.is(error, 'E_UNAUTHENTICATED')) {
-      done(error as Error)
-      return
-    }
-    countFailure(request).then(
-      (limit) => {
-        if (limit.isAllowed || limit.isExceeded !== true) {
-          done(error)
-          return
-        }
-        const seconds = Math.max(1, limit.ttlInSeconds)
-        logger.warn(
-          { address: request.ip, failures: limit.max, windowMs: limit.timeWindow },
-          'too many failed authentications from one address: answering 429',
-        )
-        done(
-          new CoreError(
-            'E_UNAVAILABLE',
-            `Too many failed authentications from this address: retry in ${seconds} s with a valid token`,
-            { cause: error, details: { status: 429, retryAfterS: seconds } },
-          ),
-        )
-      },
-      () => done(error),
-    )
-  }
-  const authenticate: onRequestHookHandler = (request, _reply, done) => {
-    const target = request as unknown as Record<typeof PRINCIPAL, Principal>
-    let token: string | undefined
-    try {
-      token = bearerOf(request.headers.authorization)
-    } catch (error) {
-      refuse(request, error, done)
-      return
-    }
-    if (token === undefined) {
-      refuse(
-        request,
-        new CoreError(
-          'E_UNAUTHENTICATED',
-          'This route needs a bearer token: send "Authorization: Bearer <token>" (create one with `core token create`)',
-        ),
-        done,
-      )
-      return
-    }
-    if (
-      adminHash !== undefined &&
-      token.length === adminLength &&
-      timingSafeEqual(hash('sha256', token, 'buffer') as unknown as Buffer, adminHash)
-    ) {
-      target[PRINCIPAL] = ADMIN_TOKEN
-      return done()
-    }
-    const cached = peek?.(token, request.raw.socket ?? undefined)
-    if (cached !== undefined) {
-      target[PRINCIPAL] = cached
-      return done()
-    }
-    tokens.verify(token).then(
-      (principal) => {
-        target[PRINCIPAL] = principal
-        done()
-      },
-      (error: unknown) => refuse(request, error, done),
-    )
-  }
-  // GET /metrics and the API documents: public, or a loopback client, or a token with the
-  // route's read scope (admin included).
-  const meta =
-    (what: 'metrics' | 'docs'): onRequestHookHandler =>
-    (request, reply, done) => {
-      if (loopbackMeta && isLoopbackHost(request.socket.remoteAddress ?? '')) {
-        ;(request as unknown as Record<typeof PRINCIPAL, Principal>)[PRINCIPAL] = NOBODY
-        return done()
-      }
-      authenticate.call(app, request, reply, (error?: Error) => {
-        if (error !== undefined) return done(error)
-        const principal = (request as unknown as Record<typeof PRINCIPAL, Principal>)[PRINCIPAL]
-        const ok =
-          principal.admin || (what === 'metrics' ? principal.readMetrics : principal.readDocs)
-        if (ok === true) return done()
-        done(
-          new CoreError(
-            'E_FORBIDDEN',
-            `Token "${principal.name}" may not read ${what === 'metrics' ? 'GET /metrics' : 'the API documents'}: give it the scope "${what}:read"`,
-            { details: { token: principal.id, permission: `${what}:read` } },
-          ),
-        )
-      })
-    }
-  const metaMetrics = meta('metrics')
-  const metaDocs = meta('docs')
-  const as =
-    (principal: Principal): onRequestHookHandler =>
-    (request, _reply, done) => {
-      ;(request as unknown as Record<typeof PRINCIPAL, Principal>)[PRINCIPAL] = principal
-      done()
-    }
-  const asAnonymous = as(ANONYMOUS)
-  const asPublic = as(NOBODY)
-
   // Hooks are attached per route (not globally) so that they know their route statically:
   // Fastify builds a new object for each read of request.routeOptions.
   app.addHook('onRoute', (route) => {
     const access =
       (route.config as { access?: Access } | undefined)?.access ??
       (route.url.startsWith('/api/') ? 'token' : 'public')
-    const first = !auth
-      ? asAnonymous
-      : access === 'public'
-        ? asPublic
-        : access === 'metrics'
-          ? metaMetrics
-          : access === 'docs'
-            ? metaDocs
-            : authenticate
+    const first = !auth ? hooks.anonymous : hooks[access]
     route.onRequest = [first, ...asArray(route.onRequest)]
     const record = metrics.route(String(route.method), route.url)
     const onResponse: onResponseHookHandler = (_request, reply, done) => {
@@ -375,7 +260,7 @@ export function createHttpServer(
   }
   // Registered as a plugin so that they load after @fastify/swagger, which records routes.
   void app.register(async (scoped) => {
-    countFailure = scoped.createRateLimit() as (request: FastifyRequest) => Promise<RateLimitState>
+    countFailure = scoped.createRateLimit() as FailureCounter
     registerApiRoutes(scoped, ctx)
     registerMetaRoutes(scoped)
   })
@@ -515,25 +400,6 @@ export function createHttpServer(
 const DOCS_CSP =
   "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'"
 
-const ANONYMOUS: Principal = Object.freeze({
-  id: 'anonymous',
-  name: 'anonymous (auth off)',
-  admin: true,
-  permissions: {},
-})
-const NOBODY: Principal = Object.freeze({
-  id: 'public',
-  name: 'public',
-  admin: false,
-  permissions: {},
-})
-const ADMIN_TOKEN: Principal = Object.freeze({
-  id: 'admin-token',
-  name: 'admin token',
-  admin: true,
-  permissions: {},
-})
-
 /**
  * Parses a JSON body, refusing `__proto__` keys and `constructor.prototype` paths
  * (secure-json-parse), so that no handler can be tricked into polluting a prototype.
@@ -575,25 +441,8 @@ function assertLoopback(host: string): void {
   )
 }
 
-function adminTokenHash(token: unknown): Buffer {
-  assertStrongAdminToken(token, 'adminToken')
-  return hash('sha256', token as string, 'buffer') as unknown as Buffer
-}
-
 /** How often Node looks for requests past their deadline, ms. */
 const CHECK_INTERVAL_MS = 1_000
-
-/** Who may reach a route: anyone, a token, or (metrics, docs) a loopback client or a read scope. */
-type Access = 'public' | 'token' | 'metrics' | 'docs'
-
-/** What @fastify/rate-limit's `createRateLimit()` check answers. */
-interface RateLimitState {
-  isAllowed: boolean
-  isExceeded?: boolean
-  max?: number
-  timeWindow?: number
-  ttlInSeconds: number
-}
 
 /**
  * The socket inactivity timeout (Node's `server.timeout`): longer than every deadline of this
