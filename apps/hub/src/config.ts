@@ -8,6 +8,13 @@ import { assertStrongAdminToken, isLoopbackHost } from '@core/http'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import Type, { type Static } from 'typebox'
 import { parse as parseYaml } from 'yaml'
+import {
+  REDIS_ENV_MESSAGES,
+  RedisConfigSchema,
+  RedisEnvSchema,
+  type RedisSettings,
+  resolveRedisSettings,
+} from './redis-config.js'
 
 /** pino's levels, plus `silent`. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
@@ -26,6 +33,8 @@ export const ENV_OVERRIDES = {
   CORE_AUTH: 'http.auth',
   CORE_SQLITE_SYNCHRONOUS: 'sqlite.synchronous',
   CORE_MQTT_URL: 'mqtt.url',
+  CORE_REDIS_URL: 'redis.url',
+  CORE_STORAGE_CACHE: 'redis.storageCache',
 } as const
 
 /** Where an overridable setting's value came from. */
@@ -134,6 +143,7 @@ export const HubConfigSchema = Type.Object(
           "Per-plugin config keyed by plugin name, checked against each plugin's manifest config schema",
       }),
     ),
+    redis: Type.Optional(RedisConfigSchema),
     persistState: Type.Optional(
       Type.Array(Type.String({ pattern: PLUGIN_NAME_PATTERN }), {
         description:
@@ -261,8 +271,22 @@ export const HubConfigSchema = Type.Object(
           ),
           calls: Type.Optional(
             PatternSwitch(
-              'Services callable on <prefix>/call/<service>: true all, false none, or patterns over service names. Default true',
+              'Services callable on <prefix>/call/<service>: true all, false none, or patterns over service names. Each call needs a bearer token (MQTT 5 user property "authorization: Bearer <token>", or "authorization" in the JSON body) with services.call scope, unless trustBroker is true. Default false',
             ),
+          ),
+          trustBroker: Type.Optional(
+            Type.Boolean({
+              description:
+                'Serve MQTT calls without a token: the broker (anonymous access off, per-client ACLs on <prefix>/call/#) is then the only gate. Logged at start. Default false',
+            }),
+          ),
+          maxInFlight: Type.Optional(
+            Type.Integer({
+              minimum: 1,
+              maximum: 100_000,
+              description:
+                'Inbound MQTT messages in progress at once; at the limit the bridge stops reading from the broker until one settles. Default 256',
+            }),
           ),
           startWaitMs: Type.Optional(
             Type.Integer({
@@ -310,6 +334,8 @@ export interface HubConfig {
   http: HttpSettings
   /** The MQTT bridge. */
   mqtt: MqttSettings
+  /** Redis (shared state, storage cache), or `undefined` when no Redis URL is set. */
+  redis: RedisSettings | undefined
   /** `CORE_ADMIN_TOKEN`: a fixed admin credential (≥ 32 characters) for scripts and tests. */
   adminToken: string | undefined
   /** Where each overridable field came from. */
@@ -349,7 +375,12 @@ export interface MqttSettings {
   password: string | undefined
   events: string[]
   state: boolean | string[]
+  /** Services callable over MQTT; `false` (the default) none. */
   calls: boolean | string[]
+  /** Serve MQTT calls without a token, trusting the broker's ACLs. */
+  trustBroker: boolean
+  /** Inbound messages in progress at once, `undefined` = the bridge's default. */
+  maxInFlight: number | undefined
   startWaitMs: number
 }
 
@@ -386,6 +417,8 @@ Environment (overrides the file):
   CORE_DATA_DIR      folder of the SQLite file hub.db (default ./data)
   CORE_DATABASE_URL  postgres://… to store data in PostgreSQL instead of SQLite
   CORE_SQLITE_SYNCHRONOUS  NORMAL (default) or FULL (every commit survives a power cut)
+  CORE_REDIS_URL     redis://… to keep the state in Redis, shared with other hubs
+  CORE_STORAGE_CACHE redis: serve storage point reads from a Redis cache (needs CORE_REDIS_URL)
   CORE_LOG_LEVEL     fatal, error, warn, info (default), debug, trace, silent`
 
 /** What the command line asked for. */
@@ -430,8 +463,9 @@ export function parseHubArgs(argv: readonly string[]): HubArgs {
  * when a database URL is set), `logLevel` `info`, `pluginDirs` `[<appDir>/plugins]` when neither
  * `pluginDirs` nor `plugins` is set; SQLite `synchronous` `NORMAL`; HTTP on `127.0.0.1:8080`
  * with auth on, `/health` public and `/metrics`, `/docs` for loopback clients or tokens with
- * `metrics:read` / `docs:read`, 20 failed authentications per address and minute before 429; the MQTT bridge on `mqtt://127.0.0.1:1883`, prefix `core`,
- * no events forwarded, every state key mirrored, every service callable.
+ * `metrics:read` / `docs:read`, 20 failed authentications per address and minute before 429;
+ * the MQTT bridge on `mqtt://127.0.0.1:1883`, prefix `core`, no events forwarded, every state
+ * key mirrored, no service callable over MQTT.
  *
  * @throws {@link CoreError} `E_NOT_FOUND` when the named config file does not exist;
  *   `E_VALIDATION` when it cannot be parsed (naming the file and the parser's message), when a
@@ -536,6 +570,14 @@ export async function loadHubConfig(options: LoadHubConfigOptions = {}): Promise
   checkPatterns(file.mqtt?.state, 'state')
   checkPatterns(file.mqtt?.calls, 'calls')
 
+  const redis = resolveRedisSettings(file.redis, fromEnv)
+  if (redis !== undefined && (file.persistState?.length ?? 0) > 0) {
+    throw new CoreError(
+      'E_VALIDATION',
+      'persistState cannot be used with Redis (CORE_REDIS_URL or redis.url): the state is kept in Redis, shared by the hubs, instead. Remove persistState or the Redis URL',
+      { details: { field: 'persistState' } },
+    )
+  }
   const storage: StorageConfig =
     databaseUrl.value === undefined
       ? { kind: 'sqlite', filename: resolve(dataDir, 'hub.db'), synchronous: synchronous.value }
@@ -583,9 +625,12 @@ export async function loadHubConfig(options: LoadHubConfigOptions = {}): Promise
       password: file.mqtt?.password,
       events: [...mqttEvents],
       state: file.mqtt?.state ?? true,
-      calls: file.mqtt?.calls ?? true,
+      calls: file.mqtt?.calls ?? false,
+      trustBroker: file.mqtt?.trustBroker ?? false,
+      maxInFlight: file.mqtt?.maxInFlight,
       startWaitMs: file.mqtt?.startWaitMs ?? DEFAULT_MQTT_START_WAIT_MS,
     },
+    redis,
     adminToken: fromEnv.CORE_ADMIN_TOKEN,
     origin: {
       dataDir:
@@ -623,6 +668,7 @@ const EnvSchema = Type.Object({
   CORE_SQLITE_SYNCHRONOUS: Type.Optional(Type.Enum([...SQLITE_SYNCHRONOUS])),
   CORE_MQTT_URL: Type.Optional(Type.String({ pattern: MQTT_URL_PATTERN })),
   CORE_ADMIN_TOKEN: Type.Optional(Type.String({ minLength: MIN_ADMIN_TOKEN_LENGTH })),
+  ...RedisEnvSchema,
 })
 const validateEnv = ajv.compile(EnvSchema)
 const ENV_MESSAGES: Record<string, string> = {
@@ -633,6 +679,7 @@ const ENV_MESSAGES: Record<string, string> = {
     'must be a broker URL starting with mqtt://, mqtts://, tcp://, tls://, ws:// or wss://',
   CORE_ADMIN_TOKEN: `must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters long (e.g. openssl rand -hex 32)`,
   CORE_SQLITE_SYNCHRONOUS: 'must be NORMAL or FULL',
+  ...REDIS_ENV_MESSAGES,
 }
 
 async function readConfigFile(path: string): Promise<HubConfigFile> {
@@ -681,7 +728,7 @@ function readEnvironment(env: Record<string, string | undefined>): Static<typeof
     const value = nonEmpty(env[name])
     if (value === undefined) continue
     out[name] =
-      name === 'CORE_AUTH'
+      name === 'CORE_AUTH' || name === 'CORE_STORAGE_CACHE'
         ? value.trim().toLowerCase()
         : name === 'CORE_SQLITE_SYNCHRONOUS'
           ? value.trim().toUpperCase()

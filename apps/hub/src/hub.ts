@@ -10,9 +10,13 @@ import {
   type StopReport,
 } from '@core/kernel'
 import { createMqttBridge, type MqttBridge } from '@core/mqtt'
+import type { RedisStateBackend } from '@core/redis'
 import { createStorage, type Storage } from '@core/storage'
 import pino from 'pino'
 import { APP_DIR, type HubConfig, type StorageConfig } from './config.js'
+import { createMqttCallAuthorizer, describeMqttCalls } from './mqtt-calls.js'
+import { addRedisHealth, describeRedis, openRedisState, withRedisCache } from './redis.js'
+import type { RedisSettings } from './redis-config.js'
 
 /** The MQTT side of a booted hub, as the startup summary reports it. */
 export interface MqttStatus {
@@ -33,6 +37,8 @@ export interface RunningHub {
   /** Where the HTTP API listens (`url` is `http://host:port`). */
   readonly address: HttpAddress
   readonly mqtt: MqttStatus
+  /** The Redis state backend, when `CORE_REDIS_URL` / `redis.url` is set (its `redis` health component). */
+  readonly redis: RedisStateBackend | undefined
   /** What `kernel.start()` reported. */
   readonly report: BootReport
   /**
@@ -63,24 +69,26 @@ export const BOOTSTRAP_TOKEN_NAME = 'admin (first boot)'
 
 /**
  * Opens the storage the config names: SQLite at `<dataDir>/hub.db` (the folder is created) with
- * the configured `synchronous` setting, or
- * PostgreSQL when a database URL is set. Each driver is imported only when used.
+ * the configured `synchronous` setting, or PostgreSQL when a database URL is set, behind the
+ * Redis read cache when `redis.storageCache` is on. Each driver is imported only when used.
  * @throws {@link CoreError} `E_STORAGE` when the database cannot be opened; `E_VALIDATION` for a bad URL.
  */
-export async function openStorage(config: StorageConfig): Promise<Storage> {
+export async function openStorage(config: StorageConfig, redis?: RedisSettings): Promise<Storage> {
   if (config.kind === 'sqlite') {
     const { createSqliteAdapter } = await import('@core/storage-sqlite')
     return createStorage(
-      await createSqliteAdapter({ filename: config.filename, synchronous: config.synchronous }),
+      await withRedisCache(
+        await createSqliteAdapter({ filename: config.filename, synchronous: config.synchronous }),
+        redis,
+      ),
     )
   }
   const { createPostgresAdapter } = await import('@core/storage-postgres')
-  return createStorage(
-    await createPostgresAdapter({
-      url: config.url,
-      ...(config.schema === undefined ? {} : { schema: config.schema }),
-    }),
-  )
+  const adapter = await createPostgresAdapter({
+    url: config.url,
+    ...(config.schema === undefined ? {} : { schema: config.schema }),
+  })
+  return createStorage(await withRedisCache(adapter, redis))
 }
 
 /** `sqlite /data/hub.db` or `postgres host:5432/db` (never the credentials). */
@@ -115,7 +123,14 @@ export async function startHub(
       { name: 'core', level: config.logLevel },
       pino.destination({ dest: 2, sync: true }),
     ) as unknown as Logger)
-  const storage = await openStorage(config.storage)
+  const redis = config.redis === undefined ? undefined : await openRedisState(config.redis, logger)
+  let storage: Storage
+  try {
+    storage = await openStorage(config.storage, config.redis)
+  } catch (error) {
+    await redis?.close()
+    throw error
+  }
   const kernel = createKernel({
     hostPackage: options.hostPackage ?? resolve(APP_DIR, 'package.json'),
     pluginDirs: config.pluginDirs,
@@ -124,6 +139,7 @@ export async function startHub(
     config: config.pluginConfig,
     storage,
     persistState: config.persistState,
+    ...(redis === undefined ? {} : { stateBackend: redis }),
     logger,
     watch: config.watch,
     ...(config.lifecycleTimeoutMs === undefined
@@ -142,10 +158,19 @@ export async function startHub(
     await bridge?.stop().catch(() => undefined)
     await kernel.stop().catch(() => undefined)
     await storage.close().catch(() => undefined)
+    await redis?.close().catch(() => undefined)
   }
 
   try {
     const m = config.mqtt
+    // The bridge exists before the HTTP server that owns the token store: the check reads
+    // `http` when a call comes (late-bound), and refuses with E_UNAVAILABLE until then.
+    const callAuth =
+      m.calls === false
+        ? {}
+        : m.trustBroker
+          ? { trustBroker: true }
+          : { authorizeCall: createMqttCallAuthorizer(() => http?.tokens, config.adminToken) }
     bridge = m.enabled
       ? createMqttBridge(kernel, {
           logger: mqttLog.logger,
@@ -154,10 +179,20 @@ export async function startHub(
           events: m.events,
           state: m.state,
           calls: m.calls,
+          ...callAuth,
+          ...(m.maxInFlight === undefined ? {} : { maxInFlight: m.maxInFlight }),
           ...(m.username === undefined ? {} : { username: m.username }),
           ...(m.password === undefined ? {} : { password: m.password }),
         })
       : undefined
+    if (bridge !== undefined && bridge.callMode === 'trust-broker') {
+      logger.warn(
+        { prefix: m.prefix },
+        `MQTT calls are served WITHOUT tokens (mqtt.trustBroker): anyone the broker lets publish on ${m.prefix}/call/# can call services; keep anonymous access off and restrict that topic with broker ACLs`,
+      )
+    }
+    if (redis !== undefined && config.redis !== undefined)
+      addRedisHealth(kernel, redis, config.redis)
     const report = await kernel.start()
     const mqtt = await connectBridge(bridge, m.startWaitMs, logger, mqttLog.last)
     // The bridge reports itself as the `mqtt` component of kernel.health().
@@ -172,6 +207,7 @@ export async function startHub(
       ...(config.adminToken === undefined ? {} : { adminToken: config.adminToken }),
     })
     const address = await http.listen()
+    redis?.metrics.register(http.metrics)
     let bootstrapToken: string | undefined
     if (config.http.auth && config.adminToken === undefined) {
       const tokens = await http.tokens.list()
@@ -193,6 +229,7 @@ export async function startHub(
       http: server,
       address,
       mqtt,
+      redis,
       report,
       bootstrapToken,
       health,
@@ -202,6 +239,7 @@ export async function startHub(
           await bridge?.stop()
           const result = await kernel.stop()
           await storage.close()
+          await redis?.close()
           return result
         })()
         return stopped
@@ -228,6 +266,7 @@ export function formatStartup(
     address: HttpAddress
     mqtt: MqttStatus
     bootstrapToken?: string | undefined
+    redis?: RedisStateBackend | undefined
   },
 ): string {
   const rows = plugins.map((p) => {
@@ -247,6 +286,8 @@ export function formatStartup(
       : 'auth OFF (loopback only)'
     lines.push(`http: ${address.url} (${auth}) · docs ${address.url}/docs`)
     lines.push(`mqtt: ${describeMqtt(config, mqtt)}`)
+    if (config.redis !== undefined && transports.redis !== undefined)
+      lines.push(`redis: ${describeRedis(config.redis, transports.redis)}`)
   }
   lines.push('', ...table(['PLUGIN', 'VERSION', 'STATE', 'SERVICES'], rows))
   for (const p of plugins) {
@@ -291,7 +332,7 @@ function describeMqtt(config: HubConfig, mqtt: MqttStatus): string {
     : `NOT connected (${mqtt.error ?? 'connection lost'}), retrying in the background; health is degraded until it connects`
   const forwarded =
     config.mqtt.events.length === 0 ? '' : ` · events ${config.mqtt.events.join(', ')}`
-  return `${bridge.url} ${link} · prefix ${bridge.prefix}${forwarded}`
+  return `${bridge.url} ${link} · prefix ${bridge.prefix}${forwarded} · ${describeMqttCalls(config.mqtt)}`
 }
 
 /**

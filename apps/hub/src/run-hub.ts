@@ -84,6 +84,7 @@ export async function runHub(options: RunHubOptions = {}): Promise<number> {
       address: hub.address,
       mqtt: hub.mqtt,
       bootstrapToken: hub.bootstrapToken,
+      redis: hub.redis,
     }),
   )
 

@@ -50,7 +50,9 @@ describe('loadHubConfig', () => {
         password: undefined,
         events: [],
         state: true,
-        calls: true,
+        calls: false,
+        trustBroker: false,
+        maxInFlight: undefined,
         startWaitMs: 2000,
       },
       adminToken: undefined,
@@ -301,6 +303,8 @@ describe('loadHubConfig: HTTP and MQTT settings', () => {
       events: ['zigbee2mqtt.#', 'automation.*.fired'],
       state: ['zigbee2mqtt.#'],
       calls: false,
+      trustBroker: false,
+      maxInFlight: undefined,
       startWaitMs: 500,
     })
     expect(fromFile.origin).toMatchObject({ httpHost: 'file', httpPort: 'file', mqttUrl: 'file' })

@@ -159,7 +159,7 @@ describe('startHub: HTTP, MQTT and the admin token', () => {
       expect(text).toContain(`http: ${hub.address.url} (auth on) · docs ${hub.address.url}/docs`)
       expect(text).toMatch(
         new RegExp(
-          `^mqtt: ${config.mqtt.url.replace(/[./]/g, '\\$&')} NOT connected \\(.+\\), retrying in the background; health is degraded until it connects · prefix core$`,
+          `^mqtt: ${config.mqtt.url.replace(/[./]/g, '\\$&')} NOT connected \\(.+\\), retrying in the background; health is degraded until it connects · prefix core · calls off$`,
           'm',
         ),
       )

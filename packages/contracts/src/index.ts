@@ -6,8 +6,8 @@ export type { CloudEvent } from './event.js'
 export { CLOUD_EVENT_REQUIRED_ATTRIBUTES, CloudEventSchema } from './event.js'
 export type { JsonValue } from './json.js'
 export { cloneJson } from './json.js'
-export type { LogFn, Logger } from './logger.js'
-export { createStderrLogger, silentLogger } from './logger.js'
+export type { LogFn, Logger, RateLimitedLogger, RateLimitedOptions } from './logger.js'
+export { createStderrLogger, rateLimited, silentLogger } from './logger.js'
 export type { PluginIsolation, PluginManifest, PluginPermissions } from './manifest.js'
 export {
   PLUGIN_NAME_PATTERN,

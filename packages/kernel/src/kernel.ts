@@ -133,7 +133,12 @@ export function createKernel(options: CreateKernelOptions = {}): Kernel {
           clock,
           logger: log,
         })
-  const state = createStateEngine({ bus, logger, clock, backend: persistedState })
+  const state = createStateEngine({
+    bus,
+    logger,
+    clock,
+    backend: persistedState ?? options.stateBackend,
+  })
   const schemas = new ConfigSchemas()
   const records = new Map<string, PluginRecord>()
   let order: string[] = []
@@ -1125,6 +1130,9 @@ function checkOptions(options: CreateKernelOptions): void {
   }
   for (const key of ['pluginDirs', 'plugins', 'required', 'persistState'] as const) {
     if (options[key] !== undefined && !Array.isArray(options[key])) bad(key, 'use an array')
+  }
+  if (options.stateBackend !== undefined && (options.persistState?.length ?? 0) > 0) {
+    bad('stateBackend', 'give either stateBackend or persistState, not both')
   }
 }
 

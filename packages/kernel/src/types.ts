@@ -14,7 +14,7 @@ import type {
   ServiceContext,
   ServiceRegistry,
 } from '@core/service-registry'
-import type { StateEngine } from '@core/state-engine'
+import type { StateBackend, StateEngine } from '@core/state-engine'
 import type { NamespacedStorage, Storage } from '@core/storage'
 
 // ─── Lifecycle ──────────────────────────────────────────────────────────────────────────────
@@ -491,6 +491,18 @@ export interface CreateKernelOptions {
    * ```
    */
   persistState?: string[]
+  /**
+   * Where the state engine keeps its entries, e.g. a Redis backend shared by several hubs
+   * (`createRedisStateBackend` of `@core/redis`). Owned by the caller: `stop()` leaves it open.
+   * Not together with `persistState` (that one is a backend of its own).
+   * @defaultValue the in-memory backend
+   * @example
+   * ```ts
+   * const backend = createRedisStateBackend({ url: 'redis://127.0.0.1:6379' })
+   * const kernel = createKernel({ stateBackend: backend })
+   * ```
+   */
+  stateBackend?: StateBackend
   /** Timeout of each lifecycle step, ms, or per step. @defaultValue 10_000 */
   lifecycleTimeoutMs?: number | LifecycleTimeouts
   /** Overall deadline of `stop()`, ms. @defaultValue 30_000 */

@@ -2,7 +2,7 @@ import {
   assertServiceName,
   CoreError,
   isTraceparent,
-  type Logger,
+  type RateLimitedLogger,
   toCoreError,
 } from '@core/contracts'
 import type { TopicMatcher } from '@core/event-bus'
@@ -11,7 +11,7 @@ import type { IPublishPacket } from 'mqtt'
 import type { SendOptions } from './connection.js'
 import { parseJsonPayload } from './payload.js'
 import { assertMqttTopic } from './topic-words.js'
-import type { Counters } from './types.js'
+import type { AuthorizeMqttCall, Counters } from './types.js'
 
 /** What {@link createCallServer} needs. @internal */
 export interface CallServerDeps {
@@ -21,7 +21,13 @@ export interface CallServerDeps {
   allowed: TopicMatcher<true> | undefined
   send: (topic: string, payload: string, options: SendOptions) => void
   counters: Counters
-  logger: Logger
+  /**
+   * Checks each call's bearer token; `undefined` = the broker is trusted (`trustBroker`), every
+   * call is let through as caller `mqtt`.
+   */
+  authorize: AuthorizeMqttCall | undefined
+  /** The bridge's rate-limited warnings. */
+  limited: RateLimitedLogger
 }
 
 /** Serves `<prefix>/call/<service>`. @internal */
@@ -30,7 +36,8 @@ export interface CallServer {
   readonly filter: string
   /** True when `topic` is a call topic. */
   owns(topic: string): boolean
-  handle(topic: string, payload: Buffer, packet: IPublishPacket): void
+  /** Serves one call; the promise (if any) settles once the reply is sent. */
+  handle(topic: string, payload: Buffer, packet: IPublishPacket): Promise<void> | undefined
 }
 
 /** The JSON body of a call from an MQTT 3.1.1 client (or a 5 client without a response topic). */
@@ -39,6 +46,8 @@ interface CallEnvelope {
   replyTo?: unknown
   correlationId?: unknown
   traceparent?: unknown
+  /** `Bearer <token>`, for clients that cannot set the MQTT 5 user property. */
+  authorization?: unknown
 }
 
 /**
@@ -53,13 +62,17 @@ interface CallEnvelope {
  * The reply is `{ result }` or `{ error: <CoreError JSON> }` (plus `correlationId` in the
  * body form), at the request's QoS (at most 1), never retained. A user property (MQTT 5) or
  * body field `traceparent` is passed on as `meta.traceparent`.
+ *
+ * With `authorize`, each call's token (user property `authorization: Bearer <token>`, else
+ * the body field `authorization`) is checked before the service is looked up; a refusal is
+ * replied as the CoreError (`E_UNAUTHENTICATED`, `E_FORBIDDEN`). Refusals and failures without
+ * a reply topic are logged through the rate limiter.
  * @internal
  */
 export function createCallServer(deps: CallServerDeps): CallServer {
-  const { kernel, counters, logger: log } = deps
+  const { kernel, counters, limited } = deps
   const callPrefix = `${deps.prefix}/call/`
   const filter = `${callPrefix}+`
-  let rejectsLogged = 0
   // Callers reuse their reply topic and call the same services: remember what was checked.
   const goodReplyTopics = new Set<string>()
   const serviceChecks = new Map<string, CoreError | null>()
@@ -84,11 +97,11 @@ export function createCallServer(deps: CallServerDeps): CallServer {
     return verdict
   }
 
-  const reject = (topic: string, why: string): void => {
+  const reject = (topic: string, why: string): undefined => {
     counters.rejected++
     counters.callErrors++
-    if (rejectsLogged++ < 20) log.warn({ topic }, `MQTT call on "${topic}" refused: ${why}`)
-    else log.debug({ topic }, `MQTT call refused: ${why}`)
+    limited.warn('mqtt.call.refused', { topic }, `MQTT call on "${topic}" refused: ${why}`)
+    return undefined
   }
 
   return {
@@ -103,6 +116,7 @@ export function createCallServer(deps: CallServerDeps): CallServer {
       let correlationId: unknown
       let params: unknown
       let traceparent: unknown = props?.userProperties?.traceparent
+      let authorization: unknown = firstValue(props?.userProperties?.authorization)
       let bodyForm = false
 
       if (typeof props?.responseTopic === 'string') {
@@ -112,7 +126,7 @@ export function createCallServer(deps: CallServerDeps): CallServer {
           const parsed = parseJsonPayload(payload)
           if (!parsed.ok) {
             counters.rejected++
-            return void replyError(
+            return replyError(
               new CoreError(
                 'E_VALIDATION',
                 `Call of "${service}": ${parsed.reason}; send the params as a JSON object`,
@@ -146,6 +160,7 @@ export function createCallServer(deps: CallServerDeps): CallServer {
         correlationId = envelope.correlationId
         params = envelope.params ?? {}
         traceparent ??= envelope.traceparent
+        authorization ??= envelope.authorization
       }
 
       if (replyTo !== undefined && !goodReplyTopics.has(replyTo)) {
@@ -164,21 +179,53 @@ export function createCallServer(deps: CallServerDeps): CallServer {
       const refusal = checkService(service)
       if (refusal !== null) {
         if (refusal.code === 'E_VALIDATION') counters.rejected++
-        return void replyError(refusal)
+        return replyError(refusal)
       }
 
-      const meta: Record<string, unknown> = { transport: 'mqtt' }
+      const meta: Record<string, unknown> = { transport: 'mqtt', caller: MQTT_CALLER }
       if (isTraceparent(traceparent)) meta.traceparent = traceparent
-      kernel.services.call(service, params, { meta }).then(
-        (result) => reply({ result: result === undefined ? null : result }),
+      const call = (): Promise<void> =>
+        kernel.services.call(service, params, { meta }).then(
+          (result) => reply({ result: result === undefined ? null : result }),
+          (error: unknown) =>
+            replyError(toCoreError(error, 'E_INTERNAL', `Call of "${service}" failed`)),
+        )
+      if (deps.authorize === undefined) return call()
+
+      let token: string | undefined
+      if (authorization !== undefined) {
+        const match = typeof authorization === 'string' ? BEARER.exec(authorization) : null
+        if (match === null) {
+          return replyError(
+            new CoreError(
+              'E_UNAUTHENTICATED',
+              `Call of "${service}": the authorization must read "Bearer <token>" (MQTT 5 user property or the "authorization" field of the JSON body)`,
+              { details: { service } },
+            ),
+          )
+        }
+        token = match[1]
+      }
+      return deps.authorize(token, service).then(
+        (granted) => {
+          meta.caller = granted.caller
+          if (granted.tokenId !== undefined) meta.token = granted.tokenId
+          return call()
+        },
         (error: unknown) =>
-          replyError(toCoreError(error, 'E_INTERNAL', `Call of "${service}" failed`)),
+          replyError(
+            toCoreError(error, 'E_UNAUTHENTICATED', `Call of "${service}" not authorised`),
+          ),
       )
 
-      function replyError(error: CoreError): void {
+      function replyError(error: CoreError): undefined {
         counters.callErrors++
         if (replyTo === undefined) {
-          log.warn({ err: error, service }, `MQTT call of "${service}" failed (no reply topic)`)
+          limited.warn(
+            `mqtt.call.failed.${error.code}`,
+            { err: error, service },
+            `MQTT call of "${service}" failed (no reply topic): ${error.message}`,
+          )
           return
         }
         reply({ error: error.toJSON() })
@@ -210,4 +257,14 @@ export function createCallServer(deps: CallServerDeps): CallServer {
       }
     },
   }
+}
+
+/** `meta.caller` of MQTT calls when the broker is trusted (no token). @internal */
+export const MQTT_CALLER = 'mqtt'
+
+const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i
+
+/** mqtt.js gives a repeated user property as an array: its first value. */
+function firstValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value
 }

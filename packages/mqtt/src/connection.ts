@@ -26,6 +26,12 @@ export interface ConnectionOptions {
   onConnect: (connack: IConnackPacket) => void
   /** Called for every inbound PUBLISH. */
   onMessage: (topic: string, payload: Buffer, packet: IPublishPacket) => void
+  /**
+   * Called after each inbound PUBLISH was handed to `onMessage`; mqtt.js reads no further
+   * packet until `resume` is called (its `handleMessage` hook), which is the bridge's
+   * backpressure.
+   */
+  admit: (resume: () => void) => void
 }
 
 /** Options of {@link Connection.publish}. @internal */
@@ -146,6 +152,10 @@ export function openConnection(options: ConnectionOptions): Connection {
       log.warn({ err: error, url: redact(options.url) }, `MQTT connection error: ${error.message}`)
     } else log.debug({ err: error }, 'MQTT connection error')
   })
+  // mqtt.js parses the next packet only once this callback runs (QoS 1 sends its PUBACK then).
+  client.handleMessage = (_packet, callback) => {
+    options.admit(() => callback())
+  }
   client.on('message', (topic, payload, packet) => {
     try {
       options.onMessage(topic, payload, packet)

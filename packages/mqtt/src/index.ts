@@ -1,4 +1,9 @@
-export { createMqttBridge, DEFAULT_MQTT_PREFIX, DEFAULT_MQTT_URL } from './mqtt-bridge.js'
+export {
+  createMqttBridge,
+  DEFAULT_MQTT_MAX_IN_FLIGHT,
+  DEFAULT_MQTT_PREFIX,
+  DEFAULT_MQTT_URL,
+} from './mqtt-bridge.js'
 export {
   assertMqttFilter,
   assertMqttTopic,
@@ -12,9 +17,12 @@ export {
   wordToLevel,
 } from './topic-words.js'
 export type {
+  AuthorizeMqttCall,
   CreateMqttBridgeOptions,
   MqttBridge,
   MqttBridgeStats,
+  MqttCallAuthorization,
+  MqttCallMode,
   MqttMessageData,
   MqttPublishParams,
   MqttQos,

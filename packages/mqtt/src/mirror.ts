@@ -1,4 +1,4 @@
-import type { CloudEvent, Logger, StateChange } from '@core/contracts'
+import type { CloudEvent, Logger, RateLimitedLogger } from '@core/contracts'
 import { createTopicMatcher, type Unsubscribe } from '@core/event-bus'
 import type { Kernel } from '@core/kernel'
 import type { SendOptions } from './connection.js'
@@ -15,6 +15,8 @@ export interface MirrorDeps {
   /** Sends one message if connected (else counts it dropped). */
   send: (topic: string, payload: string, options: SendOptions) => void
   logger: Logger
+  /** The bridge's rate-limited warnings. */
+  limited: RateLimitedLogger
 }
 
 /** The outbound half of the bridge: events and state on MQTT. @internal */
@@ -26,6 +28,8 @@ export interface Mirror {
 
 const STATE_QOS = { qos: 1, retain: true } as const
 const EVENT_QOS = { qos: 0, retain: false } as const
+/** The "revision" recorded for a key whose retained message was cleared. */
+const CLEARED = 0
 
 /**
  * Forwards chosen bus events to `<prefix>/events/<levels>` (the CloudEvent as JSON, QoS 0, not
@@ -34,13 +38,16 @@ const EVENT_QOS = { qos: 0, retain: false } as const
  * Words become levels by reversing the percent-encoding where it is canonical
  * (`living%20room` → `living room`).
  *
+ * A `state.<namespace>.<key…>` event only says which key to look at: namespace and key come
+ * from the event type and the entry from `kernel.state.get`, never from the event's data.
+ *
  * Overlapping patterns forward an event once: pattern `i` skips what an earlier pattern matches.
  * Each state key's messages go out in revision order, and a resync never publishes an older
  * revision than one already sent.
  * @internal
  */
 export function startMirror(deps: MirrorDeps): Mirror {
-  const { kernel, prefix, send, logger: log } = deps
+  const { kernel, prefix, send, logger: log, limited } = deps
   const undos: Unsubscribe[] = []
   /** `<ns>\0<key>` → the last revision sent (a value or a clear). */
   const sent = new Map<string, number>()
@@ -76,35 +83,41 @@ export function startMirror(deps: MirrorDeps): Mirror {
     },
   )
 
-  const publishEntry = async (ns: string, key: string): Promise<void> => {
+  /**
+   * Brings one key's retained message in line with the state engine. The key comes from the
+   * event type (`state.<namespace>.<key…>`) and the value from `kernel.state.get`: never from
+   * the event's data, which a forged event could fill with another namespace or a revision
+   * from the future.
+   */
+  const mirrorKey = async (ns: string, key: string): Promise<void> => {
     const id = `${ns}\u0000${key}`
     const entry = await kernel.state.get(ns, key)
-    if (entry === undefined) return // deleted since: its own change event clears it
-    if ((sent.get(id) ?? 0) >= entry.revision) return
+    if (entry === undefined) {
+      if (sent.get(id) === CLEARED) return
+      sent.set(id, CLEARED)
+      send(stateTopic(ns, key), '', STATE_QOS)
+      return
+    }
+    if ((sent.get(id) ?? CLEARED) >= entry.revision) return
     sent.set(id, entry.revision)
     send(stateTopic(ns, key), JSON.stringify(entry), STATE_QOS)
   }
 
   for (const p of deps.state) stateMatcher.add(p, true)
-  subscribeOnce<StateChange>(
+  subscribeOnce<unknown>(
     deps.state,
     (p) => `state.${p}`,
     async (event) => {
-      const change = event.data
-      namespaces.add(change.namespace)
-      if (change.reason === 'set') {
-        await publishEntry(change.namespace, change.key).catch((error: unknown) => {
-          log.warn(
-            { err: error, namespace: change.namespace, key: change.key },
-            'state mirror failed',
-          )
-        })
-        return
-      }
-      const id = `${change.namespace}\u0000${change.key}`
-      if ((sent.get(id) ?? 0) >= change.revision) return
-      sent.set(id, change.revision)
-      send(stateTopic(change.namespace, change.key), '', STATE_QOS)
+      const target = stateKeyOf(event.type)
+      if (target === undefined) return
+      namespaces.add(target.namespace)
+      await mirrorKey(target.namespace, target.key).catch((error: unknown) => {
+        limited.warn(
+          'mqtt.state-mirror.failed',
+          { err: error, namespace: target.namespace, key: target.key },
+          'state mirror failed',
+        )
+      })
     },
   )
 
@@ -125,7 +138,7 @@ export function startMirror(deps: MirrorDeps): Mirror {
           if (stateMatcher.match(`${ns}.${item.key}`).length === 0) continue
           const id = `${ns}\u0000${item.key}`
           live.add(id)
-          if ((sent.get(id) ?? 0) > item.revision) continue
+          if ((sent.get(id) ?? CLEARED) > item.revision) continue
           const { key, ...entry } = item
           sent.set(id, item.revision)
           send(stateTopic(ns, key), JSON.stringify(entry), STATE_QOS)
@@ -143,4 +156,15 @@ export function startMirror(deps: MirrorDeps): Mirror {
       for (const undo of undos.splice(0)) undo()
     },
   }
+}
+
+/**
+ * `{ namespace, key }` of a `state.<namespace>.<key…>` event type; `undefined` for a type with
+ * no key (the kernel never publishes one). @internal
+ */
+export function stateKeyOf(type: string): { namespace: string; key: string } | undefined {
+  const first = type.indexOf('.')
+  const second = type.indexOf('.', first + 1)
+  if (first < 0 || second < 0 || second === type.length - 1) return undefined
+  return { namespace: type.slice(first + 1, second), key: type.slice(second + 1) }
 }

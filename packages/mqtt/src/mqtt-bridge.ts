@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { assertPattern, CoreError, type Logger } from '@core/contracts'
+import { assertPattern, CoreError, type Logger, rateLimited } from '@core/contracts'
 import { createTopicMatcher, type TopicMatcher } from '@core/event-bus'
 import type { Kernel } from '@core/kernel'
 import { type CallServer, createCallServer } from './call-server.js'
@@ -7,13 +7,23 @@ import { type Connection, openConnection, redact, type SendOptions } from './con
 import { type Mirror, startMirror } from './mirror.js'
 import { type PluginServices, registerPluginServices } from './plugin-services.js'
 import { assertMqttTopic } from './topic-words.js'
-import type { Counters, CreateMqttBridgeOptions, MqttBridge, MqttBridgeStats } from './types.js'
+import type {
+  AuthorizeMqttCall,
+  Counters,
+  CreateMqttBridgeOptions,
+  MqttBridge,
+  MqttBridgeStats,
+  MqttCallMode,
+} from './types.js'
 
 /** The broker a bridge connects to when no `url` is given. @public */
 export const DEFAULT_MQTT_URL = 'mqtt://127.0.0.1:1883'
 
 /** The topic prefix of a bridge when no `prefix` is given. @public */
 export const DEFAULT_MQTT_PREFIX = 'core'
+
+/** Inbound messages in progress at once when no `maxInFlight` is given. @public */
+export const DEFAULT_MQTT_MAX_IN_FLIGHT = 256
 
 /**
  * Bridges a kernel to an MQTT broker (mqtt.js; MQTT 5, serving 3.1.1 clients too).
@@ -40,13 +50,21 @@ export const DEFAULT_MQTT_PREFIX = 'core'
  * - `<prefix>/state/<namespace>/<key levels>`: each mirrored state key's `StateEntry` as JSON,
  *   retained, QoS 1; an empty retained payload when it is deleted or expires. Re-published in
  *   full after every (re)connection.
- * - `<prefix>/call/<service>`: service calls. MQTT 5: params as payload, reply on the response
- *   topic with the correlation data; MQTT 3.1.1: `{ params, replyTo, correlationId }`, reply
- *   on `replyTo` with `correlationId` in the body. Replies are `{ result }` or
- *   `{ error: <CoreError JSON> }` (unknown service: `E_SERVICE_NOT_FOUND`).
+ * - `<prefix>/call/<service>` (only with `calls` on; off by default): service calls. MQTT 5:
+ *   params as payload, reply on the response topic with the correlation data; MQTT 3.1.1:
+ *   `{ params, replyTo, correlationId, authorization }`, reply on `replyTo` with
+ *   `correlationId` in the body. Replies are `{ result }` or `{ error: <CoreError JSON> }`
+ *   (unknown service: `E_SERVICE_NOT_FOUND`). Each call carries a bearer token (MQTT 5 user
+ *   property `authorization: Bearer <token>`, or the body field `authorization` with the same
+ *   text) checked by `authorizeCall` (`E_UNAUTHENTICATED`, `E_FORBIDDEN` replies), unless
+ *   `trustBroker` is set.
  *
  * Bad input never crashes the bridge: a call whose payload is not JSON gets an `E_VALIDATION`
  * reply when it has a response topic, else it is logged and counted (`stats().rejected`).
+ * Repeated warnings (refused calls, failed calls without a reply topic, undeliverable messages)
+ * go through `rateLimited` from `@core/contracts`: 10 lines per kind and minute, then a
+ * summary. Inbound work is bounded: at `maxInFlight` messages in progress the bridge stops
+ * reading from the socket until one settles.
  *
  * Connection: reconnects with a bounded exponential backoff (`reconnect.minDelayMs` doubling up
  * to `maxDelayMs`, ±20 % jitter), TCP_NODELAY on every socket, clean sessions (the bridge
@@ -55,7 +73,8 @@ export const DEFAULT_MQTT_PREFIX = 'core'
  * @param kernel - The kernel whose registry, bus and state are bridged.
  * @param options - See {@link CreateMqttBridgeOptions}; all optional.
  * @returns The bridge, not yet connected: call `start()`.
- * @throws {@link CoreError} `E_VALIDATION` for a malformed option (URL, prefix, pattern, delay).
+ * @throws {@link CoreError} `E_VALIDATION` for a malformed option (URL, prefix, pattern, delay,
+ *   `maxInFlight`), or `calls` on with neither `authorizeCall` nor `trustBroker` (or both).
  * @throws {@link CoreError} `E_CONFLICT` when `mqtt.*` services are registered already (a
  *   second bridge on one kernel).
  * @see MQTT 5.0 (OASIS) §3.3.2.3.5 Response Topic, §3.3.2.3.6 Correlation Data, §3.1.2.5 Will;
@@ -63,7 +82,15 @@ export const DEFAULT_MQTT_PREFIX = 'core'
  * @example
  * ```ts
  * const kernel = createKernel({ pluginDirs: ['./plugins'] })
- * const bridge = createMqttBridge(kernel, { url: 'mqtt://127.0.0.1:1883', events: ['devices.#'] })
+ * const bridge = createMqttBridge(kernel, {
+ *   url: 'mqtt://127.0.0.1:1883',
+ *   events: ['devices.#'],
+ *   calls: ['lights.*'],
+ *   authorizeCall: async (token) => {
+ *     if (token !== process.env.LIGHTS_TOKEN) throw new CoreError('E_UNAUTHENTICATED', 'Bad token')
+ *     return { caller: 'mqtt' }
+ *   },
+ * })
  * await kernel.start()
  * await bridge.start().catch((error) => kernel.logger.warn({ err: error }, 'MQTT not up yet'))
  * // …
@@ -78,17 +105,35 @@ export function createMqttBridge(
 ): MqttBridge {
   const settings = checkOptions(options)
   const log: Logger = options.logger ?? kernel.logger.child({ component: 'mqtt' })
+  const limited = rateLimited(log)
   const { prefix } = settings
   const counters: Counters = {
     received: 0,
     published: 0,
     dropped: 0,
     rejected: 0,
+    paused: 0,
     calls: 0,
     callErrors: 0,
   }
   let connection: Connection | undefined
   let stopped = false
+  let inFlight = 0
+  /** mqtt.js's `resume` while reading is paused at `maxInFlight` (at most one: it then reads nothing). */
+  let parked: (() => void) | undefined
+  const settled = (): void => {
+    inFlight--
+    if (parked !== undefined && inFlight < settings.maxInFlight) {
+      const resume = parked
+      parked = undefined
+      resume()
+    }
+  }
+  const track = (work: Promise<void> | undefined): void => {
+    if (work === undefined) return
+    inFlight++
+    work.then(settled, settled)
+  }
 
   // One shared callback: no closure or promise per message on the reply path.
   const sent = (error?: Error): void => {
@@ -109,6 +154,8 @@ export function createMqttBridge(
     connects: connection?.connects ?? 0,
     ...counters,
     subscriptions: plugins.subscriptions().length,
+    inFlight,
+    logsSuppressed: limited.suppressed,
   })
 
   const plugins: PluginServices = registerPluginServices({
@@ -117,6 +164,7 @@ export function createMqttBridge(
     prefix,
     counters,
     logger: log,
+    limited,
     status: () => ({
       url: redact(settings.url),
       clientId: settings.clientId,
@@ -144,6 +192,7 @@ export function createMqttBridge(
       state: settings.state,
       send,
       logger: log,
+      limited,
     })
     calls =
       settings.calls === false
@@ -154,7 +203,8 @@ export function createMqttBridge(
             allowed: settings.calls,
             send,
             counters,
-            logger: log,
+            authorize: settings.authorizeCall,
+            limited,
           })
   } catch (error) {
     removeHealthCheck()
@@ -189,6 +239,7 @@ export function createMqttBridge(
     prefix,
     url: redact(settings.url),
     clientId: settings.clientId,
+    callMode: settings.callMode,
     get connected() {
       return connection?.connected ?? false
     },
@@ -210,8 +261,13 @@ export function createMqttBridge(
         onConnect,
         onMessage: (topic, payload, packet) => {
           counters.received++
-          if (calls?.owns(topic)) calls.handle(topic, payload, packet)
-          plugins.dispatch(topic, payload, packet)
+          if (calls?.owns(topic)) track(calls.handle(topic, payload, packet))
+          track(plugins.dispatch(topic, payload, packet))
+        },
+        admit: (resume) => {
+          if (inFlight < settings.maxInFlight) return resume()
+          counters.paused++
+          parked = resume
         },
       })
       await connection.waitConnected(settings.connectTimeoutMs)
@@ -222,7 +278,10 @@ export function createMqttBridge(
       removeHealthCheck()
       mirror.close()
       plugins.close()
+      parked?.()
+      parked = undefined
       await connection?.close({ topic: `${prefix}/status`, payload: 'offline' })
+      limited.flush()
     },
     stats,
   }
@@ -238,6 +297,10 @@ interface Settings {
   events: readonly string[]
   state: readonly string[]
   calls: TopicMatcher<true> | undefined | false
+  callMode: MqttCallMode
+  /** `undefined` with `trustBroker` (or calls off). */
+  authorizeCall: AuthorizeMqttCall | undefined
+  maxInFlight: number
   minDelayMs: number
   maxDelayMs: number
   connectTimeoutMs: number
@@ -280,11 +343,38 @@ function checkOptions(options: CreateMqttBridgeOptions): Settings {
   const events = patterns('events', options.events ?? [], [])
   const state = patterns('state', options.state, ['#'])
   let calls: Settings['calls']
-  if (options.calls === false) calls = false
-  else if (options.calls === undefined || options.calls === true) calls = undefined
+  if (options.calls === false || options.calls === undefined) calls = false
+  else if (options.calls === true) calls = undefined
   else {
     calls = createTopicMatcher<true>()
     for (const p of patterns('calls', options.calls, [])) calls.add(p, true)
+  }
+  const { authorizeCall, trustBroker = false } = options
+  if (authorizeCall !== undefined && typeof authorizeCall !== 'function') {
+    throw bad('authorizeCall', typeof authorizeCall, 'pass an async function (token, service)')
+  }
+  if (typeof trustBroker !== 'boolean') throw bad('trustBroker', trustBroker, 'use true or false')
+  let callMode: MqttCallMode = 'off'
+  if (calls !== false) {
+    if (authorizeCall !== undefined && trustBroker) {
+      throw bad(
+        'trustBroker',
+        true,
+        'choose one: authorizeCall checks a token on every call, trustBroker lets every call through',
+      )
+    }
+    if (authorizeCall === undefined && !trustBroker) {
+      throw bad(
+        'calls',
+        options.calls,
+        'service calls over MQTT must be authenticated: pass authorizeCall (a bearer token per call), or set trustBroker: true when the broker refuses anonymous clients and its ACLs guard <prefix>/call/#',
+      )
+    }
+    callMode = trustBroker ? 'trust-broker' : 'token'
+  }
+  const maxInFlight = options.maxInFlight ?? DEFAULT_MQTT_MAX_IN_FLIGHT
+  if (!Number.isInteger(maxInFlight) || maxInFlight < 1) {
+    throw bad('maxInFlight', maxInFlight, 'use an integer ≥ 1')
   }
   const minDelayMs = options.reconnect?.minDelayMs ?? 1_000
   const maxDelayMs = options.reconnect?.maxDelayMs ?? 30_000
@@ -319,6 +409,9 @@ function checkOptions(options: CreateMqttBridgeOptions): Settings {
     events,
     state,
     calls,
+    callMode,
+    authorizeCall: callMode === 'token' ? authorizeCall : undefined,
+    maxInFlight,
     minDelayMs,
     maxDelayMs,
     connectTimeoutMs,

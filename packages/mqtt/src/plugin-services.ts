@@ -1,4 +1,10 @@
-import { assertPattern, assertTopic, CoreError, type Logger } from '@core/contracts'
+import {
+  assertPattern,
+  assertTopic,
+  CoreError,
+  type Logger,
+  type RateLimitedLogger,
+} from '@core/contracts'
 import type { Kernel, PluginTransitionEvent, ServiceCallContext } from '@core/kernel'
 import type { IPublishPacket } from 'mqtt'
 import type { Connection } from './connection.js'
@@ -31,6 +37,8 @@ export interface PluginServicesDeps {
   prefix: string
   counters: Counters
   logger: Logger
+  /** The bridge's rate-limited warnings. */
+  limited: RateLimitedLogger
   status: () => MqttStatusResult
 }
 
@@ -40,8 +48,11 @@ export interface PluginServices {
   subscriptions(): Array<{ filter: string; qos: MqttQos }>
   /** Filters with their callers, for `mqtt.status`. */
   holders(): Array<{ filter: string; callers: string[] }>
-  /** Publishes `mqtt.message.<words>` when a held filter matches the topic. */
-  dispatch(topic: string, payload: Buffer, packet: IPublishPacket): void
+  /**
+   * Publishes `mqtt.message.<words>` when a held filter matches the topic; the promise (if
+   * any) settles once every handler of the event has.
+   */
+  dispatch(topic: string, payload: Buffer, packet: IPublishPacket): Promise<void> | undefined
   /** Unregisters the services and ends the bus subscriptions. */
   close(): void
 }
@@ -91,11 +102,10 @@ const UNSUBSCRIBE_PARAMS = {
  * @internal
  */
 export function registerPluginServices(deps: PluginServicesDeps): PluginServices {
-  const { kernel, counters, logger: log, prefix } = deps
+  const { kernel, counters, logger: log, limited, prefix } = deps
   /** filter → caller → QoS asked. */
   const filters = new Map<string, Map<string, MqttQos>>()
   const undos: Array<() => void> = []
-  let droppedLogged = 0
 
   const maxQos = (callers: Map<string, MqttQos>): MqttQos => {
     let q: MqttQos = 0
@@ -279,20 +289,19 @@ export function registerPluginServices(deps: PluginServicesDeps): PluginServices
           break
         }
       }
-      if (!held) return
+      if (!held) return undefined
       let type: string
       try {
         type = `${MESSAGE_EVENT_PREFIX}.${topicToWords(topic)}`
         assertTopic(type, 'event type')
       } catch (error) {
         counters.dropped++
-        if (droppedLogged++ < 10) {
-          log.warn(
-            { err: error, topic },
-            `MQTT message on "${topic.slice(0, 200)}" not delivered: its topic does not fit an event type (at most 255 bytes and 32 words once encoded)`,
-          )
-        }
-        return
+        limited.warn(
+          'mqtt.message.topic-too-long',
+          { err: error, topic: topic.slice(0, 200) },
+          `MQTT message on "${topic.slice(0, 200)}" not delivered: its topic does not fit an event type (at most 255 bytes and 32 words once encoded)`,
+        )
+        return undefined
       }
       const data: MqttMessageData = {
         topic,
@@ -300,12 +309,19 @@ export function registerPluginServices(deps: PluginServicesDeps): PluginServices
         retain: packet.retain,
         qos: packet.qos,
       }
-      kernel.bus
-        .publish(type, data, { source: '/mqtt', subject: topic, wait: false })
-        .catch((error: unknown) => {
+      // Awaited (`wait`), so that the bridge counts this message in flight until its handlers
+      // settle: that is what bounds the inbound queue.
+      return kernel.bus.publish(type, data, { source: '/mqtt', subject: topic }).then(
+        () => undefined,
+        (error: unknown) => {
           counters.dropped++
-          log.warn({ err: error, topic }, 'could not publish an MQTT message on the bus')
-        })
+          limited.warn(
+            'mqtt.message.bus-refused',
+            { err: error, topic },
+            'could not publish an MQTT message on the bus',
+          )
+        },
+      )
     },
     close: () => {
       for (const undo of undos.splice(0)) undo()

@@ -47,10 +47,35 @@ export interface CreateMqttBridgeOptions {
   state?: boolean | readonly string[]
   /**
    * Which services may be called through `<prefix>/call/<service>`: `false` none, `true` all,
-   * or patterns over service names (`['lights.*']`). Anyone who may publish there can call
-   * them: restrict with broker ACLs and this list. @defaultValue true
+   * or patterns over service names (`['lights.*']`). When on, calls must be authenticated:
+   * give {@link CreateMqttBridgeOptions.authorizeCall}, or set
+   * {@link CreateMqttBridgeOptions.trustBroker} explicitly. @defaultValue false
    */
   calls?: boolean | readonly string[]
+  /**
+   * Checks the bearer token of each MQTT call before the service is looked up, e.g. against
+   * the HTTP token store's scopes. The token is the MQTT 5 user property
+   * `authorization: Bearer <token>`, else the `authorization` field of the JSON body
+   * (MQTT 3.1.1); `undefined` when the call carries none. Resolve with the caller; reject with
+   * `E_UNAUTHENTICATED` (no, malformed or unknown token) or `E_FORBIDDEN` (the token may not
+   * call `service`): the refusal is the call's reply. Required when `calls` is on, unless
+   * `trustBroker` is set.
+   */
+  authorizeCall?: AuthorizeMqttCall
+  /**
+   * Lets every call through without a token (`meta.caller` = `mqtt`): the broker's own
+   * authentication and ACLs are then the only gate on `<prefix>/call/#`. Only with a broker
+   * that refuses anonymous clients; exclusive with `authorizeCall`. @defaultValue false
+   */
+  trustBroker?: boolean
+  /**
+   * Most inbound messages in progress at once: bus deliveries of `mqtt.message.…` events not yet
+   * settled by their handlers, plus service calls not yet replied to (an integer ≥ 1). At the
+   * limit the bridge stops reading from the broker connection until one settles (TCP
+   * backpressure: the broker queues or drops per its own limits), so a flood never grows the
+   * hub's memory. @defaultValue 256
+   */
+  maxInFlight?: number
   /** Reconnection backoff. */
   reconnect?: MqttReconnectOptions
   /** How long `start()` and each CONNACK wait, ms (integer ≥ 1). @defaultValue 10_000 */
@@ -58,6 +83,30 @@ export interface CreateMqttBridgeOptions {
   /** @defaultValue the kernel's logger, child `{ component: 'mqtt' }` */
   logger?: Logger
 }
+
+/**
+ * The check of {@link CreateMqttBridgeOptions.authorizeCall}.
+ * @param token - The bearer token of the call (without `Bearer `), `undefined` when none.
+ * @param service - The service called.
+ * @returns The caller (`meta.caller` of the call) and optionally the token's id (`meta.token`).
+ * @throws {@link CoreError} `E_UNAUTHENTICATED` (no or bad token), `E_FORBIDDEN` (scope too narrow).
+ * @public
+ */
+export type AuthorizeMqttCall = (
+  token: string | undefined,
+  service: string,
+) => Promise<MqttCallAuthorization>
+
+/** What {@link AuthorizeMqttCall} resolves with. @public */
+export interface MqttCallAuthorization {
+  /** `meta.caller` of the call, e.g. `mqtt`. */
+  caller: string
+  /** `meta.token` of the call: the token's id, for audit (never the secret). */
+  tokenId?: string
+}
+
+/** How `<prefix>/call/…` is served: not at all, with a token per call, or trusting the broker. @public */
+export type MqttCallMode = 'off' | 'token' | 'trust-broker'
 
 /** Counters of a bridge since it was created (`bridge.stats()`). @public */
 export interface MqttBridgeStats {
@@ -82,6 +131,12 @@ export interface MqttBridgeStats {
   callErrors: number
   /** MQTT topic filters held for plugins. */
   subscriptions: number
+  /** Inbound messages in progress now (at most `maxInFlight`). */
+  inFlight: number
+  /** Times reading from the broker paused because `maxInFlight` was reached. */
+  paused: number
+  /** Log lines suppressed by the rate limit of repeated warnings. */
+  logsSuppressed: number
 }
 
 /**
@@ -95,6 +150,8 @@ export interface MqttBridge {
   readonly url: string
   /** The MQTT client identifier in use. */
   readonly clientId: string
+  /** How `<prefix>/call/…` is served: `off`, `token` (authorizeCall) or `trust-broker`. */
+  readonly callMode: MqttCallMode
   /** True while connected to the broker. */
   readonly connected: boolean
   /**
@@ -171,4 +228,7 @@ export interface MqttStatusResult {
 }
 
 /** Mutable counters shared by the bridge's parts. @internal */
-export type Counters = Omit<MqttBridgeStats, 'connected' | 'connects' | 'subscriptions'>
+export type Counters = Omit<
+  MqttBridgeStats,
+  'connected' | 'connects' | 'subscriptions' | 'inFlight' | 'logsSuppressed'
+>

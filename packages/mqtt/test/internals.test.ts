@@ -8,6 +8,7 @@ describe('public surface', () => {
   it('exports exactly these names', () => {
     expect(Object.keys(api).sort()).toMatchInlineSnapshot(`
       [
+        "DEFAULT_MQTT_MAX_IN_FLIGHT",
         "DEFAULT_MQTT_PREFIX",
         "DEFAULT_MQTT_URL",
         "MAX_MQTT_TOPIC_BYTES",

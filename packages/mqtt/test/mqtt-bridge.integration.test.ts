@@ -406,6 +406,9 @@ describe.skipIf(skipBroker)('MQTT bridge on the real broker', () => {
       })
     })
 
+    /** Calls on, no token: the broker is trusted (the token checks have their own test file). */
+    const TRUSTED: CreateMqttBridgeOptions = { calls: true, trustBroker: true }
+
     const echo: InlinePlugin = {
       manifest: { name: 'echo', coreApi: '^1.0.0' },
       plugin: {
@@ -430,7 +433,7 @@ describe.skipIf(skipBroker)('MQTT bridge on the real broker', () => {
     }
 
     it('answers MQTT 5 calls on the response topic with the correlation data', async () => {
-      const { prefix, bridge } = await boot({}, [echo])
+      const { prefix, bridge } = await boot(TRUSTED, [echo])
       const caller = await client(5, [`${prefix}-reply/#`])
       const correlationData = Buffer.from('req-1')
       await caller.publish(`${prefix}/call/echo.say`, '{"text":"hi"}', {
@@ -450,7 +453,7 @@ describe.skipIf(skipBroker)('MQTT bridge on the real broker', () => {
     })
 
     it('answers MQTT 3.1.1 calls on replyTo with the correlationId in the body', async () => {
-      const { prefix } = await boot({}, [echo])
+      const { prefix } = await boot(TRUSTED, [echo])
       const caller = await client(4, [`${prefix}-reply/#`])
       await caller.publish(
         `${prefix}/call/echo.say`,
@@ -464,7 +467,7 @@ describe.skipIf(skipBroker)('MQTT bridge on the real broker', () => {
     })
 
     it('replies with a CoreError for unknown services, bad params and non-JSON payloads', async () => {
-      const { prefix, bridge } = await boot({}, [echo])
+      const { prefix, bridge } = await boot(TRUSTED, [echo])
       const v5 = await client(5, [`${prefix}-reply/#`])
       const ask = async (service: string, payload: string, id: string) => {
         await v5.publish(`${prefix}/call/${service}`, payload, {
@@ -495,7 +498,7 @@ describe.skipIf(skipBroker)('MQTT bridge on the real broker', () => {
 
     it('logs and counts non-JSON call bodies from 3.1.1 clients and keeps serving', async () => {
       const logger = capturingLogger()
-      const { prefix, bridge } = await boot({ logger }, [echo])
+      const { prefix, bridge } = await boot({ ...TRUSTED, logger }, [echo])
       const v4 = await client(4, [`${prefix}-reply/#`])
       await v4.publish(`${prefix}/call/echo.say`, 'not json at all')
       await v4.publish(`${prefix}/call/echo.say`, '[1,2]')
@@ -516,7 +519,7 @@ describe.skipIf(skipBroker)('MQTT bridge on the real broker', () => {
     })
 
     it('refuses services outside the calls list with E_FORBIDDEN', async () => {
-      const { prefix } = await boot({ calls: ['mqtt.status'] }, [echo])
+      const { prefix } = await boot({ calls: ['mqtt.status'], trustBroker: true }, [echo])
       const v5 = await client(5, [`${prefix}-reply/#`])
       await v5.publish(`${prefix}/call/echo.say`, '{"text":"x"}', {
         properties: { responseTopic: `${prefix}-reply/f` },
@@ -531,7 +534,7 @@ describe.skipIf(skipBroker)('MQTT bridge on the real broker', () => {
     })
 
     it('works as an MQTT 3.1.1 client itself', async () => {
-      const { prefix, contexts } = await boot({ protocolVersion: 4 }, [echo])
+      const { prefix, contexts } = await boot({ ...TRUSTED, protocolVersion: 4 }, [echo])
       const alpha = contexts.get('alpha') as PluginContext
       const base = uniquePrefix('v4')
       const seen: MqttMessageData[] = []
@@ -565,6 +568,9 @@ describe('createMqttBridge options', () => {
       { events: ['a..b'] },
       { state: ['a.b!'] },
       { calls: ['x..y'] },
+      { calls: true },
+      { calls: ['echo.*'], trustBroker: true, authorizeCall: async () => ({ caller: 'x' }) },
+      { maxInFlight: 0 },
       { reconnect: { minDelayMs: 0 } },
       { reconnect: { minDelayMs: 100, maxDelayMs: 10 } },
       { protocolVersion: 3 as 4 },
@@ -601,5 +607,6 @@ describe('createMqttBridge options', () => {
     expect(bridge.url).not.toMatch(/secret/)
     expect(bridge.prefix).toBe('core')
     expect(bridge.clientId).toMatch(/^core-core-[0-9a-f]{8}$/)
+    expect(bridge.callMode).toBe('off')
   })
 })

@@ -9,6 +9,7 @@ export type {
   ListStateOptions,
   SetStateOptions,
   StateBackend,
+  StateBackendListener,
   StateEngine,
   StateListItem,
   StateWatchHandler,

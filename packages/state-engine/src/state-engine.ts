@@ -181,13 +181,18 @@ export function createStateEngine(options: CreateStateEngineOptions): StateEngin
       namespace,
       key,
       () => backend.expire(namespace, key, revision, clock.now()),
-      (result) => publish(result.changes),
+      (result) => {
+        if (result.reported !== true) publish(result.changes)
+      },
     ).catch((error: unknown) => {
       logger.error({ err: error, namespace, key }, 'state-engine: expiring a state key failed')
     })
   }
 
   const scheduler = createExpiryScheduler(clock, expire)
+
+  /** Changes a shared backend reports (rule 8 of the backend contract), in its order. */
+  const stopShared = backend.subscribe?.((change) => publish([change]))
 
   /** Reads one key (directly or through a promise), hiding an entry past its `expiresAt`. */
   const read = <R>(
@@ -255,7 +260,7 @@ export function createStateEngine(options: CreateStateEngineOptions): StateEngin
           const entry = freezeEntry(result.entry as StateEntry)
           if (expiresAt === undefined) scheduler.cancel(namespace, key)
           else scheduler.schedule(namespace, key, entry.revision, expiresAt)
-          publish(result.changes)
+          if (result.reported !== true) publish(result.changes)
           return entry as StateEntry<T>
         },
       )
@@ -290,7 +295,7 @@ export function createStateEngine(options: CreateStateEngineOptions): StateEngin
         (result) => {
           if (!result.ok) throw conflict(namespace, key, ifRevision as number, result.actual)
           if (result.changes.length > 0) scheduler.cancel(namespace, key)
-          publish(result.changes)
+          if (result.reported !== true) publish(result.changes)
           return result.changes.some((change) => change.reason === 'delete')
         },
       )
@@ -360,6 +365,7 @@ export function createStateEngine(options: CreateStateEngineOptions): StateEngin
       if (closed) return
       closed = true
       scheduler.stop()
+      stopShared?.()
       for (const undo of [...watches]) undo()
       await Promise.allSettled(lanes.values())
     },

@@ -232,6 +232,11 @@ export interface BackendWriteResult<T = unknown> {
    * change (none for a `delete` of an absent key or an `expire` that no longer applies).
    */
   changes: StateChange<T>[]
+  /**
+   * `true` when the backend has already reported `changes` through its
+   * {@link StateBackend.subscribe} listener (rule 8): the engine does not publish them again.
+   */
+  reported?: boolean
 }
 
 /**
@@ -262,6 +267,13 @@ export interface BackendWriteResult<T = unknown> {
  * 7. **Sync or async.** Each method may answer directly (the memory backend does: the engine
  *    then commits and publishes inside the calling `set`, with no promise hop) or with a
  *    promise (a network backend). A method that throws or rejects fails that one call.
+ * 8. **Shared stores.** A backend shared by several engines (several hubs on one Redis)
+ *    implements {@link StateBackend.subscribe}: the engine publishes every change the listener
+ *    receives on its own bus, at once and in the order received, so changes made through other
+ *    engines, and expiries the backend carries out by itself, reach this engine's watchers too.
+ *    To keep one order for all of them, such a backend may report this engine's own changes
+ *    through the listener as well, in revision order with the others, and mark the write's
+ *    result `reported: true`; the engine then does not publish that result's changes again.
  *
  * @public
  */
@@ -296,4 +308,18 @@ export interface StateBackend {
     revision: number,
     now: number,
   ): BackendWriteResult | Promise<BackendWriteResult>
+  /**
+   * Optional (rule 8): starts reporting changes of the shared store to `listener` (those made
+   * through other engines and by the backend itself, and those of this engine's writes it marks
+   * `reported`), each once, in revision order per key. The engine calls it once, when it is
+   * created, and calls the returned undo on `close()`.
+   * @returns Stops the reports.
+   */
+  subscribe?(listener: StateBackendListener): () => void
 }
+
+/**
+ * Receives one change a shared {@link StateBackend} reports (rule 8): the engine publishes it.
+ * @public
+ */
+export type StateBackendListener = (change: StateChange) => void

@@ -126,7 +126,15 @@ export default async function mqttBench(): Promise<void> {
       },
     ],
   })
-  const bridge = createMqttBridge(kernel, { url: URL_, prefix, state: false, logger: silentLogger })
+  // Calls are off by default; the broker here is the test's own, so trust it (no token hop).
+  const bridge = createMqttBridge(kernel, {
+    url: URL_,
+    prefix,
+    state: false,
+    calls: ['bench.*'],
+    trustBroker: true,
+    logger: silentLogger,
+  })
   await kernel.start()
   await bridge.start()
   const viaBridge = await caller(connect, `${prefix}/call/bench.echo`, `${prefix}-reply/bridge`)

@@ -1,4 +1,4 @@
-import { CoreError } from '@core/contracts'
+import { CoreError, rateLimited } from '@core/contracts'
 import type { PluginContext, PluginHooks } from '@core/kernel'
 import { checkPayload } from './exposes.js'
 import { topicToWords } from './names.js'
@@ -44,7 +44,8 @@ export type {
  *   kept in state at `zigbee2mqtt` / `devices.<friendly name words>` (the friendly name split
  *   at `/`, each part percent-encoded as `@core/mqtt` does: `living room/lamp` →
  *   `devices.living%20room.lamp`) with its model, kind, command ranges, availability and
- *   last state. `bridge` holds `{ state, devices, rejected }`.
+ *   last state. `bridge` holds `{ state, devices, rejected, refused, persistFailures,
+ *   lastPersistError }`.
  * - `<base>/<friendly_name>` (JSON) is merged into the device's `state`; a change publishes
  *   `zigbee2mqtt.device.<words>.state-changed` `{ device, ieee_address, state, changed, previous }`.
  * - `<base>/<friendly_name>/availability` as `online`/`offline` or `{"state":"online"}` sets
@@ -54,7 +55,11 @@ export type {
  *   publishes the JSON payload to `<base>/<friendly_name>/set`, checked against the device's
  *   exposes (ranges, values, read-only features); `list` `{ kind? }`.
  * - Bad input (non-JSON state, an unknown availability form, a non-array device list) is
- *   logged and counted in `bridge.rejected`, never thrown.
+ *   logged and counted in `bridge.rejected`, never thrown. Device data past `maxDevices`,
+ *   `maxAttributes` or `maxDeviceBytes` is refused and counted in `bridge.refused`.
+ * - Storage first: a device change is stored, then set in state, then kept in memory; one
+ *   storage refuses is refused as a whole (`bridge.persistFailures`, an error log and
+ *   `zigbee2mqtt.bridge.persist-failed`), so memory, state and storage always agree.
  *
  * @see https://www.zigbee2mqtt.io/guide/usage/mqtt_topics_and_messages.html
  */
@@ -66,6 +71,7 @@ export default async function zigbee2mqtt(
   registerServices(ctx, registry)
   const base = ctx.config.baseTopic
   const filter = `${base}/#`
+  const limited = rateLimited(ctx.logger)
   return {
     start: async () => {
       // Listen on the bus first, then subscribe: the retained messages the broker sends right
@@ -74,7 +80,11 @@ export default async function zigbee2mqtt(
         `mqtt.message.${topicToWords(base)}.#`,
         (event) =>
           registry.handle(event.data).catch((error: unknown) => {
-            ctx.logger.error({ err: error, topic: event.data.topic }, 'Zigbee2MQTT message failed')
+            limited.error(
+              'zigbee2mqtt.message.failed',
+              { err: error, topic: event.data.topic },
+              'Zigbee2MQTT message failed',
+            )
           }),
         { signal: ctx.signal, name: 'zigbee2mqtt' },
       )

@@ -1,6 +1,7 @@
-import { assertTopic, CoreError } from '@core/contracts'
+import { assertTopic, CoreError, rateLimited } from '@core/contracts'
 import type { PluginContext } from '@core/kernel'
 import { type Capabilities, capabilitiesOf, type DeviceKind } from './exposes.js'
+import { isObject, jsonBytes, sameJson, stringOr } from './json.js'
 import { deviceKey, topicToWords } from './names.js'
 
 /** The plugin's config (manifest `corePlugin.config`, defaults applied by the kernel). */
@@ -11,6 +12,15 @@ export interface Zigbee2MqttConfig {
   persist: boolean
   /** QoS of the subscription and the `/set` commands. @defaultValue 1 */
   qos: 0 | 1 | 2
+  /** Devices taken from one `bridge/devices` listing; the rest are refused and counted. @defaultValue 1000 */
+  maxDevices: number
+  /** Attributes one device's state may hold; a message that would pass it is refused. @defaultValue 200 */
+  maxAttributes: number
+  /**
+   * Bytes (UTF-8 JSON) of one device's record, state included, and of its exposes; a message
+   * or listing entry that would pass it is refused. @defaultValue 131072 (128 KiB)
+   */
+  maxDeviceBytes: number
 }
 
 /** `online`/`offline` as Zigbee2MQTT reports it, `unknown` before it has. */
@@ -49,6 +59,18 @@ export interface BridgeInfo {
   devices: number
   /** Messages refused as bad input (not JSON where JSON is due, unknown availability…). */
   rejected: number
+  /**
+   * Devices and messages refused for passing a limit (`maxDevices`, `maxAttributes`,
+   * `maxDeviceBytes`).
+   */
+  refused: number
+  /**
+   * Device changes refused because storage would not keep them: memory and state keep the
+   * last stored version, so a restart loses nothing they show.
+   */
+  persistFailures: number
+  /** The message of the last storage failure, or `null`. */
+  lastPersistError: string | null
 }
 
 /** The data of a `zigbee2mqtt.device.<words>.state-changed` event. */
@@ -85,7 +107,6 @@ interface Entry {
 }
 
 const MAX_PENDING = 500
-const MAX_REJECTS_LOGGED = 20
 
 /**
  * The devices of one Zigbee2MQTT installation, fed by its MQTT messages, mirrored into state
@@ -98,7 +119,16 @@ export function createRegistry(ctx: PluginContext<Zigbee2MqttConfig>) {
   let byName = new Map<string, Entry>()
   /** Messages for devices not (yet) in `bridge/devices`, by topic after the base. */
   const pending = new Map<string, MqttMessage>()
-  const bridge: BridgeInfo = { state: 'unknown', devices: 0, rejected: 0 }
+  const bridge: BridgeInfo = {
+    state: 'unknown',
+    devices: 0,
+    rejected: 0,
+    refused: 0,
+    persistFailures: 0,
+    lastPersistError: null,
+  }
+  const { maxDevices, maxAttributes, maxDeviceBytes } = ctx.config
+  const limited = rateLimited(log)
   let devicesKnown = false
 
   const emit = (type: string, data: unknown): void => {
@@ -121,23 +151,70 @@ export function createRegistry(ctx: PluginContext<Zigbee2MqttConfig>) {
   }
   const reject = async (topic: string, why: string): Promise<void> => {
     bridge.rejected++
-    if (bridge.rejected <= MAX_REJECTS_LOGGED) {
-      log.warn({ topic }, `Zigbee2MQTT message on "${topic}" ignored: ${why}`)
-    } else log.debug({ topic }, `Zigbee2MQTT message ignored: ${why}`)
+    limited.warn(
+      'zigbee2mqtt.rejected',
+      { topic },
+      `Zigbee2MQTT message on "${topic}" ignored: ${why}`,
+    )
     await saveBridge()
   }
-  const save = async (entry: Entry): Promise<void> => {
-    await ctx.state.set(ns, deviceKey(entry.device.friendly_name), entry.device)
-    if (ctx.config.persist) {
-      await ctx.storage.set(`device.${entry.device.ieee_address}`, entry.device)
+  const refuse = async (topic: string, why: string, count = 1): Promise<void> => {
+    bridge.refused += count
+    limited.warn(
+      'zigbee2mqtt.refused',
+      { topic },
+      `Zigbee2MQTT message on "${topic}" refused: ${why}`,
+    )
+    await saveBridge()
+  }
+  /** Runs a storage write; on failure counts it, tells (log, state, event) and returns false. */
+  const persisted = async (what: string, write: () => Promise<unknown>): Promise<boolean> => {
+    if (!ctx.config.persist) return true
+    try {
+      await write()
+      return true
+    } catch (error) {
+      bridge.persistFailures++
+      bridge.lastPersistError = `${what}: ${(error as Error).message}`
+      limited.error(
+        'zigbee2mqtt.persist-failed',
+        { err: error },
+        `Zigbee2MQTT: storing ${what} failed; the change is refused so that memory, state and storage agree`,
+      )
+      emit(`${ns}.bridge.persist-failed`, { what, error: (error as Error).message })
+      await saveBridge()
+      return false
     }
   }
-  const forget = async (device: ZigbeeDevice, keepStorage: boolean): Promise<void> => {
-    await ctx.state.delete(ns, deviceKey(device.friendly_name))
-    if (ctx.config.persist && !keepStorage) {
-      await ctx.storage.delete(`device.${device.ieee_address}`)
-      await ctx.storage.delete(`exposes.${device.ieee_address}`)
+  /**
+   * Makes `device` the entry's device: storage first, then state, then memory. Refused (false)
+   * when it passes `maxDeviceBytes` or storage fails; nothing changes then.
+   */
+  const commit = async (entry: Entry, device: ZigbeeDevice, topic: string): Promise<boolean> => {
+    const bytes = jsonBytes(device)
+    if (bytes > maxDeviceBytes) {
+      await refuse(
+        topic,
+        `device "${device.friendly_name}" would take ${bytes} bytes; at most ${maxDeviceBytes} (config maxDeviceBytes)`,
+      )
+      return false
     }
+    const stored = await persisted(`device ${device.ieee_address}`, () =>
+      ctx.storage.set(`device.${device.ieee_address}`, device),
+    )
+    if (!stored) return false
+    await ctx.state.set(ns, deviceKey(device.friendly_name), device)
+    entry.device = device
+    return true
+  }
+  const forget = async (device: ZigbeeDevice, keepStorage: boolean): Promise<void> => {
+    if (!keepStorage) {
+      await persisted(`the removal of device ${device.ieee_address}`, async () => {
+        await ctx.storage.delete(`device.${device.ieee_address}`)
+        await ctx.storage.delete(`exposes.${device.ieee_address}`)
+      })
+    }
+    await ctx.state.delete(ns, deviceKey(device.friendly_name))
   }
   const eventBase = (name: string): string => `${ns}.device.${topicToWords(name)}`
 
@@ -148,6 +225,7 @@ export function createRegistry(ctx: PluginContext<Zigbee2MqttConfig>) {
     const byIeee = new Map<string, Entry>()
     for (const e of byName.values()) byIeee.set(e.device.ieee_address, e)
     const next = new Map<string, Entry>()
+    let overLimit = 0
     for (const raw of payload) {
       if (!isObject(raw)) continue
       const name = raw.friendly_name
@@ -155,6 +233,10 @@ export function createRegistry(ctx: PluginContext<Zigbee2MqttConfig>) {
       if (typeof name !== 'string' || name === '' || typeof ieee !== 'string' || ieee === '')
         continue
       if (raw.type === 'Coordinator') continue
+      if (next.size >= maxDevices) {
+        overLimit++
+        continue
+      }
       try {
         assertTopic(`state.${ns}.${deviceKey(name)}`, 'state key')
       } catch {
@@ -163,6 +245,14 @@ export function createRegistry(ctx: PluginContext<Zigbee2MqttConfig>) {
       }
       const definition = isObject(raw.definition) ? raw.definition : undefined
       const exposes = Array.isArray(definition?.exposes) ? definition.exposes : []
+      const exposesBytes = jsonBytes(exposes)
+      if (exposesBytes > maxDeviceBytes) {
+        await refuse(
+          topic,
+          `the exposes of "${name}" take ${exposesBytes} bytes; at most ${maxDeviceBytes} (config maxDeviceBytes)`,
+        )
+        continue
+      }
       const caps = capabilitiesOf(exposes)
       const prev = byIeee.get(ieee)
       const device: ZigbeeDevice = {
@@ -179,6 +269,13 @@ export function createRegistry(ctx: PluginContext<Zigbee2MqttConfig>) {
         state: prev?.device.state ?? {},
       }
       next.set(name, { device, caps, exposes })
+    }
+    if (overLimit > 0) {
+      await refuse(
+        topic,
+        `it lists more than ${maxDevices} devices (config maxDevices); ${overLimit} left out`,
+        overLimit,
+      )
     }
     const added: string[] = []
     const removed: string[] = []
@@ -202,13 +299,22 @@ export function createRegistry(ctx: PluginContext<Zigbee2MqttConfig>) {
     }
     const previous = byName
     byName = next
-    for (const [name, entry] of next) {
+    for (const [name, entry] of [...next]) {
       const old = previous.get(name)
-      if (old === undefined && !renamed.some((r) => r.to === name)) added.push(name)
-      if (old === undefined || !sameJson(old.device, entry.device)) await save(entry)
-      if (ctx.config.persist && (old === undefined || !sameJson(old.exposes, entry.exposes))) {
-        await ctx.storage.set(`exposes.${entry.device.ieee_address}`, entry.exposes)
+      // Exposes first, then the device: a device is only known once both are stored.
+      const kept =
+        ((old !== undefined && sameJson(old.exposes, entry.exposes)) ||
+          (await persisted(`the exposes of ${entry.device.ieee_address}`, () =>
+            ctx.storage.set(`exposes.${entry.device.ieee_address}`, entry.exposes),
+          ))) &&
+        ((old !== undefined && sameJson(old.device, entry.device)) ||
+          (await commit(entry, entry.device, topic)))
+      if (!kept) {
+        if (old === undefined) next.delete(name)
+        else next.set(name, old)
+        continue
       }
+      if (old === undefined && !renamed.some((r) => r.to === name)) added.push(name)
     }
     devicesKnown = true
     bridge.devices = next.size
@@ -229,14 +335,26 @@ export function createRegistry(ctx: PluginContext<Zigbee2MqttConfig>) {
       return reject(topic, `the state of "${entry.device.friendly_name}" must be a JSON object`)
     }
     const previous = entry.device.state
+    // Counted before merging: an object with thousands of new property names is what costs
+    // (each name a new hidden class), so a refused message must never be spread.
+    let attributes = Object.keys(previous).length
+    for (const key of Object.keys(payload)) {
+      if (!Object.hasOwn(previous, key) && ++attributes > maxAttributes) break
+    }
+    if (attributes > maxAttributes) {
+      attributes = Object.keys(previous).length + Object.keys(payload).length
+      return refuse(
+        topic,
+        `the state of "${entry.device.friendly_name}" would have up to ${attributes} attributes; at most ${maxAttributes} (config maxAttributes)`,
+      )
+    }
     const state = { ...previous, ...payload }
     const changed: Record<string, unknown> = {}
     for (const key of Object.keys(state)) {
       if (!sameJson(state[key], previous[key])) changed[key] = state[key] ?? null
     }
     if (Object.keys(changed).length === 0) return
-    entry.device = { ...entry.device, state }
-    await save(entry)
+    if (!(await commit(entry, { ...entry.device, state }, topic))) return
     const data: StateChangedEvent = {
       device: entry.device.friendly_name,
       ieee_address: entry.device.ieee_address,
@@ -257,8 +375,7 @@ export function createRegistry(ctx: PluginContext<Zigbee2MqttConfig>) {
     }
     const previous = entry.device.availability
     if (value === previous) return
-    entry.device = { ...entry.device, availability: value }
-    await save(entry)
+    if (!(await commit(entry, { ...entry.device, availability: value }, topic))) return
     const data: AvailabilityChangedEvent = {
       device: entry.device.friendly_name,
       ieee_address: entry.device.ieee_address,
@@ -386,30 +503,4 @@ function commandsOf(caps: Capabilities): ZigbeeDevice['commands'] {
 function availabilityOf(payload: unknown): 'online' | 'offline' | undefined {
   const value = isObject(payload) ? payload.state : payload
   return value === 'online' || value === 'offline' ? value : undefined
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
-
-function stringOr(value: unknown): string | null {
-  return typeof value === 'string' ? value : null
-}
-
-/** Deep equality of JSON values (key order ignored). */
-function sameJson(a: unknown, b: unknown): boolean {
-  if (a === b) return true
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false
-  if (Array.isArray(a) !== Array.isArray(b)) return false
-  if (Array.isArray(a) && Array.isArray(b)) {
-    return a.length === b.length && a.every((v, i) => sameJson(v, b[i]))
-  }
-  const ka = Object.keys(a)
-  const kb = Object.keys(b)
-  if (ka.length !== kb.length) return false
-  return ka.every(
-    (k) =>
-      Object.hasOwn(b, k) &&
-      sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]),
-  )
 }

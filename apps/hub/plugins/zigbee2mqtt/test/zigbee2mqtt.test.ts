@@ -133,6 +133,9 @@ describe('zigbee2mqtt plugin', () => {
       state: 'online',
       devices: 4,
       rejected: 0,
+      refused: 0,
+      persistFailures: 0,
+      lastPersistError: null,
     })
     const list = await h.call<ZigbeeDevice[]>('zigbee2mqtt.list', { kind: 'light' })
     expect(list.map((d) => d.friendly_name)).toEqual(['living_room/ceiling'])

@@ -1,0 +1,15 @@
+export {
+  type CachedStorageAdapterOptions,
+  createCachedStorageAdapter,
+} from './cached-storage-adapter.js'
+export {
+  REDIS_CLIENT_DEFAULTS,
+  type RedisConnectionOptions,
+} from './connection.js'
+export type { RedisMetrics } from './metrics.js'
+export { createRedisStateBackend } from './redis-state-backend.js'
+export type {
+  RedisStateBackend,
+  RedisStateBackendOptions,
+  RedisStateBackendStatus,
+} from './types.js'

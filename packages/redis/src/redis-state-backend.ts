@@ -1,0 +1,488 @@
+import { randomUUID } from 'node:crypto'
+import {
+  CoreError,
+  createStderrLogger,
+  type StateChange,
+  type StateChangeReason,
+  type StateEntry,
+  systemClock,
+} from '@core/contracts'
+import type { BackendWriteResult, StateBackendListener, StateListItem } from '@core/state-engine'
+import type { Redis } from 'ioredis'
+import { type ChangeStream, parse, startChangeStream, stateKeys } from './change-stream.js'
+import { connect, duplicate, redisError } from './connection.js'
+import { DELETE_SCRIPT, EXPIRE_SCRIPT, SET_SCRIPT } from './lua-scripts.js'
+import { createRedisMetrics } from './metrics.js'
+import type { RedisStateBackend, RedisStateBackendOptions } from './types.js'
+
+/** The scripts, as ioredis custom commands (EVALSHA, with EVAL on `NOSCRIPT`). */
+interface ScriptedRedis extends Redis {
+  coreStateSet(...args: (string | number)[]): Promise<ScriptReply>
+  coreStateDelete(...args: (string | number)[]): Promise<ScriptReply>
+  coreStateExpire(...args: (string | number)[]): Promise<ScriptReply>
+}
+
+/** `[ok, actual, revision, expiredRevision, previousJson?]` */
+type ScriptReply = [number, number, number?, number?, (string | null)?]
+
+/**
+ * Creates a {@link StateBackend} on Redis (ioredis) for `createStateEngine({ backend })`, so
+ * that several hubs share one state: a key set on hub A is read, watched and compare-and-set on
+ * hub B through the same `ctx.state` API.
+ *
+ * **Keys** (under `keyPrefix`, default `core:`; nothing outside it is touched):
+ * `state:revision` (the store-wide counter), `state:v:<namespace>:<key>` (a hash: `v` the JSON
+ * value, `r` revision, `u` updatedAt, `e` expiresAt), `state:i:<namespace>` (the namespace's
+ * index: a sorted set of its keys, all scored 0, so `ZRANGEBYLEX` lists a prefix in key order
+ * without `KEYS` or `SCAN`), `state:deadlines` (a sorted set of due times), `state:namespaces`
+ * and `state:changes` (the change stream).
+ *
+ * **Writes** are Lua scripts (loaded once, run by `EVALSHA`, sent again on `NOSCRIPT`): each
+ * checks `ifRevision`, takes the next revision with `INCR`, writes the entry and its indexes
+ * and appends the change to the stream in one atomic step, so two hubs racing on a key get
+ * exactly one winner and one `E_CONFLICT`, and revisions never repeat across hubs or restarts.
+ *
+ * **TTL.** An entry with `expiresAt` gets a Redis `PX` of its TTL plus `expiryGraceMs` (a
+ * safety net) and a row in `state:deadlines`. The sweeper of every attached backend claims due
+ * rows with the expire script, which removes the entry only if it is still due, so an expiry
+ * happens once across all hubs: one revision, one `expired` change on the stream.
+ *
+ * **Change events.** When an engine attaches (`subscribe`), the backend reads the stream from
+ * its end on a second connection and reports every change written by another backend (and by
+ * any sweeper) to the engine, which publishes it on its bus: every hub sees each change once,
+ * in revision order per key. See the package README for catch-up and trimming.
+ *
+ * **Unavailability.** While Redis is down every call rejects at once with `E_UNAVAILABLE`
+ * (ioredis' offline queue is off), and the connection reconnects by itself.
+ *
+ * @param options - `url` or `client`, and `keyPrefix`, `streamMaxLen`, `sweepIntervalMs`,
+ *   `expiryGraceMs`, `blockMs`, `clock`, `logger` ({@link RedisStateBackendOptions}).
+ * @returns The backend; call `close()` when done (the engine does not).
+ * @throws {@link CoreError} `E_VALIDATION` for a missing or malformed `url`/`client` or option.
+ *   Its calls reject with `E_UNAVAILABLE` while Redis is unreachable and `E_STORAGE` when Redis
+ *   fails or a key under the prefix is not a state entry (the message names the key).
+ * @see Redis `EVALSHA`, `XADD`/`XREAD` (Redis Streams); etcd v3 `mod_revision`
+ * @example
+ * ```ts
+ * import { createEventBus } from '@core/event-bus'
+ * import { createRedisStateBackend } from '@core/redis'
+ * import { createStateEngine } from '@core/state-engine'
+ *
+ * const backend = createRedisStateBackend({ url: 'redis://127.0.0.1:6379' })
+ * await backend.ready()
+ * const state = createStateEngine({ bus: createEventBus(), backend })
+ * await state.set('lights', 'kitchen', { on: true }, { ttlMs: 60_000 })
+ * await state.close()
+ * await backend.close()
+ * ```
+ * @public
+ */
+export function createRedisStateBackend(options: RedisStateBackendOptions): RedisStateBackend {
+  const keyPrefix = options?.keyPrefix ?? 'core:'
+  const streamMaxLen = whole(options?.streamMaxLen, 100_000, 'streamMaxLen', 1)
+  const sweepIntervalMs = whole(options?.sweepIntervalMs, 500, 'sweepIntervalMs', 0)
+  const graceMs = whole(options?.expiryGraceMs, 600_000, 'expiryGraceMs', 0)
+  const blockMs = whole(options?.blockMs, 1_000, 'blockMs', 1)
+  if (typeof keyPrefix !== 'string' || keyPrefix.length === 0) {
+    throw new CoreError('E_VALIDATION', 'keyPrefix must be a non-empty string, such as "core:"', {
+      details: { option: 'keyPrefix' },
+    })
+  }
+  const { client, owned } = connect(options, 'createRedisStateBackend')
+  const redis = client as ScriptedRedis
+  redis.defineCommand('coreStateSet', { numberOfKeys: 6, lua: SET_SCRIPT })
+  redis.defineCommand('coreStateDelete', { numberOfKeys: 6, lua: DELETE_SCRIPT })
+  redis.defineCommand('coreStateExpire', { numberOfKeys: 6, lua: EXPIRE_SCRIPT })
+  const clock = options.clock ?? systemClock
+  const logger = options.logger ?? createStderrLogger({ component: 'redis-state' })
+  const keys = stateKeys(keyPrefix)
+  const metrics = createRedisMetrics()
+  const id = randomUUID()
+  const onReady = (): void => metrics.connected(true)
+  const onDown = (): void => metrics.connected(false)
+  client.on('ready', onReady)
+  client.on('close', onDown)
+  metrics.connected(client.status === 'ready')
+  let reader: Redis | undefined
+  let stream: ChangeStream | undefined
+  let sweeper: ReturnType<typeof setInterval> | undefined
+  let closed: Promise<void> | undefined
+  /** Own changes not yet reached by the stream reader, by revision. */
+  const local = new Map<number, StateChange | null>()
+  /** Own writes waiting for the reader to report their changes, by their last revision. */
+  const waiters = new Map<number, () => void>()
+
+  /**
+   * Once an engine is attached, the stream reader reports every change, own ones included, so
+   * that the engine's bus sees them all in revision order. A write then resolves once the
+   * reader has reported its changes (`reported: true`). If the reader does not get there
+   * within `REPORT_WAIT_MS` (its connection is down), the write resolves unreported and the
+   * engine publishes its changes itself; the reader then skips them.
+   */
+  const reported = async (result: BackendWriteResult): Promise<BackendWriteResult> => {
+    if (stream === undefined || result.changes.length === 0) return result
+    const last = (result.changes.at(-1) as StateChange).revision
+    // Written before the reader found the stream's end: the reader will not report it.
+    const from = stream.startedAfter() ?? (await within(stream.started, REPORT_WAIT_MS))
+    if (from === undefined || last <= from) return result
+    if (last <= stream.revision()) return { ...result, reported: true }
+    for (const change of result.changes) {
+      if (change.revision > stream.revision()) local.set(change.revision, change)
+    }
+    const reached = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        waiters.delete(last)
+        resolve(false)
+      }, REPORT_WAIT_MS)
+      waiters.set(last, () => {
+        clearTimeout(timer)
+        resolve(true)
+      })
+    })
+    if (reached) return { ...result, reported: true }
+    for (const change of result.changes)
+      if (local.has(change.revision)) local.set(change.revision, null)
+    return result
+  }
+
+  const advanced = (revision: number): void => {
+    for (const at of local.keys()) if (at <= revision) local.delete(at)
+    for (const [at, wake] of waiters) {
+      if (at > revision) continue
+      waiters.delete(at)
+      wake()
+    }
+  }
+
+  /** Runs one round trip, timed, with its failure mapped to a CoreError. */
+  const call = async <R>(op: string, doing: string, work: () => Promise<R>): Promise<R> => {
+    const done = metrics.time(op)
+    try {
+      if (closed !== undefined) {
+        throw new CoreError('E_UNAVAILABLE', 'The Redis state backend is closed')
+      }
+      const result = await work()
+      done()
+      return result
+    } catch (error) {
+      const mapped = redisError(error, client, doing)
+      done(mapped.code)
+      throw mapped
+    }
+  }
+
+  const entryKeys = (namespace: string, key: string): string[] => [
+    keys.entry(namespace, key),
+    keys.counter,
+    keys.index(namespace),
+    keys.deadlines,
+    keys.stream,
+    keys.namespaces,
+  ]
+
+  const value = (text: string, namespace: string, key: string): unknown => {
+    const parsed = parse(text)
+    if (parsed === undefined) {
+      throw new CoreError(
+        'E_STORAGE',
+        `Redis key "${keys.entry(namespace, key)}" holds a value that is not JSON; something else wrote under the prefix: delete the key or choose another keyPrefix`,
+        { details: { redisKey: keys.entry(namespace, key), namespace, key } },
+      )
+    }
+    return parsed.json
+  }
+
+  const toEntry = (reply: (string | null)[], namespace: string, key: string): StateEntry => {
+    const [v, r, u, e] = reply
+    const revision = Number(r)
+    if (v === null || v === undefined || !Number.isSafeInteger(revision) || revision < 1) {
+      throw new CoreError(
+        'E_STORAGE',
+        `Redis key "${keys.entry(namespace, key)}" is not a state entry (a hash with fields v, r, u); something else wrote under the prefix: delete the key or choose another keyPrefix`,
+        { details: { redisKey: keys.entry(namespace, key), namespace, key } },
+      )
+    }
+    const entry: StateEntry = { value: value(v, namespace, key), revision, updatedAt: Number(u) }
+    if (e !== null && e !== undefined) entry.expiresAt = Number(e)
+    return entry
+  }
+
+  /** The changes of a script reply: an `expired` sweep first, then the call's own change. */
+  const changes = (
+    reply: ScriptReply,
+    namespace: string,
+    key: string,
+    own: StateChangeReason | undefined,
+    newValue?: unknown,
+  ): StateChange[] => {
+    const [, actual, revision = 0, expired = 0, previousText] = reply
+    // The write is committed: a previous value that is not JSON (written by someone else) is
+    // left out of the change rather than failing the call.
+    const previous =
+      previousText === null || previousText === undefined ? undefined : parse(previousText)
+    const out: StateChange[] = []
+    if (expired > 0) {
+      const change: StateChange = { namespace, key, revision: expired, reason: 'expired' }
+      if (previous !== undefined) change.previous = previous.json
+      out.push(change)
+    }
+    if (own !== undefined && revision > 0) {
+      const change: StateChange = { namespace, key, revision, reason: own }
+      if (own === 'set') change.value = newValue
+      if (actual > 0 && previous !== undefined) change.previous = previous.json
+      out.push(change)
+    }
+    return out
+  }
+
+  const sweep = async (): Promise<void> => {
+    const now = clock.now()
+    const due = await call('sweep', 'find due TTLs', () =>
+      client.zrangebyscore(keys.deadlines, '-inf', now, 'LIMIT', 0, 100),
+    )
+    for (const member of due) {
+      const at = member.indexOf(':')
+      const namespace = member.slice(0, at)
+      const key = member.slice(at + 1)
+      // Origin '' : every backend, this one included, reports the expiry from the stream.
+      await call('expire', `expire key "${key}" in namespace "${namespace}"`, () =>
+        redis.coreStateExpire(
+          ...entryKeys(namespace, key),
+          namespace,
+          key,
+          '',
+          now,
+          '',
+          streamMaxLen,
+        ),
+      )
+    }
+  }
+
+  return {
+    id,
+    metrics,
+
+    get(namespace, key) {
+      return call('get', `read key "${key}" in namespace "${namespace}"`, async () => {
+        const reply = await client.hmget(keys.entry(namespace, key), 'v', 'r', 'u', 'e')
+        if (reply[0] === null && reply[1] === null) return undefined
+        return toEntry(reply, namespace, key)
+      })
+    },
+
+    list(namespace, prefix) {
+      return call('list', `list namespace "${namespace}"`, async () => {
+        const names =
+          prefix === undefined
+            ? await client.zrange(keys.index(namespace), 0, -1)
+            : (
+                await client.zrangebylex(keys.index(namespace), `[${prefix}`, `[${prefix}.\xff`)
+              ).filter((key) => key === prefix || key.startsWith(`${prefix}.`))
+        if (names.length === 0) return []
+        const pipeline = client.pipeline()
+        for (const key of names) pipeline.hmget(keys.entry(namespace, key), 'v', 'r', 'u', 'e')
+        const replies = (await pipeline.exec()) ?? []
+        const out: StateListItem[] = []
+        for (const [i, [error, reply]] of replies.entries()) {
+          const key = names[i] as string
+          if (error !== null) throw redisError(error, client, `read key "${key}"`)
+          const fields = reply as (string | null)[]
+          // A key whose entry Redis dropped (its safety-net PX) is skipped.
+          if (fields[0] === null && fields[1] === null) continue
+          out.push({ key, ...toEntry(fields, namespace, key) })
+        }
+        return out
+      })
+    },
+
+    set(namespace, key, newValue, { now, expiresAt, ifRevision }) {
+      return call(
+        'set',
+        `write key "${key}" in namespace "${namespace}"`,
+        async (): Promise<BackendWriteResult> => {
+          const json = JSON.stringify(newValue)
+          const reply = await redis.coreStateSet(
+            ...entryKeys(namespace, key),
+            namespace,
+            key,
+            json,
+            now,
+            expiresAt ?? '',
+            ifRevision ?? '',
+            id,
+            streamMaxLen,
+            graceMs,
+          )
+          const [ok, actual, revision = 0] = reply
+          if (ok !== 1) return { ok: false, actual, changes: [] }
+          const entry: StateEntry =
+            expiresAt === undefined
+              ? { value: newValue, revision, updatedAt: now }
+              : { value: newValue, revision, updatedAt: now, expiresAt }
+          return reported({
+            ok: true,
+            actual,
+            entry,
+            changes: changes(reply, namespace, key, 'set', newValue),
+          })
+        },
+      )
+    },
+
+    delete(namespace, key, { now, ifRevision }) {
+      return call(
+        'delete',
+        `delete key "${key}" in namespace "${namespace}"`,
+        async (): Promise<BackendWriteResult> => {
+          const reply = await redis.coreStateDelete(
+            ...entryKeys(namespace, key),
+            namespace,
+            key,
+            now,
+            ifRevision ?? '',
+            id,
+            streamMaxLen,
+          )
+          if (reply[0] !== 1) return { ok: false, actual: reply[1], changes: [] }
+          return reported({
+            ok: true,
+            actual: reply[1],
+            changes: changes(reply, namespace, key, 'delete'),
+          })
+        },
+      )
+    },
+
+    expire(namespace, key, revision, now) {
+      return call(
+        'expire',
+        `expire key "${key}" in namespace "${namespace}"`,
+        async (): Promise<BackendWriteResult> => {
+          const reply = await redis.coreStateExpire(
+            ...entryKeys(namespace, key),
+            namespace,
+            key,
+            revision,
+            now,
+            id,
+            streamMaxLen,
+          )
+          return reported({
+            ok: true,
+            actual: reply[1],
+            changes: changes(reply, namespace, key, undefined),
+          })
+        },
+      )
+    },
+
+    subscribe(listener: StateBackendListener) {
+      if (stream !== undefined) {
+        throw new CoreError(
+          'E_CONFLICT',
+          'This Redis state backend already serves a state engine; create one backend per engine',
+        )
+      }
+      reader = duplicate(client, `core-state-stream-${id}`)
+      stream = startChangeStream({
+        reader,
+        keys,
+        blockMs,
+        listener,
+        metrics,
+        logger,
+        local(revision) {
+          const change = local.get(revision)
+          local.delete(revision)
+          return change
+        },
+        advanced,
+      })
+      if (sweepIntervalMs > 0) {
+        let running = false
+        sweeper = setInterval(() => {
+          if (running || client.status !== 'ready') return
+          running = true
+          sweep()
+            .catch((error: unknown) => {
+              logger.warn({ err: error }, 'redis state: sweeping due TTLs failed; will retry')
+            })
+            .finally(() => {
+              running = false
+            })
+        }, sweepIntervalMs)
+        sweeper.unref?.()
+      }
+      return () => {
+        if (sweeper !== undefined) clearInterval(sweeper)
+        sweeper = undefined
+        stream?.stop()
+        reader?.disconnect()
+      }
+    },
+
+    ready(timeoutMs = 5_000) {
+      if (client.status === 'ready') return Promise.resolve()
+      return new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          client.off('ready', done)
+          reject(
+            new CoreError(
+              'E_UNAVAILABLE',
+              `Redis did not answer within ${timeoutMs} ms (${client.status}); it keeps reconnecting in the background`,
+            ),
+          )
+        }, timeoutMs)
+        const done = (): void => {
+          clearTimeout(timer)
+          resolve()
+        }
+        client.once('ready', done)
+      })
+    },
+
+    status() {
+      return {
+        connected: client.status === 'ready',
+        status: client.status,
+        streamId: stream?.position() ?? '',
+        gaps: stream?.gaps() ?? 0,
+      }
+    },
+
+    close() {
+      closed ??= (async () => {
+        if (sweeper !== undefined) clearInterval(sweeper)
+        stream?.stop()
+        reader?.disconnect()
+        client.off('ready', onReady)
+        client.off('close', onDown)
+        if (owned) await client.quit().catch(() => client.disconnect())
+      })()
+      return closed
+    },
+  }
+}
+
+/** How long a write waits for the stream reader to report its changes, ms. */
+const REPORT_WAIT_MS = 2_000
+
+/** `promise`'s value, or `undefined` when it takes longer than `ms`. */
+function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms)
+  })
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
+}
+
+function whole(value: unknown, fallback: number, option: string, min: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+    throw new CoreError('E_VALIDATION', `${option} must be a whole number, at least ${min}`, {
+      details: { option, value },
+    })
+  }
+  return value
+}
