@@ -4,7 +4,7 @@ import { dirname, extname, isAbsolute, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { assertPattern, CoreError, PLUGIN_NAME_PATTERN, validationError } from '@core/contracts'
-import { isLoopbackHost } from '@core/http'
+import { assertStrongAdminToken, isLoopbackHost } from '@core/http'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import Type, { type Static } from 'typebox'
 import { parse as parseYaml } from 'yaml'
@@ -31,6 +31,7 @@ export const ENV_OVERRIDES = {
   CORE_HTTP_HOST: 'http.host',
   CORE_HTTP_PORT: 'http.port',
   CORE_AUTH: 'http.auth',
+  CORE_SQLITE_SYNCHRONOUS: 'sqlite.synchronous',
   CORE_MQTT_URL: 'mqtt.url',
   CORE_REDIS_URL: 'redis.url',
   CORE_STORAGE_CACHE: 'redis.storageCache',
@@ -49,8 +50,14 @@ export const DEFAULT_MQTT_URL = 'mqtt://127.0.0.1:1883'
 export const DEFAULT_MQTT_PREFIX = 'core'
 /** How long the boot waits for the first broker connection before going on without it, ms. */
 export const DEFAULT_MQTT_START_WAIT_MS = 2_000
-/** The shortest `CORE_ADMIN_TOKEN` accepted (the HTTP adapter's rule). */
+/**
+ * The shortest `CORE_ADMIN_TOKEN` accepted; it must also hold 128 bits of estimated entropy
+ * (`assertStrongAdminToken` of `@core/http`).
+ */
 export const MIN_ADMIN_TOKEN_LENGTH = 32
+/** SQLite's `synchronous` settings the hub offers (the journal is always WAL). */
+export const SQLITE_SYNCHRONOUS = ['NORMAL', 'FULL'] as const
+export type SqliteSynchronous = (typeof SQLITE_SYNCHRONOUS)[number]
 
 /** The file names looked for beside the app when neither `--config` nor `CORE_CONFIG` is given. */
 export const DEFAULT_CONFIG_FILES = [
@@ -90,6 +97,19 @@ export const HubConfigSchema = Type.Object(
         description:
           'postgres://user:password@host:port/database: store data in PostgreSQL instead of SQLite. Env CORE_DATABASE_URL',
       }),
+    ),
+    sqlite: Type.Optional(
+      Type.Object(
+        {
+          synchronous: Type.Optional(
+            Type.Enum([...SQLITE_SYNCHRONOUS], {
+              description:
+                'SQLite PRAGMA synchronous (WAL journal): NORMAL (default; a power cut may lose the last commits, never corrupts) or FULL (every commit survives a power cut; about 3x slower writes). Env CORE_SQLITE_SYNCHRONOUS',
+            }),
+          ),
+        },
+        { additionalProperties: false, description: 'The embedded SQLite storage' },
+      ),
     ),
     databaseSchema: Type.Optional(
       Type.String({
@@ -176,12 +196,39 @@ export const HubConfigSchema = Type.Object(
                   Type.Boolean({ description: 'GET /health without a token. Default true' }),
                 ),
                 metrics: Type.Optional(
-                  Type.Boolean({ description: 'GET /metrics without a token. Default true' }),
+                  Type.Boolean({
+                    description:
+                      'GET /metrics without a token. Default false: a token with metrics:read (or admin) is needed, except from a loopback client (see loopbackMeta)',
+                  }),
                 ),
                 docs: Type.Optional(
                   Type.Boolean({
-                    description: 'GET /openapi.json and /docs without a token. Default true',
+                    description:
+                      'GET /openapi.json and /docs without a token. Default false: a token with docs:read (or admin) is needed, except from a loopback client (see loopbackMeta)',
                   }),
+                ),
+              },
+              { additionalProperties: false },
+            ),
+          ),
+          loopbackMeta: Type.Optional(
+            Type.Boolean({
+              description:
+                'Let loopback clients (127.0.0.0/8, ::1) read /metrics, /openapi.json and /docs without a token. Turn off behind a reverse proxy on the same machine. Default true',
+            }),
+          ),
+          authFailures: Type.Optional(
+            Type.Object(
+              {
+                max: Type.Optional(
+                  Type.Integer({
+                    minimum: 1,
+                    description:
+                      'Failed authentications allowed per client address and window; the next get 429 with Retry-After. Default 20',
+                  }),
+                ),
+                windowMs: Type.Optional(
+                  Type.Integer({ minimum: 1, description: 'The window, ms. Default 60000' }),
                 ),
               },
               { additionalProperties: false },
@@ -260,7 +307,7 @@ export type HubConfigFile = Static<typeof HubConfigSchema>
 
 /** Where the storage lives. */
 export type StorageConfig =
-  | { kind: 'sqlite'; filename: string }
+  | { kind: 'sqlite'; filename: string; synchronous: SqliteSynchronous }
   | { kind: 'postgres'; url: string; schema: string | undefined }
 
 /** The hub's config, resolved: defaults applied, overrides merged, paths absolute. */
@@ -303,6 +350,7 @@ export type OverridableField =
   | 'httpHost'
   | 'httpPort'
   | 'auth'
+  | 'sqliteSynchronous'
   | 'mqttUrl'
 
 /** The HTTP API settings, resolved. */
@@ -312,6 +360,10 @@ export interface HttpSettings {
   port: number
   auth: boolean
   publicRoutes: { health: boolean; metrics: boolean; docs: boolean }
+  /** Loopback clients read /metrics and the docs without a token. */
+  loopbackMeta: boolean
+  /** Failed authentications per address and window before 429. */
+  authFailures: { max: number; windowMs: number }
 }
 
 /** The MQTT bridge settings, resolved. */
@@ -359,10 +411,12 @@ Environment (overrides the file):
   CORE_HTTP_HOST     HTTP address (default 127.0.0.1)
   CORE_HTTP_PORT     HTTP port (default 8080; 0 picks a free one)
   CORE_AUTH          on (default) or off; off only when HTTP listens on a loopback address
-  CORE_ADMIN_TOKEN   a fixed admin bearer token, at least 32 characters
+  CORE_ADMIN_TOKEN   a fixed admin bearer token, at least 128 bits of entropy
+                     (make one with: openssl rand -hex 32)
   CORE_MQTT_URL      MQTT broker (default mqtt://127.0.0.1:1883)
   CORE_DATA_DIR      folder of the SQLite file hub.db (default ./data)
   CORE_DATABASE_URL  postgres://… to store data in PostgreSQL instead of SQLite
+  CORE_SQLITE_SYNCHRONOUS  NORMAL (default) or FULL (every commit survives a power cut)
   CORE_REDIS_URL     redis://… to keep the state in Redis, shared with other hubs
   CORE_STORAGE_CACHE redis: serve storage point reads from a Redis cache (needs CORE_REDIS_URL)
   CORE_LOG_LEVEL     fatal, error, warn, info (default), debug, trace, silent`
@@ -407,9 +461,11 @@ export function parseHubArgs(argv: readonly string[]): HubArgs {
  *
  * Defaults: `dataDir` `./data` (relative to `cwd`), SQLite at `<dataDir>/hub.db` (PostgreSQL
  * when a database URL is set), `logLevel` `info`, `pluginDirs` `[<appDir>/plugins]` when neither
- * `pluginDirs` nor `plugins` is set; HTTP on `127.0.0.1:8080` with auth on and `/health`,
- * `/metrics`, `/docs` public; the MQTT bridge on `mqtt://127.0.0.1:1883`, prefix `core`,
- * no events forwarded, every state key mirrored, no service callable over MQTT.
+ * `pluginDirs` nor `plugins` is set; SQLite `synchronous` `NORMAL`; HTTP on `127.0.0.1:8080`
+ * with auth on, `/health` public and `/metrics`, `/docs` for loopback clients or tokens with
+ * `metrics:read` / `docs:read`, 20 failed authentications per address and minute before 429;
+ * the MQTT bridge on `mqtt://127.0.0.1:1883`, prefix `core`, no events forwarded, every state
+ * key mirrored, no service callable over MQTT.
  *
  * @throws {@link CoreError} `E_NOT_FOUND` when the named config file does not exist;
  *   `E_VALIDATION` when it cannot be parsed (naming the file and the parser's message), when a
@@ -472,6 +528,11 @@ export async function loadHubConfig(options: LoadHubConfigOptions = {}): Promise
     file.http?.auth,
     true,
   )
+  const synchronous = pick(
+    fromEnv.CORE_SQLITE_SYNCHRONOUS as SqliteSynchronous | undefined,
+    file.sqlite?.synchronous,
+    'NORMAL' as SqliteSynchronous,
+  )
   const mqttUrl = pick(fromEnv.CORE_MQTT_URL, file.mqtt?.url, DEFAULT_MQTT_URL)
 
   if (!auth.value && !isLoopbackHost(host.value)) {
@@ -519,7 +580,7 @@ export async function loadHubConfig(options: LoadHubConfigOptions = {}): Promise
   }
   const storage: StorageConfig =
     databaseUrl.value === undefined
-      ? { kind: 'sqlite', filename: resolve(dataDir, 'hub.db') }
+      ? { kind: 'sqlite', filename: resolve(dataDir, 'hub.db'), synchronous: synchronous.value }
       : { kind: 'postgres', url: databaseUrl.value, schema: file.databaseSchema }
   const plugins = (file.plugins ?? []).map((p) => (isPathLike(p) ? resolve(base, p) : p))
   const pluginDirs =
@@ -547,8 +608,13 @@ export async function loadHubConfig(options: LoadHubConfigOptions = {}): Promise
       auth: auth.value,
       publicRoutes: {
         health: file.http?.publicRoutes?.health ?? true,
-        metrics: file.http?.publicRoutes?.metrics ?? true,
-        docs: file.http?.publicRoutes?.docs ?? true,
+        metrics: file.http?.publicRoutes?.metrics ?? false,
+        docs: file.http?.publicRoutes?.docs ?? false,
+      },
+      loopbackMeta: file.http?.loopbackMeta ?? true,
+      authFailures: {
+        max: file.http?.authFailures?.max ?? 20,
+        windowMs: file.http?.authFailures?.windowMs ?? 60_000,
       },
     },
     mqtt: {
@@ -578,6 +644,7 @@ export async function loadHubConfig(options: LoadHubConfigOptions = {}): Promise
       httpHost: host.origin,
       httpPort: port.origin,
       auth: auth.origin,
+      sqliteSynchronous: synchronous.origin,
       mqttUrl: mqttUrl.origin,
     },
   }
@@ -598,6 +665,7 @@ const EnvSchema = Type.Object({
     }),
   ),
   CORE_AUTH: Type.Optional(Type.Enum(['on', 'off'])),
+  CORE_SQLITE_SYNCHRONOUS: Type.Optional(Type.Enum([...SQLITE_SYNCHRONOUS])),
   CORE_MQTT_URL: Type.Optional(Type.String({ pattern: MQTT_URL_PATTERN })),
   CORE_ADMIN_TOKEN: Type.Optional(Type.String({ minLength: MIN_ADMIN_TOKEN_LENGTH })),
   ...RedisEnvSchema,
@@ -610,6 +678,7 @@ const ENV_MESSAGES: Record<string, string> = {
   CORE_MQTT_URL:
     'must be a broker URL starting with mqtt://, mqtts://, tcp://, tls://, ws:// or wss://',
   CORE_ADMIN_TOKEN: `must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters long (e.g. openssl rand -hex 32)`,
+  CORE_SQLITE_SYNCHRONOUS: 'must be NORMAL or FULL',
   ...REDIS_ENV_MESSAGES,
 }
 
@@ -657,9 +726,13 @@ function readEnvironment(env: Record<string, string | undefined>): Static<typeof
   const out: Record<string, string> = {}
   for (const name of Object.keys(EnvSchema.properties)) {
     const value = nonEmpty(env[name])
-    if (value !== undefined)
-      out[name] =
-        name === 'CORE_AUTH' || name === 'CORE_STORAGE_CACHE' ? value.trim().toLowerCase() : value
+    if (value === undefined) continue
+    out[name] =
+      name === 'CORE_AUTH' || name === 'CORE_STORAGE_CACHE'
+        ? value.trim().toLowerCase()
+        : name === 'CORE_SQLITE_SYNCHRONOUS'
+          ? value.trim().toUpperCase()
+          : value
   }
   if (!validateEnv(out)) {
     const errors = withAllowedValues(validateEnv.errors).map((e) => {
@@ -680,6 +753,17 @@ function readEnvironment(env: Record<string, string | undefined>): Static<typeof
         },
       },
     )
+  }
+  // Refused at start, before anything opens: a guessable admin token is an open door.
+  if (out.CORE_ADMIN_TOKEN !== undefined) {
+    try {
+      assertStrongAdminToken(out.CORE_ADMIN_TOKEN, 'CORE_ADMIN_TOKEN')
+    } catch (error) {
+      throw new CoreError('E_VALIDATION', `Invalid environment: ${(error as Error).message}`, {
+        cause: error,
+        details: { errors: [{ variable: 'CORE_ADMIN_TOKEN', keyword: 'entropy' }] },
+      })
+    }
   }
   return out
 }

@@ -68,16 +68,19 @@ export interface StartHubOptions {
 export const BOOTSTRAP_TOKEN_NAME = 'admin (first boot)'
 
 /**
- * Opens the storage the config names: SQLite at `<dataDir>/hub.db` (the folder is created), or
- * PostgreSQL when a database URL is set, behind the Redis read cache when `redis.storageCache`
- * is on. Each driver is imported only when used.
+ * Opens the storage the config names: SQLite at `<dataDir>/hub.db` (the folder is created) with
+ * the configured `synchronous` setting, or PostgreSQL when a database URL is set, behind the
+ * Redis read cache when `redis.storageCache` is on. Each driver is imported only when used.
  * @throws {@link CoreError} `E_STORAGE` when the database cannot be opened; `E_VALIDATION` for a bad URL.
  */
 export async function openStorage(config: StorageConfig, redis?: RedisSettings): Promise<Storage> {
   if (config.kind === 'sqlite') {
     const { createSqliteAdapter } = await import('@core/storage-sqlite')
     return createStorage(
-      await withRedisCache(await createSqliteAdapter({ filename: config.filename }), redis),
+      await withRedisCache(
+        await createSqliteAdapter({ filename: config.filename, synchronous: config.synchronous }),
+        redis,
+      ),
     )
   }
   const { createPostgresAdapter } = await import('@core/storage-postgres')
@@ -90,7 +93,9 @@ export async function openStorage(config: StorageConfig, redis?: RedisSettings):
 
 /** `sqlite /data/hub.db` or `postgres host:5432/db` (never the credentials). */
 export function describeStorage(config: StorageConfig): string {
-  if (config.kind === 'sqlite') return `sqlite ${config.filename}`
+  if (config.kind === 'sqlite') {
+    return `sqlite ${config.filename}${config.synchronous === 'FULL' ? ' (synchronous FULL)' : ''}`
+  }
   const target = config.url.replace(/^postgres(ql)?:\/\/([^@/]*@)?/, '').replace(/[?#].*$/, '')
   return `postgres ${target}${config.schema === undefined ? '' : ` (schema ${config.schema})`}`
 }
@@ -198,6 +203,8 @@ export async function startHub(
       host: config.http.host,
       port: config.http.port,
       publicRoutes: config.http.publicRoutes,
+      loopbackMeta: config.http.loopbackMeta,
+      authFailures: config.http.authFailures,
       ...(config.adminToken === undefined ? {} : { adminToken: config.adminToken }),
     })
     const address = await http.listen()

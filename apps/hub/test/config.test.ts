@@ -27,7 +27,7 @@ describe('loadHubConfig', () => {
     expect(config).toMatchObject({
       configFile: undefined,
       dataDir: join(dir, 'data'),
-      storage: { kind: 'sqlite', filename: join(dir, 'data', 'hub.db') },
+      storage: { kind: 'sqlite', filename: join(dir, 'data', 'hub.db'), synchronous: 'NORMAL' },
       logLevel: 'info',
       pluginDirs: [join(dir, 'plugins')],
       plugins: [],
@@ -38,7 +38,9 @@ describe('loadHubConfig', () => {
         host: '127.0.0.1',
         port: 8080,
         auth: true,
-        publicRoutes: { health: true, metrics: true, docs: true },
+        publicRoutes: { health: true, metrics: false, docs: false },
+        loopbackMeta: true,
+        authFailures: { max: 20, windowMs: 60_000 },
       },
       mqtt: {
         enabled: true,
@@ -80,7 +82,12 @@ describe('loadHubConfig', () => {
     const shipped = await loadHubConfig({ env: {}, cwd: dir })
     expect(shipped.configFile).toBe(join(APP_DIR, 'hub.config.json'))
     expect(shipped.pluginDirs).toEqual([join(APP_DIR, 'plugins')])
-    expect(shipped.storage).toEqual({ kind: 'sqlite', filename: join(dir, 'data', 'hub.db') })
+    expect(shipped.storage).toEqual({
+      kind: 'sqlite',
+      filename: join(dir, 'data', 'hub.db'),
+      synchronous: 'NORMAL',
+    })
+    expect(shipped.http.publicRoutes).toEqual({ health: true, metrics: false, docs: false })
   })
 
   it('reads YAML, resolving paths in the file against its folder', async () => {
@@ -257,7 +264,7 @@ describe('loadHubConfig', () => {
 })
 
 describe('loadHubConfig: HTTP and MQTT settings', () => {
-  const ADMIN = 'a-fixed-admin-token-for-scripts-0123456789'
+  const ADMIN = 'c4e81a7f29b03d6e5a1f8c02b7d94e36a5f1c8e07b2d49a3f6e1c50b8d7a2f94'
 
   it('reads http and mqtt from the file, and CORE_HTTP_HOST, CORE_HTTP_PORT, CORE_AUTH, CORE_MQTT_URL override them', async () => {
     await writeFile(
@@ -283,7 +290,9 @@ describe('loadHubConfig: HTTP and MQTT settings', () => {
       host: '0.0.0.0',
       port: 9000,
       auth: true,
-      publicRoutes: { health: true, metrics: false, docs: true },
+      publicRoutes: { health: true, metrics: false, docs: false },
+      loopbackMeta: true,
+      authFailures: { max: 20, windowMs: 60_000 },
     })
     expect(fromFile.mqtt).toEqual({
       enabled: true,

@@ -127,7 +127,7 @@ describe('startHub', () => {
 })
 
 describe('startHub: HTTP, MQTT and the admin token', () => {
-  const ADMIN = 'hub-test-admin-token-0123456789abcdefghij'
+  const ADMIN = '9f3c71e0a2b84d56c1e7f09a3b5d28c46e1f7a90b3c5d2e8f4a61b07c9d3e25a'
 
   it('serves HTTP while the broker is down: health degraded with an mqtt component, the summary says why', async () => {
     const config = await load()

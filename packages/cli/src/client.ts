@@ -219,8 +219,8 @@ export function createHubClient(options: HubClientOptions): HubClient {
 /**
  * Rebuilds the CoreError of an error answer: from its problem+json when it has a known `code`,
  * else from the status (400 E_VALIDATION, 401 E_UNAUTHENTICATED, 403 E_FORBIDDEN, 404
- * E_NOT_FOUND, 409 E_CONFLICT, 413/415 E_VALIDATION, 503 E_UNAVAILABLE, 504 E_TIMEOUT, else
- * E_INTERNAL).
+ * E_NOT_FOUND, 409 E_CONFLICT, 413/415 E_VALIDATION, 429 (too many failed authentications)
+ * and 503 E_UNAVAILABLE, 504 E_TIMEOUT, else E_INTERNAL).
  * @internal
  */
 export function errorFromResponse(status: number, body: unknown, what: string): CoreError {
@@ -249,6 +249,7 @@ const CODE_BY_STATUS: Readonly<Record<number, CoreErrorCode>> = {
   409: 'E_CONFLICT',
   413: 'E_VALIDATION',
   415: 'E_VALIDATION',
+  429: 'E_UNAVAILABLE',
   503: 'E_UNAVAILABLE',
   504: 'E_TIMEOUT',
 }

@@ -19,7 +19,7 @@ import { lightsPlugin } from './fixtures/lights-plugin.js'
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 const BIN = fileURLToPath(new URL('../src/bin.ts', import.meta.url))
 const HUB_MODULE = fileURLToPath(new URL('./fixtures/hub-module.ts', import.meta.url))
-const ADMIN_TOKEN = 'cli-test-admin-token-0123456789abcdefghijkl'
+const ADMIN_TOKEN = '7b2e9d41c6a08f35e1d7b94c2a6f03e8d5b1c79a4e2f06d83b5a1c7e9f04d26b'
 const SLOW = 90_000
 
 let kernel: Kernel

@@ -214,6 +214,7 @@ describe('core call', () => {
       [403, 'E_FORBIDDEN', 4],
       [404, 'E_NOT_FOUND', 3],
       [409, 'E_CONFLICT', 5],
+      [429, 'E_UNAVAILABLE', 7],
       [503, 'E_UNAVAILABLE', 7],
       [504, 'E_TIMEOUT', 6],
       [500, 'E_HANDLER', 1],
@@ -236,6 +237,8 @@ describe('core call', () => {
       'error E_UNAUTHENTICATED: POST /api/v1/services/a.b failed with HTTP 401: Bad gateway\n',
     )
     expect((await run(['call', 'a.b'], () => new Response('', { status: 502 }))).code).toBe(1)
+    // A proxy's plain 429 (too many failed authentications) is worth a retry later: E_UNAVAILABLE.
+    expect((await run(['call', 'a.b'], () => new Response('', { status: 429 }))).code).toBe(7)
   })
 })
 

@@ -1,22 +1,29 @@
-import { hash, timingSafeEqual } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import { CoreError } from '@core/contracts'
 import type { Kernel } from '@core/kernel'
+import fastifyRateLimit from '@fastify/rate-limit'
 import fastifySwagger from '@fastify/swagger'
 import Fastify, {
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
-  type onRequestHookHandler,
   type onResponseHookHandler,
 } from 'fastify'
 import { parse as secureJsonParse } from 'secure-json-parse'
-import { bearerOf, isLoopbackHost } from './auth.js'
+import { type Access, createAccessHooks, type FailureCounter } from './access.js'
+import { isLoopbackHost } from './auth.js'
 import { createHttpMetrics } from './metrics.js'
 import { buildOpenApi, DOCS_FILES, DOCS_HTML, docsFile } from './openapi.js'
-import { PROBLEM_CONTENT_TYPE, problemOf, toCoreErrorWithStatus } from './problem.js'
+import {
+  HIDDEN_CODES,
+  occurrenceId,
+  PROBLEM_CONTENT_TYPE,
+  problemOf,
+  toCoreErrorWithStatus,
+} from './problem.js'
 import { type ApiContext, PRINCIPAL, registerApiRoutes } from './routes.js'
-import { createTokenStore, PEEK, type Principal } from './tokens.js'
+import { type AuditedTokenStore, auditTokens } from './token-audit.js'
+import { createTokenStore } from './tokens.js'
 import type { CreateHttpServerOptions, HttpAddress, HttpServer, ListenOptions } from './types.js'
 
 /** Default largest request body: 1 MiB. @public */
@@ -47,8 +54,9 @@ export const DEFAULT_BODY_LIMIT_BYTES = 1_048_576
  * @param kernel - The kernel to serve (its storage holds the tokens).
  * @param options - See {@link CreateHttpServerOptions}.
  * @returns The {@link HttpServer}; call `listen()` to start it.
- * @throws {@link CoreError} `E_VALIDATION` for a bad option, an `adminToken` shorter than 32
- *   characters, or `auth: false` with a `host` that is not loopback.
+ * @throws {@link CoreError} `E_VALIDATION` for a bad option, an `adminToken` with less than 128
+ *   bits of estimated entropy (see `assertStrongAdminToken`), or `auth: false` with a `host`
+ *   that is not loopback.
  * @see OpenAPI 3.1; RFC 9457 (problem details); RFC 6750 (bearer tokens); Server-Sent Events
  *   (WHATWG HTML §9.2); CloudEvents 1.0 JSON format; Prometheus text exposition format
  * @example
@@ -74,15 +82,29 @@ export function createHttpServer(
   const bodyLimit = integer(options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES, 'bodyLimitBytes', 1)
   const requestTimeout = integer(options.requestTimeoutMs ?? 30_000, 'requestTimeoutMs', 0)
   const keepAliveTimeout = integer(options.keepAliveTimeoutMs ?? 72_000, 'keepAliveTimeoutMs', 1)
+  const authFailures = {
+    max: integer(options.authFailures?.max ?? 20, 'authFailures.max', 1),
+    windowMs: integer(options.authFailures?.windowMs ?? 60_000, 'authFailures.windowMs', 1),
+  }
   const routeTimeoutMs = integer(options.routeTimeoutMs ?? 10_000, 'routeTimeoutMs', 1)
   const reloadTimeoutMs = integer(options.reloadTimeoutMs ?? 60_000, 'reloadTimeoutMs', 1)
   const heartbeatMs = integer(options.heartbeatMs ?? 15_000, 'heartbeatMs', 1)
-  const adminHash =
-    options.adminToken === undefined ? undefined : adminTokenHash(options.adminToken)
-  const adminLength = options.adminToken?.length ?? -1
   const logger = (options.logger ?? kernel.logger).child({ component: 'http' })
-  const publicRoutes = { health: true, metrics: true, docs: true, ...options.publicRoutes }
-  const tokens = options.tokens ?? createTokenStore(kernel.storage, { logger })
+  const publicRoutes = { health: true, metrics: false, docs: false, ...options.publicRoutes }
+  const loopbackMeta = options.loopbackMeta ?? true
+  const tokens: AuditedTokenStore = auditTokens(
+    options.tokens ?? createTokenStore(kernel.storage, { logger }),
+    { bus: kernel.bus, logger, source: options.source ?? '/core/http' },
+  )
+  // Before anything with a lifetime: a guessable adminToken throws here.
+  let countFailure: FailureCounter | undefined
+  const hooks = createAccessHooks({
+    tokens,
+    adminToken: options.adminToken,
+    loopbackMeta,
+    logger,
+    countFailure: (request) => countFailure?.(request),
+  })
   const metrics = createHttpMetrics(kernel, { processMetrics: options.processMetrics ?? true })
   const streams = new Set<() => void>()
 
@@ -91,8 +113,22 @@ export function createHttpServer(
     bodyLimit,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
+    // One deadline for receiving a request, headers included, checked often enough that a
+    // socket lives at most requestTimeout + CHECK_INTERVAL_MS (Node checks every 30 s by
+    // default, which let slow senders keep sockets for 60 s and more).
     requestTimeout,
+    http: {
+      ...(requestTimeout > 0 ? { headersTimeout: requestTimeout } : {}),
+      connectionsCheckingInterval: CHECK_INTERVAL_MS,
+    },
     keepAliveTimeout,
+    // An in-flight request with a silent socket: past every route deadline this adapter sets.
+    connectionTimeout: idleTimeoutOf(
+      requestTimeout,
+      keepAliveTimeout,
+      reloadTimeoutMs,
+      heartbeatMs,
+    ),
     return503OnClosing: true,
     routerOptions: { maxParamLength: 512 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
@@ -110,6 +146,14 @@ export function createHttpServer(
   // Response schemas document; they do not filter what is sent.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data))
   app.decorateRequest(PRINCIPAL, null)
+
+  // Counts failed authentications only (see `refuse`): valid tokens never reach the limiter.
+  void app.register(fastifyRateLimit, {
+    global: false,
+    max: authFailures.max,
+    timeWindow: authFailures.windowMs,
+    keyGenerator: (request) => request.ip,
+  })
 
   void app.register(fastifySwagger, {
     openapi: {
@@ -141,65 +185,13 @@ export function createHttpServer(
     },
   })
 
-  // ─── auth ─────────────────────────────────────────────────────────────────────────────
-  const peek = (
-    tokens as Partial<
-      Record<typeof PEEK, (token: string, holder?: object) => Principal | undefined>
-    >
-  )[PEEK]?.bind(tokens)
-  const authenticate: onRequestHookHandler = (request, _reply, done) => {
-    const target = request as unknown as Record<typeof PRINCIPAL, Principal>
-    let token: string | undefined
-    try {
-      token = bearerOf(request.headers.authorization)
-    } catch (error) {
-      return done(error as Error)
-    }
-    if (token === undefined) {
-      return done(
-        new CoreError(
-          'E_UNAUTHENTICATED',
-          'This route needs a bearer token: send "Authorization: Bearer <token>" (create one with `core token create`)',
-        ),
-      )
-    }
-    if (
-      adminHash !== undefined &&
-      token.length === adminLength &&
-      timingSafeEqual(hash('sha256', token, 'buffer') as unknown as Buffer, adminHash)
-    ) {
-      target[PRINCIPAL] = ADMIN_TOKEN
-      return done()
-    }
-    const cached = peek?.(token, request.raw.socket ?? undefined)
-    if (cached !== undefined) {
-      target[PRINCIPAL] = cached
-      return done()
-    }
-    tokens.verify(token).then(
-      (principal) => {
-        target[PRINCIPAL] = principal
-        done()
-      },
-      (error: unknown) => done(error as Error),
-    )
-  }
-  const as =
-    (principal: Principal): onRequestHookHandler =>
-    (request, _reply, done) => {
-      ;(request as unknown as Record<typeof PRINCIPAL, Principal>)[PRINCIPAL] = principal
-      done()
-    }
-  const asAnonymous = as(ANONYMOUS)
-  const asPublic = as(NOBODY)
-
   // Hooks are attached per route (not globally) so that they know their route statically:
   // Fastify builds a new object for each read of request.routeOptions.
   app.addHook('onRoute', (route) => {
     const access =
-      (route.config as { access?: 'public' | 'token' } | undefined)?.access ??
+      (route.config as { access?: Access } | undefined)?.access ??
       (route.url.startsWith('/api/') ? 'token' : 'public')
-    const first = !auth ? asAnonymous : access === 'public' ? asPublic : authenticate
+    const first = !auth ? hooks.anonymous : hooks[access]
     route.onRequest = [first, ...asArray(route.onRequest)]
     const record = metrics.route(String(route.method), route.url)
     const onResponse: onResponseHookHandler = (_request, reply, done) => {
@@ -211,11 +203,19 @@ export function createHttpServer(
 
   // ─── errors ───────────────────────────────────────────────────────────────────────────
   const sendProblem = (error: unknown, request: FastifyRequest, reply: FastifyReply): void => {
-    const { err, status } = toCoreErrorWithStatus(error)
-    if (status >= 500) {
-      if (!CoreError.is(error)) logger.error({ err: error, url: request.url }, 'request failed')
-      else logger.debug({ err: error, url: request.url }, 'request failed')
+    const mapped = toCoreErrorWithStatus(error)
+    const { err } = mapped
+    const retryAfterS = err.details?.retryAfterS
+    const status = typeof retryAfterS === 'number' ? 429 : mapped.status
+    let instance = request.url.split('?', 1)[0]
+    if (HIDDEN_CODES.includes(err.code)) {
+      // The client gets a generic detail naming this id; the log keeps the real error.
+      instance = occurrenceId()
+      logger.error({ err: error, url: request.url, instance }, 'request failed')
+    } else if (status >= 500) {
+      logger.debug({ err: error, url: request.url }, 'request failed')
     }
+    if (typeof retryAfterS === 'number') reply.header('retry-after', String(retryAfterS))
     if (err.code === 'E_UNAUTHENTICATED') {
       const given = request.headers.authorization !== undefined
       reply.header(
@@ -225,7 +225,7 @@ export function createHttpServer(
     } else if (err.code === 'E_FORBIDDEN' && err.details?.permission !== undefined) {
       reply.header('www-authenticate', 'Bearer realm="core", error="insufficient_scope"')
     }
-    const problem = problemOf(err, status, request.url.split('?', 1)[0])
+    const problem = problemOf(err, status, instance)
     void reply.code(status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem))
   }
   app.setErrorHandler((error, request, reply) => sendProblem(error, request, reply))
@@ -260,12 +260,13 @@ export function createHttpServer(
   }
   // Registered as a plugin so that they load after @fastify/swagger, which records routes.
   void app.register(async (scoped) => {
+    countFailure = scoped.createRateLimit() as FailureCounter
     registerApiRoutes(scoped, ctx)
     registerMetaRoutes(scoped)
   })
 
-  const access = (open: boolean): { access: 'public' | 'token' } => ({
-    access: open ? 'public' : 'token',
+  const access = (open: boolean, what?: 'metrics' | 'docs'): { access: Access } => ({
+    access: open ? 'public' : (what ?? 'token'),
   })
   const security = (open: boolean): Array<Record<string, string[]>> =>
     open || !auth ? [] : [{ bearerAuth: [] }]
@@ -296,7 +297,7 @@ export function createHttpServer(
     app.get(
       '/metrics',
       {
-        config: access(publicRoutes.metrics),
+        config: access(publicRoutes.metrics, 'metrics'),
         schema: {
           tags: ['meta'],
           summary: 'Prometheus metrics (text exposition format 0.0.4)',
@@ -318,7 +319,7 @@ export function createHttpServer(
     app.get(
       '/openapi.json',
       {
-        config: access(publicRoutes.docs),
+        config: access(publicRoutes.docs, 'docs'),
         schema: {
           tags: ['meta'],
           summary: 'This OpenAPI 3.1 document, generated from the live service registry',
@@ -335,7 +336,7 @@ export function createHttpServer(
     app.get(
       '/docs',
       {
-        config: access(publicRoutes.docs),
+        config: access(publicRoutes.docs, 'docs'),
         schema: { hide: true },
       },
       async (_request, reply) =>
@@ -347,7 +348,7 @@ export function createHttpServer(
 
     app.get(
       '/docs/static/:file',
-      { config: access(publicRoutes.docs), schema: { hide: true } },
+      { config: access(publicRoutes.docs, 'docs'), schema: { hide: true } },
       async (request, reply) => {
         const { file } = request.params as { file: string }
         const type = DOCS_FILES[file]
@@ -399,25 +400,6 @@ export function createHttpServer(
 const DOCS_CSP =
   "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'"
 
-const ANONYMOUS: Principal = Object.freeze({
-  id: 'anonymous',
-  name: 'anonymous (auth off)',
-  admin: true,
-  permissions: {},
-})
-const NOBODY: Principal = Object.freeze({
-  id: 'public',
-  name: 'public',
-  admin: false,
-  permissions: {},
-})
-const ADMIN_TOKEN: Principal = Object.freeze({
-  id: 'admin-token',
-  name: 'admin token',
-  admin: true,
-  permissions: {},
-})
-
 /**
  * Parses a JSON body, refusing `__proto__` keys and `constructor.prototype` paths
  * (secure-json-parse), so that no handler can be tricked into polluting a prototype.
@@ -459,14 +441,16 @@ function assertLoopback(host: string): void {
   )
 }
 
-function adminTokenHash(token: unknown): Buffer {
-  if (typeof token !== 'string' || token.length < 32 || /\s/.test(token)) {
-    throw new CoreError(
-      'E_VALIDATION',
-      'Invalid adminToken: use at least 32 characters without white space (e.g. `openssl rand -hex 32`)',
-    )
-  }
-  return hash('sha256', token, 'buffer') as unknown as Buffer
+/** How often Node looks for requests past their deadline, ms. */
+const CHECK_INTERVAL_MS = 1_000
+
+/**
+ * The socket inactivity timeout (Node's `server.timeout`): longer than every deadline of this
+ * adapter (receiving a request, an idle keep-alive, a reload) and than the SSE heartbeat, so
+ * that it only ends sockets nothing else would.
+ */
+function idleTimeoutOf(...deadlinesMs: number[]): number {
+  return Math.max(...deadlinesMs) + 5_000
 }
 
 function integer(value: number, name: string, min: number): number {

@@ -1,12 +1,15 @@
+export { assertStrongAdminToken, estimateEntropyBits, MIN_ADMIN_TOKEN_BITS } from './admin-token.js'
 export { allows, isLoopbackHost } from './auth.js'
 export { createHttpServer, DEFAULT_BODY_LIMIT_BYTES } from './http-server.js'
 export type { Problem, ProblemFromErrorOptions } from './problem.js'
 export {
+  HIDDEN_CODES,
   PROBLEM_CONTENT_TYPE,
   PROBLEM_TYPE_BASE,
   problemFromError,
   STATUS_BY_CODE,
 } from './problem.js'
+export { TOKEN_CREATED_EVENT, TOKEN_REVOKED_EVENT } from './token-audit.js'
 export type {
   CreatedToken,
   CreateTokenInput,
@@ -21,10 +24,13 @@ export {
   ADMIN_SCOPE,
   createTokenStore,
   DEFAULT_TOKEN_NAMESPACE,
+  DOCS_READ_SCOPE,
+  METRICS_READ_SCOPE,
   parseScopes,
   TOKEN_SCOPE_KINDS,
 } from './tokens.js'
 export type {
+  AuthFailureLimit,
   CreateHttpServerOptions,
   HttpAddress,
   HttpServer,

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { CORE_ERROR_TITLES, CoreError, type CoreErrorCode, validationError } from '@core/contracts'
 
 /** The media type of every error body (RFC 9457 §3). @public */
@@ -25,10 +26,12 @@ export const STATUS_BY_CODE: Readonly<Partial<Record<CoreErrorCode, number>>> = 
  * One RFC 9457 problem details object, as every error response carries it.
  *
  * - `type`: `https://core-runtime.dev/errors/<code>`; `title`: a short summary of the code;
- * - `status`: the HTTP status; `detail`: the CoreError message (what was refused, what works);
+ * - `status`: the HTTP status; `detail`: the CoreError message (what was refused, what works),
+ *   except for {@link HIDDEN_CODES} (`E_HANDLER`, `E_INTERNAL`), whose detail is generic;
  * - `code`: the stable {@link CoreErrorCode}; `errors`: validation issues `{ path, keyword,
  *   message }` (JSON Pointers) for `E_VALIDATION`; `details`: the rest of the CoreError's
- *   details; `instance`: the request path, when known.
+ *   details (none for hidden codes); `instance`: the request path, or for hidden codes a
+ *   `urn:uuid:` id that the server's log line of the real error carries too.
  * @public
  */
 export interface Problem {
@@ -42,9 +45,20 @@ export interface Problem {
   details?: Record<string, unknown>
 }
 
+/**
+ * The codes whose message and details are not sent to the client: a handler's or the hub's own
+ * failure may carry internals (paths, queries, other users' data). The problem gets a generic
+ * detail and a `urn:uuid:` `instance`; log the real error with that id.
+ * @public
+ */
+export const HIDDEN_CODES: readonly CoreErrorCode[] = Object.freeze(['E_HANDLER', 'E_INTERNAL'])
+
 /** Options of {@link problemFromError}. @public */
 export interface ProblemFromErrorOptions {
-  /** The request path, copied to `instance`. */
+  /**
+   * The request path, copied to `instance`; for {@link HIDDEN_CODES}, the occurrence id to use
+   * instead of a fresh `urn:uuid:` (pass the one you logged).
+   */
   instance?: string
 }
 
@@ -56,8 +70,10 @@ export interface ProblemFromErrorOptions {
  * Fastify's own errors are mapped too: malformed or poisoned JSON, a bad `Content-Length`, a
  * bad URL or a failed route schema → 400 `E_VALIDATION`; a body over the limit → 413 and an
  * unsupported media type → 415 (both `E_VALIDATION`, the status kept); an unknown route → 404
- * `E_NOT_FOUND`. Anything else becomes 500 `E_INTERNAL` with a generic detail: the message of an
- * unexpected error is not sent to the client (log it yourself).
+ * `E_NOT_FOUND`. Anything else becomes 500 `E_INTERNAL`. `E_HANDLER` and `E_INTERNAL` get a
+ * generic detail that names their `instance` (a `urn:uuid:` id unless you pass one): the
+ * message of a failing handler or an unexpected error is not sent to the client (log it with
+ * that id).
  *
  * @param error - The caught value.
  * @param options - `instance` (the request path).
@@ -80,6 +96,17 @@ export function problemFromError(error: unknown, options: ProblemFromErrorOption
  * @internal
  */
 export function problemOf(err: CoreError, status: number, instance?: string): Problem {
+  if (HIDDEN_CODES.includes(err.code)) {
+    const id = instance?.startsWith('urn:') ? instance : occurrenceId()
+    return {
+      type: `${PROBLEM_TYPE_BASE}${err.code}`,
+      title: CORE_ERROR_TITLES[err.code],
+      status,
+      detail: `${err.code === 'E_HANDLER' ? 'The service failed' : 'The hub failed to handle this request'}; its log has the error under ${id}`,
+      code: err.code,
+      instance: id,
+    }
+  }
   const problem: Problem = {
     type: `${PROBLEM_TYPE_BASE}${err.code}`,
     title: CORE_ERROR_TITLES[err.code],
@@ -95,6 +122,14 @@ export function problemOf(err: CoreError, status: number, instance?: string): Pr
     if (Object.keys(rest).length > 0) problem.details = rest
   }
   return problem
+}
+
+/**
+ * A fresh id for one occurrence of a hidden problem: `urn:uuid:<uuid v4>` (RFC 9562).
+ * @internal
+ */
+export function occurrenceId(): string {
+  return `urn:uuid:${randomUUID()}`
 }
 
 /**
@@ -142,11 +177,7 @@ export function toCoreErrorWithStatus(error: unknown): { err: CoreError; status:
     }
   }
   return {
-    err: new CoreError(
-      'E_INTERNAL',
-      'The hub failed to handle this request; the error is in its log',
-      { cause: error },
-    ),
+    err: new CoreError('E_INTERNAL', 'The hub failed to handle this request', { cause: error }),
     status: 500,
   }
 }

@@ -1,4 +1,4 @@
-import { CoreError, isTraceparent } from '@core/contracts'
+import { assertPublishableTopic, CoreError, isTraceparent } from '@core/contracts'
 import type { CallServiceOptions as CallOptions, Kernel } from '@core/kernel'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
@@ -7,12 +7,13 @@ import { allows, requireAdmin, requireScope, touches } from './auth.js'
 import type { HttpMetrics } from './metrics.js'
 import { SERVICES_PATH } from './openapi.js'
 import { openEventStream } from './sse.js'
-import type { Principal, TokenStore } from './tokens.js'
+import type { AuditedTokenStore } from './token-audit.js'
+import type { Principal } from './tokens.js'
 
 /** What the `/api` routes need. @internal */
 export interface ApiContext {
   kernel: Kernel
-  tokens: TokenStore
+  tokens: AuditedTokenStore
   metrics: HttpMetrics
   routeTimeoutMs: number
   reloadTimeoutMs: number
@@ -257,10 +258,11 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
     async (request, reply) => {
       const principal = principalOf(request)
       const pattern = request.query.pattern ?? '#'
-      requireScope(principal, 'events.subscribe', pattern)
+      requireSubscriber(principal)
       openEventStream(reply, {
         bus: kernel.bus,
         pattern,
+        ...(principal.admin ? {} : { accept: (type: string) => mayReceive(principal, type) }),
         heartbeatMs: ctx.heartbeatMs,
         name: `http-sse:${principal.id}`,
         onChange: (delta) => ctx.metrics.sse(delta),
@@ -288,7 +290,10 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
     },
     async (request, reply) => {
       const { type } = request.params
-      requireScope(principalOf(request), 'events.publish', type)
+      const principal = principalOf(request)
+      // state.* and core.* come from the kernel alone, whatever the token's scopes say.
+      assertPublishableTopic(type, `Token "${principal.name}"`)
+      requireScope(principal, 'events.publish', type)
       const traceparent = request.headers.traceparent
       const report = await timed(
         kernel.bus.publish(type, request.body ?? null, {
@@ -349,7 +354,7 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
               minItems: 1,
               maxItems: 100,
               description:
-                '"admin" or "<kind>:<pattern>", kind one of services.call, events.publish, events.subscribe, state.read, state.write',
+                '"admin", "metrics:read", "docs:read" or "<kind>:<pattern>", kind one of services.call, events.publish, events.subscribe, state.read, state.write',
             }),
           },
           { additionalProperties: false },
@@ -360,8 +365,12 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
       },
     },
     async (request, reply) => {
-      requireAdmin(principalOf(request), 'create tokens')
-      const created = await timed(ctx.tokens.create(request.body), 'Creating a token')
+      const principal = principalOf(request)
+      requireAdmin(principal, 'create tokens')
+      const created = await timed(
+        ctx.tokens.createBy(request.body, principal.id),
+        'Creating a token',
+      )
       return reply.code(201).send(created)
     },
   )
@@ -392,11 +401,34 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
       },
     },
     async (request, reply) => {
-      requireAdmin(principalOf(request), 'revoke tokens')
-      await timed(ctx.tokens.revoke(request.params.id), 'Revoking a token')
+      const principal = principalOf(request)
+      requireAdmin(principal, 'revoke tokens')
+      await timed(ctx.tokens.revokeBy(request.params.id, principal.id), 'Revoking a token')
       return reply.code(204).send(null)
     },
   )
+}
+
+/**
+ * Whether a token may receive an event of `type` on a stream: a state change
+ * (`state.<namespace>.<key>`) needs `state.read` on `<namespace>.<key>`, any other event
+ * `events.subscribe` covering its type.
+ */
+function mayReceive(principal: Principal, type: string): boolean {
+  return type.startsWith('state.')
+    ? allows(principal, 'state.read', type.slice(6))
+    : allows(principal, 'events.subscribe', type)
+}
+
+/** Refuses a stream to a token that may receive no event at all. */
+function requireSubscriber(principal: Principal): void {
+  if (principal.admin) return
+  const { events, state } = principal.permissions as {
+    events?: { subscribe?: string[] }
+    state?: { read?: string[] }
+  }
+  if ((events?.subscribe?.length ?? 0) > 0 || (state?.read?.length ?? 0) > 0) return
+  requireScope(principal, 'events.subscribe', '#')
 }
 
 /** Rejects with `E_TIMEOUT` when `work` takes longer than `ms` (the work itself goes on). */

@@ -8,6 +8,8 @@ export interface EventStreamOptions {
   bus: EventBus
   /** AMQP pattern to subscribe to. */
   pattern: string
+  /** Which delivered event types the client may see; absent = all. */
+  accept?(type: string): boolean
   heartbeatMs: number
   /** A label for the bus subscription (logs, metrics). */
   name: string
@@ -20,7 +22,8 @@ export interface EventStreamOptions {
 /**
  * Subscribes to `pattern` and streams every matching CloudEvent as a Server-Sent Event:
  * `event: <type>`, `id: <event id>`, `data: <the CloudEvent as JSON>`, then a blank line.
- * A `: heartbeat` comment goes out every `heartbeatMs`. When the client goes away (or the
+ * With `accept`, an event whose type it refuses is skipped (a token's scopes filter each event
+ * of a wide pattern). A `: heartbeat` comment goes out every `heartbeatMs`. When the client goes away (or the
  * server closes) the subscription is removed and the timer cleared. A slow client applies
  * back-pressure to its own bus subscription only, whose bounded queue drops the oldest events.
  *
@@ -31,10 +34,11 @@ export interface EventStreamOptions {
 export function openEventStream(reply: FastifyReply, options: EventStreamOptions): void {
   const res: ServerResponse = reply.raw
   let open = true
+  const accept = options.accept
   const unsubscribe = options.bus.subscribe(
     options.pattern,
     (event: CloudEvent) => {
-      if (!open) return
+      if (!open || (accept !== undefined && !accept(event.type))) return
       if (res.write(frame(event))) return
       return new Promise<void>((resolve) => {
         const done = (): void => {

@@ -25,6 +25,15 @@ export const DEFAULT_TOKEN_NAMESPACE = 'core-auth'
 /** The scope that grants everything, including tokens and plugin management. @public */
 export const ADMIN_SCOPE = 'admin'
 
+/** The scope that lets a token read `GET /metrics` when that route is not public. @public */
+export const METRICS_READ_SCOPE = 'metrics:read'
+
+/**
+ * The scope that lets a token read `GET /openapi.json` and `GET /docs` when they are not
+ * public. @public
+ */
+export const DOCS_READ_SCOPE = 'docs:read'
+
 /**
  * The permission kinds a token scope may name, the same fields as a plugin manifest's
  * `permissions` (`<area>.<action>:<pattern>`).
@@ -47,13 +56,18 @@ export type TokenScopeKind =
   | 'state.write'
 
 /**
- * What a token may do, derived from its scopes: `admin` (everything) and the manifest-style
- * `permissions` (AMQP patterns per kind).
+ * What a token may do, derived from its scopes: `admin` (everything), the manifest-style
+ * `permissions` (AMQP patterns per kind), and whether it may read the metrics
+ * (`metrics:read`) and the API documents (`docs:read`) when those routes are not public.
  * @public
  */
 export interface TokenGrants {
   admin: boolean
   permissions: PluginPermissions
+  /** `metrics:read`: may read `GET /metrics`. Absent = false. */
+  readMetrics?: boolean
+  /** `docs:read`: may read `GET /openapi.json` and `GET /docs`. Absent = false. */
+  readDocs?: boolean
 }
 
 /**
@@ -140,7 +154,8 @@ export interface TokenStore {
  * Scopes use the plugin manifest permission model: `services.call:<pattern>`,
  * `events.publish:<pattern>`, `events.subscribe:<pattern>`, `state.read:<pattern>`,
  * `state.write:<pattern>` (AMQP patterns, `*` one word, `#` zero or more; state names are
- * `<namespace>.<key>`), and `admin` for everything (tokens, plugins, reload included).
+ * `<namespace>.<key>`), `metrics:read` and `docs:read` for the metrics and API documents when
+ * those routes are not public, and `admin` for everything (tokens, plugins, reload included).
  *
  * @param storage - The kernel's storage.
  * @param options - Namespace, clock, cache and touch intervals.
@@ -202,7 +217,7 @@ export function createTokenStore(
     })
   }
 
-  const matches = (entry: Cached, token: string): boolean =>
+  const matches = (entry: Pick<Cached, 'hash'>, token: string): boolean =>
     timingSafeEqual(hash('sha256', token, 'buffer') as unknown as Buffer, entry.hash)
 
   const store: TokenStore & { [PEEK](token: string, holder?: object): Principal | undefined } = {
@@ -254,7 +269,10 @@ export function createTokenStore(
         )
       }
       const entry = await read(match[1] as string)
-      if (entry === undefined || !matches(entry, token)) {
+      // An unknown id costs the same hash and comparison as a wrong secret: no telling ids
+      // that exist from those that do not by the time of the answer.
+      const ok = matches(entry ?? UNKNOWN, token)
+      if (entry === undefined || !ok) {
         throw new CoreError(
           'E_UNAUTHENTICATED',
           'Unknown or revoked bearer token: create a new one with `core token create`',
@@ -291,24 +309,37 @@ export function createTokenStore(
 }
 
 /**
- * Parses token scopes into manifest-style grants: `admin`, or `<kind>:<pattern>` with a kind
- * of {@link TOKEN_SCOPE_KINDS} and an AMQP pattern (`*` one word, `#` zero or more).
+ * Parses token scopes into manifest-style grants: `admin`, `metrics:read`, `docs:read`, or
+ * `<kind>:<pattern>` with a kind of {@link TOKEN_SCOPE_KINDS} and an AMQP pattern (`*` one
+ * word, `#` zero or more).
  *
  * @param scopes - The scopes, e.g. `['services.call:lights.#', 'state.read:devices.#']`.
- * @returns `{ admin, permissions }` (a PluginPermissions object).
+ * @returns `{ admin, permissions, readMetrics, readDocs }` (`permissions` is a
+ *   PluginPermissions object).
  * @throws {@link CoreError} `E_VALIDATION` naming the first bad scope.
  * @example
  * ```ts
- * parseScopes(['services.call:lights.*']) // { admin: false, permissions: { services: { call: ['lights.*'] } } }
+ * parseScopes(['services.call:lights.*', 'metrics:read'])
+ * // { admin: false, permissions: { services: { call: ['lights.*'] } }, readMetrics: true, readDocs: false }
  * ```
  * @public
  */
 export function parseScopes(scopes: readonly string[]): TokenGrants {
   let admin = false
+  let readMetrics = false
+  let readDocs = false
   const permissions: Record<string, Record<string, string[]>> = {}
   for (const scope of checkScopeList(scopes)) {
     if (scope === ADMIN_SCOPE) {
       admin = true
+      continue
+    }
+    if (scope === METRICS_READ_SCOPE) {
+      readMetrics = true
+      continue
+    }
+    if (scope === DOCS_READ_SCOPE) {
+      readDocs = true
       continue
     }
     const colon = scope.indexOf(':')
@@ -316,7 +347,7 @@ export function parseScopes(scopes: readonly string[]): TokenGrants {
     if (colon < 0 || !TOKEN_SCOPE_KINDS.includes(kind)) {
       throw new CoreError(
         'E_VALIDATION',
-        `Invalid scope ${JSON.stringify(scope)}: use "admin" or "<kind>:<pattern>" with a kind of ${TOKEN_SCOPE_KINDS.join(', ')}`,
+        `Invalid scope ${JSON.stringify(scope)}: use "admin", "metrics:read", "docs:read" or "<kind>:<pattern>" with a kind of ${TOKEN_SCOPE_KINDS.join(', ')}`,
         { details: { scope } },
       )
     }
@@ -329,7 +360,7 @@ export function parseScopes(scopes: readonly string[]): TokenGrants {
     byArea[action] = list
     list.push(pattern)
   }
-  return { admin, permissions: permissions as PluginPermissions }
+  return { admin, permissions: permissions as PluginPermissions, readMetrics, readDocs }
 }
 
 interface StoredToken {
@@ -349,6 +380,8 @@ interface Cached {
   touchedAt: number
 }
 
+/** Compared against when the id is unknown; no token hashes to it. */
+const UNKNOWN: Pick<Cached, 'hash'> = { hash: Buffer.alloc(32) }
 const ID_RE = /^[0-9a-f]{16}$/
 const TOKEN_RE = /^core_([0-9a-f]{16})_[A-Za-z0-9_-]{43}$/
 const TOKEN_LENGTH = 5 + 16 + 1 + 43
@@ -392,7 +425,7 @@ function checkScopeList(scopes: unknown): string[] {
   ) {
     throw new CoreError(
       'E_VALIDATION',
-      'Invalid scopes: give 1-100 strings, "admin" or "<kind>:<pattern>" (e.g. "services.call:lights.#")',
+      'Invalid scopes: give 1-100 strings, "admin", "metrics:read", "docs:read" or "<kind>:<pattern>" (e.g. "services.call:lights.#")',
       { details: { scopes } },
     )
   }

@@ -7,10 +7,25 @@ import type { TokenStore } from './tokens.js'
 export interface PublicRoutes {
   /** `GET /health`. @defaultValue true */
   health?: boolean
-  /** `GET /metrics`. @defaultValue true */
+  /**
+   * `GET /metrics`. When false, a client needs a token with the `metrics:read` (or `admin`)
+   * scope, unless it connects from a loopback address and `loopbackMeta` is on. @defaultValue false
+   */
   metrics?: boolean
-  /** `GET /openapi.json` and `GET /docs`. @defaultValue true */
+  /**
+   * `GET /openapi.json` and `GET /docs`. When false, a client needs a token with the
+   * `docs:read` (or `admin`) scope, unless it connects from a loopback address and
+   * `loopbackMeta` is on. @defaultValue false
+   */
   docs?: boolean
+}
+
+/** Options of the failed-authentication limit of {@link CreateHttpServerOptions}. @public */
+export interface AuthFailureLimit {
+  /** Failed authentications allowed per address and window; the next ones get 429. @defaultValue 20 */
+  max?: number
+  /** The window, ms; `Retry-After` says when it ends. @defaultValue 60_000 */
+  windowMs?: number
 }
 
 /** Options of {@link createHttpServer}. @public */
@@ -29,14 +44,32 @@ export interface CreateHttpServerOptions {
   /** The port `listen()` uses when it gets none; 0 picks a free one. @defaultValue 8080 */
   port?: number
   /**
-   * A fixed bearer credential with the `admin` scope, at least 32 characters (e.g. from an
-   * environment variable), to bootstrap the first tokens. Compared in constant time.
+   * A fixed bearer credential with the `admin` scope (e.g. from an environment variable), to
+   * bootstrap the first tokens. Compared in constant time. It must hold at least 128 bits of
+   * estimated entropy (`openssl rand -hex 32`, or a token from `core token create`): see
+   * `assertStrongAdminToken`.
    */
   adminToken?: string
   /** The token store. @defaultValue `createTokenStore(kernel.storage)` */
   tokens?: TokenStore
-  /** Routes that need no token even with auth on. @defaultValue all true */
+  /**
+   * Routes that need no token even with auth on.
+   * @defaultValue `{ health: true, metrics: false, docs: false }`
+   */
   publicRoutes?: PublicRoutes
+  /**
+   * Let clients on a loopback address (127.0.0.0/8, `::1`) read `/metrics`, `/openapi.json` and
+   * `/docs` without a token when those routes are not public. Behind a reverse proxy on the
+   * same machine every client looks local: turn this off there. @defaultValue true
+   */
+  loopbackMeta?: boolean
+  /**
+   * Failed authentications (no, malformed, unknown or revoked token) counted per client address
+   * with @fastify/rate-limit; past `max` in `windowMs` the answer is 429 `E_UNAVAILABLE` with
+   * `Retry-After` instead of 401. Requests with a valid token are never counted nor slowed.
+   * @defaultValue `{ max: 20, windowMs: 60_000 }`
+   */
+  authFailures?: AuthFailureLimit
   /** Largest request body, bytes; a larger one is refused with 413. @defaultValue 1_048_576 (1 MiB) */
   bodyLimitBytes?: number
   /**
@@ -47,9 +80,17 @@ export interface CreateHttpServerOptions {
   routeTimeoutMs?: number
   /** Deadline of `POST /api/v1/plugins/{name}/reload`, ms. @defaultValue 60_000 */
   reloadTimeoutMs?: number
-  /** Time allowed to receive a whole request (headers and body), ms; 0 = none. @defaultValue 30_000 */
+  /**
+   * Time allowed to receive a whole request (headers and body), ms; 0 = none. Node's
+   * `requestTimeout` and `headersTimeout` both get it and are checked every second, so a slow
+   * sender's socket is closed (408) between this and this + 1 s. @defaultValue 30_000
+   */
   requestTimeoutMs?: number
-  /** How long an idle keep-alive connection stays open, ms. @defaultValue 72_000 */
+  /**
+   * How long an idle keep-alive connection stays open between requests, ms. A socket silent
+   * while a request is in flight is closed after the largest of this, `requestTimeoutMs`,
+   * `reloadTimeoutMs` and `heartbeatMs`, plus 5 s. @defaultValue 72_000
+   */
   keepAliveTimeoutMs?: number
   /**
    * Cancel a service call (`E_CANCELLED`, the handler's signal aborts) when its client

@@ -1,4 +1,4 @@
-import { CoreError, silentLogger } from '@core/contracts'
+import { type CloudEvent, CoreError, silentLogger } from '@core/contracts'
 import {
   type CreateKernelOptions,
   createKernel,
@@ -10,7 +10,7 @@ import Type from 'typebox'
 import { afterEach } from 'vitest'
 import { type CreateHttpServerOptions, createHttpServer, type HttpServer } from '../src/index.js'
 
-export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdefghijklmnop'
+export const ADMIN_TOKEN = '5d0c2b9e8f41a7c36e9b02d4f1a85c7e3b6d90f2a4c81e57d3b09f6a2e4c817b'
 
 const cleanups: Array<() => Promise<unknown>> = []
 afterEach(async () => {
@@ -143,5 +143,63 @@ export async function until(
   while (!(await condition())) {
     if (Date.now() > end) throw new Error('condition not met in time')
     await new Promise((r) => setTimeout(r, 5))
+  }
+}
+
+export interface Frame {
+  event?: string
+  id?: string
+  data?: string
+  comment?: string
+}
+
+/** Opens an SSE stream with fetch and parses its frames as they arrive. */
+export async function openStream(hub: Hub, query: string, token = ADMIN_TOKEN) {
+  const controller = new AbortController()
+  const res = await fetch(`${hub.url}/api/v1/events${query}`, {
+    headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' },
+    signal: controller.signal,
+  })
+  const frames: Frame[] = []
+  let ended = false
+  if (res.status === 200 && res.body !== null) {
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader()
+    let buffer = ''
+    void (async () => {
+      try {
+        for (;;) {
+          const { done, value } = await reader.read()
+          if (done) break
+          buffer += value
+          let cut = buffer.indexOf('\n\n')
+          while (cut >= 0) {
+            const frame: Frame = {}
+            for (const line of buffer.slice(0, cut).split('\n')) {
+              if (line.startsWith(':')) frame.comment = line.slice(1).trim()
+              else {
+                const colon = line.indexOf(':')
+                const field = line.slice(0, colon) as keyof Frame
+                frame[field] = line.slice(colon + 1).replace(/^ /, '')
+              }
+            }
+            frames.push(frame)
+            buffer = buffer.slice(cut + 2)
+            cut = buffer.indexOf('\n\n')
+          }
+        }
+      } catch {
+        // aborted
+      } finally {
+        ended = true
+      }
+    })()
+  }
+  return {
+    res,
+    frames,
+    events: (): CloudEvent[] =>
+      frames.filter((f) => f.data !== undefined).map((f) => JSON.parse(f.data as string)),
+    ended: () => ended,
+    close: () => controller.abort(),
   }
 }

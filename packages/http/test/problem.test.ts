@@ -1,6 +1,6 @@
 import { CORE_ERROR_CODES, CoreError, validationError } from '@core/contracts'
 import { describe, expect, it } from 'vitest'
-import { PROBLEM_TYPE_BASE, problemFromError, STATUS_BY_CODE } from '../src/index.js'
+import { HIDDEN_CODES, PROBLEM_TYPE_BASE, problemFromError, STATUS_BY_CODE } from '../src/index.js'
 
 describe('problemFromError', () => {
   it('maps each code to its status, with a type URI and a title per code', () => {
@@ -20,7 +20,9 @@ describe('problemFromError', () => {
       expect(p).toMatchObject({
         type: `${PROBLEM_TYPE_BASE}${code}`,
         status: expected[code] ?? 500,
-        detail: `m ${code}`,
+        detail: HIDDEN_CODES.includes(code)
+          ? expect.not.stringContaining(`m ${code}`)
+          : `m ${code}`,
         code,
       })
       expect(STATUS_BY_CODE[code] ?? 500).toBe(expected[code] ?? 500)

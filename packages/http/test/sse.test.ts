@@ -1,64 +1,5 @@
-import type { CloudEvent } from '@core/contracts'
 import { describe, expect, it } from 'vitest'
-import { ADMIN_TOKEN, type Hub, startHub, until } from './helpers.js'
-
-interface Frame {
-  event?: string
-  id?: string
-  data?: string
-  comment?: string
-}
-
-/** Opens an SSE stream with fetch and parses its frames as they arrive. */
-async function openStream(hub: Hub, query: string, token = ADMIN_TOKEN) {
-  const controller = new AbortController()
-  const res = await fetch(`${hub.url}/api/v1/events${query}`, {
-    headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' },
-    signal: controller.signal,
-  })
-  const frames: Frame[] = []
-  let ended = false
-  if (res.status === 200 && res.body !== null) {
-    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader()
-    let buffer = ''
-    void (async () => {
-      try {
-        for (;;) {
-          const { done, value } = await reader.read()
-          if (done) break
-          buffer += value
-          let cut = buffer.indexOf('\n\n')
-          while (cut >= 0) {
-            const frame: Frame = {}
-            for (const line of buffer.slice(0, cut).split('\n')) {
-              if (line.startsWith(':')) frame.comment = line.slice(1).trim()
-              else {
-                const colon = line.indexOf(':')
-                const field = line.slice(0, colon) as keyof Frame
-                frame[field] = line.slice(colon + 1).replace(/^ /, '')
-              }
-            }
-            frames.push(frame)
-            buffer = buffer.slice(cut + 2)
-            cut = buffer.indexOf('\n\n')
-          }
-        }
-      } catch {
-        // aborted
-      } finally {
-        ended = true
-      }
-    })()
-  }
-  return {
-    res,
-    frames,
-    events: (): CloudEvent[] =>
-      frames.filter((f) => f.data !== undefined).map((f) => JSON.parse(f.data as string)),
-    ended: () => ended,
-    close: () => controller.abort(),
-  }
-}
+import { openStream, startHub, until } from './helpers.js'
 
 describe('events over Server-Sent Events', () => {
   it('streams each matching event as a CloudEvent with event and id fields', async () => {
@@ -129,7 +70,7 @@ describe('events over Server-Sent Events', () => {
     expect(((await res.json()) as { code: string }).code).toBe('E_VALIDATION')
   })
 
-  it('needs an events.subscribe scope containing the pattern', async () => {
+  it('needs an events.subscribe or state.read scope, and a token', async () => {
     const hub = await startHub()
     const { token } = await hub.http.tokens.create({
       name: 'watcher',
@@ -138,8 +79,12 @@ describe('events over Server-Sent Events', () => {
     const ok = await openStream(hub, '?pattern=lights.*.changed', token)
     expect(ok.res.status).toBe(200)
     ok.close()
-    const wide = await hub.call('/api/v1/events?pattern=%23', { token })
-    expect(wide.status).toBe(403)
+    const { token: unrelated } = await hub.http.tokens.create({
+      name: 'caller',
+      scopes: ['services.call:lights.#'],
+    })
+    const refused = await hub.call('/api/v1/events?pattern=%23', { token: unrelated })
+    expect(refused.status).toBe(403)
     const none = await hub.call('/api/v1/events?pattern=lights.%23', { token: null })
     expect(none.status).toBe(401)
   })

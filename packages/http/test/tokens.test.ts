@@ -55,6 +55,8 @@ describe('createTokenStore', () => {
       name: 'kitchen panel',
       admin: false,
       permissions: { services: { call: ['lights.*'] }, state: { read: ['lights.#'] } },
+      readMetrics: false,
+      readDocs: false,
     })
   })
 
@@ -179,6 +181,7 @@ describe('parseScopes', () => {
         'events.subscribe:#',
         'state.read:lights.#',
         'state.write:lights.kitchen',
+        'metrics:read',
       ]),
     ).toEqual({
       admin: true,
@@ -187,7 +190,10 @@ describe('parseScopes', () => {
         events: { publish: ['lights.#'], subscribe: ['#'] },
         state: { read: ['lights.#'], write: ['lights.kitchen'] },
       },
+      readMetrics: true,
+      readDocs: false,
     })
+    expect(parseScopes(['docs:read'])).toMatchObject({ readMetrics: false, readDocs: true })
   })
 
   it('accepts every well-formed pattern and refuses kinds it does not know', () => {
