@@ -75,10 +75,14 @@ export interface NodeRegistryBackend {
   load(): Promise<NodeSnapshotEntry[]>
   /**
    * Calls `handler` with every change from now on, from this instance and all others sharing
-   * the store; `onError` hears about a lost connection (the backend keeps trying). Returns the
-   * undo.
+   * the store. `onConnection` hears about the connection to the store: an error when it is
+   * lost (the backend keeps trying), `undefined` when it is (re)established — the registry
+   * then reloads its view, in case changes were missed meanwhile. Returns the undo.
    */
-  watch(handler: (change: NodeBackendChange) => void, onError?: (error: Error) => void): () => void
+  watch(
+    handler: (change: NodeBackendChange) => void,
+    onConnection?: (error: Error | undefined) => void,
+  ): () => void
   /** Stops timers, watches and connections. Idempotent. */
   close(): Promise<void>
 }

@@ -111,14 +111,8 @@ export function createNodeRegistry(options: CreateNodeRegistryOptions = {}): Nod
     emit,
     reportBackend,
   )
-  const unwatch = backend.watch(
-    (change) => {
-      if (!closed) view.apply(change)
-    },
-    (error) => reportBackend(error),
-  )
-
   let loadTimer: unknown
+  let everLoaded = false
   let resolveReady!: () => void
   const loaded = new Promise<void>((resolve) => {
     resolveReady = resolve
@@ -128,12 +122,14 @@ export function createNodeRegistry(options: CreateNodeRegistryOptions = {}): Nod
       (snapshot) => {
         if (closed) return
         view.load(snapshot)
+        everLoaded = true
         reportBackend(undefined)
         resolveReady()
       },
       (error: unknown) => {
         if (closed) return
         reportBackend(error)
+        clock.clearTimeout(loadTimer)
         loadTimer = clock.setTimeout(
           () => load(attempt + 1),
           Math.min(MAX_LOAD_RETRY_MS, 100 * 2 ** attempt),
@@ -141,6 +137,17 @@ export function createNodeRegistry(options: CreateNodeRegistryOptions = {}): Nod
       },
     )
   }
+  const unwatch = backend.watch(
+    (change) => {
+      if (!closed) view.apply(change)
+    },
+    (error) => {
+      reportBackend(error)
+      // Back after an outage: changes may have been missed, read the whole view again.
+      if (error === undefined && !closed && everLoaded) load(0)
+    },
+  )
+
   load(0)
 
   const host = {
