@@ -144,9 +144,11 @@ export function createEtcdNodeRegistryBackend(
         }
         const lease = held.get(uid)
         held.delete(uid)
+        // The passport first: watchers see `deleted`, and the lease key's delete after it
+        // concerns a node they no longer track (no `offline` for a released node).
         const result = await client
           .if(nodeKey(uid), 'Version', '>', 0)
-          .then(client.delete().key(leaseKey(uid)), client.delete().key(nodeKey(uid)))
+          .then(client.delete().key(nodeKey(uid)), client.delete().key(leaseKey(uid)))
           .commit()
         if (lease !== undefined) {
           await client.leaseClient.leaseRevoke({ ID: lease.id }).catch(() => {})

@@ -120,7 +120,7 @@ export function createMemoryNodeRegistryBackend(
       ensureOpen()
       if (!store.records.has(uid)) return false
       if (removeOptions.onlyIfExpired === true && store.leases.has(uid)) return false
-      if (dropLease(uid)) emit({ type: 'expired', uid })
+      dropLease(uid) // released with the passport: `deleted` says it all
       store.records.delete(uid)
       emit({ type: 'deleted', uid })
       return true

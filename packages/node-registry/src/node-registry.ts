@@ -118,6 +118,7 @@ export function createNodeRegistry(options: CreateNodeRegistryOptions = {}): Nod
     resolveReady = resolve
   })
   const load = (attempt: number): void => {
+    view.beginLoad()
     backend.load().then(
       (snapshot) => {
         if (closed) return

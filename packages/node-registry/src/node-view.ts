@@ -41,6 +41,8 @@ const TRANSITION: Record<NodeHealthState, NodeRegistryEvent['type']> = {
 export class NodeView {
   private readonly nodes = new Map<string, Tracked>()
   private sorted: NodeEntry[] | undefined
+  /** Nodes changed since the current load began: a snapshot older than them must not win. */
+  private readonly touched = new Set<string>()
 
   constructor(
     private readonly clock: Clock,
@@ -67,11 +69,20 @@ export class NodeView {
     return this.sorted
   }
 
-  /** Applies a backend snapshot: new nodes are added, known ones refreshed, vanished ones removed. */
+  /** Marks the start of a load: changes from now on are newer than its snapshot. */
+  beginLoad(): void {
+    this.touched.clear()
+  }
+
+  /**
+   * Applies a backend snapshot: new nodes are added, known ones refreshed, vanished ones
+   * removed — except nodes changed since {@link NodeView.beginLoad}, whose changes are newer.
+   */
   load(snapshot: readonly NodeSnapshotEntry[]): void {
-    const seen = new Set<string>()
+    const seen = new Set<string>(this.touched)
     for (const item of snapshot) {
       const uid = item.passport.metadata.uid
+      if (seen.has(uid)) continue
       seen.add(uid)
       this.apply({
         type: 'put',
@@ -87,6 +98,7 @@ export class NodeView {
   }
 
   apply(change: NodeBackendChange): void {
+    this.touched.add(change.uid)
     const tracked = this.nodes.get(change.uid)
     switch (change.type) {
       case 'put': {
