@@ -1,5 +1,7 @@
 export { allows, isLoopbackHost } from './auth.js'
 export { createHttpServer, DEFAULT_BODY_LIMIT_BYTES } from './http-server.js'
+export type { NodeDirectory } from './node-routes.js'
+export { registerNodeRoutes } from './node-routes.js'
 export type { Problem, ProblemFromErrorOptions } from './problem.js'
 export {
   PROBLEM_CONTENT_TYPE,

@@ -18,6 +18,7 @@ describe('public surface', () => {
         "isLoopbackHost",
         "parseScopes",
         "problemFromError",
+        "registerNodeRoutes",
       ]
     `)
   })
