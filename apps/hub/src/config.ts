@@ -8,6 +8,7 @@ import { isLoopbackHost } from '@core/http'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import Type, { type Static } from 'typebox'
 import { parse as parseYaml } from 'yaml'
+import { NodeConfigSchema, type NodeSettings, resolveNodeSettings } from './node-config.js'
 
 /** pino's levels, plus `silent`. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
@@ -229,6 +230,7 @@ export const HubConfigSchema = Type.Object(
         { additionalProperties: false, description: 'The MQTT bridge (@core/mqtt)' },
       ),
     ),
+    node: Type.Optional(NodeConfigSchema),
   },
   { additionalProperties: false, title: 'HubConfig' },
 )
@@ -263,6 +265,8 @@ export interface HubConfig {
   http: HttpSettings
   /** The MQTT bridge. */
   mqtt: MqttSettings
+  /** This hub in the node registry (`node` section, `CORE_NODE_LABELS`, `CORE_ETCD_URL`). */
+  node: NodeSettings
   /** `CORE_ADMIN_TOKEN`: a fixed admin credential (≥ 32 characters) for scripts and tests. */
   adminToken: string | undefined
   /** Where each overridable field came from. */
@@ -332,7 +336,9 @@ Environment (overrides the file):
   CORE_MQTT_URL      MQTT broker (default mqtt://127.0.0.1:1883)
   CORE_DATA_DIR      folder of the SQLite file hub.db (default ./data)
   CORE_DATABASE_URL  postgres://… to store data in PostgreSQL instead of SQLite
-  CORE_LOG_LEVEL     fatal, error, warn, info (default), debug, trace, silent`
+  CORE_LOG_LEVEL     fatal, error, warn, info (default), debug, trace, silent
+  CORE_NODE_LABELS   this hub's labels in the node registry, e.g. room=kitchen,floor=1
+  CORE_ETCD_URL      etcd (http://127.0.0.1:2379) to share the node registry with other hubs`
 
 /** What the command line asked for. */
 export interface HubArgs {
@@ -521,6 +527,7 @@ export async function loadHubConfig(options: LoadHubConfigOptions = {}): Promise
       calls: file.mqtt?.calls ?? true,
       startWaitMs: file.mqtt?.startWaitMs ?? DEFAULT_MQTT_START_WAIT_MS,
     },
+    node: resolveNodeSettings(file.node, env),
     adminToken: fromEnv.CORE_ADMIN_TOKEN,
     origin: {
       dataDir:

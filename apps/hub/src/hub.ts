@@ -1,6 +1,6 @@
 import { resolve } from 'node:path'
 import type { Logger } from '@core/contracts'
-import { createHttpServer, type HttpAddress, type HttpServer } from '@core/http'
+import { createHttpServer, type HttpAddress, type HttpServer, registerNodeRoutes } from '@core/http'
 import {
   type BootReport,
   createKernel,
@@ -13,6 +13,7 @@ import { createMqttBridge, type MqttBridge } from '@core/mqtt'
 import { createStorage, type Storage } from '@core/storage'
 import pino from 'pino'
 import { APP_DIR, type HubConfig, type StorageConfig } from './config.js'
+import { createHubNode, type HubNode } from './node.js'
 
 /** The MQTT side of a booted hub, as the startup summary reports it. */
 export interface MqttStatus {
@@ -33,6 +34,8 @@ export interface RunningHub {
   /** Where the HTTP API listens (`url` is `http://host:port`). */
   readonly address: HttpAddress
   readonly mqtt: MqttStatus
+  /** This hub in the node registry (`node.registry` answers `findNodes`). */
+  readonly node: HubNode
   /** What `kernel.start()` reported. */
   readonly report: BootReport
   /**
@@ -131,8 +134,10 @@ export async function startHub(
 
   let bridge: MqttBridge | undefined
   let http: HttpServer | undefined
+  let node: HubNode | undefined
   const mqttLog = recordingErrors(logger.child({ component: 'mqtt' }))
   const teardown = async (): Promise<void> => {
+    await node?.stop().catch(() => undefined)
     await http?.close().catch(() => undefined)
     await bridge?.stop().catch(() => undefined)
     await kernel.stop().catch(() => undefined)
@@ -164,7 +169,10 @@ export async function startHub(
       publicRoutes: config.http.publicRoutes,
       ...(config.adminToken === undefined ? {} : { adminToken: config.adminToken }),
     })
+    node = await createHubNode(kernel, config.node, { dataDir: config.dataDir, logger })
+    registerNodeRoutes(http, node.registry)
     const address = await http.listen()
+    await node.join(address.url)
     let bootstrapToken: string | undefined
     if (config.http.auth && config.adminToken === undefined) {
       const tokens = await http.tokens.list()
@@ -179,6 +187,7 @@ export async function startHub(
     }
 
     const server = http
+    const hubNode = node
     let stopped: Promise<StopReport> | undefined
     return {
       kernel,
@@ -186,11 +195,13 @@ export async function startHub(
       http: server,
       address,
       mqtt,
+      node: hubNode,
       report,
       bootstrapToken,
       health,
       stop: () => {
         stopped ??= (async () => {
+          await hubNode.stop()
           await server.close()
           await bridge?.stop()
           const result = await kernel.stop()
