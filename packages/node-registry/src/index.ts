@@ -10,6 +10,7 @@ export type {
   LabelSelectorRequirement,
 } from './label-selector.js'
 export {
+  compileLabelSelector,
   labelKeyProblem,
   labelValueProblem,
   matchLabelSelector,

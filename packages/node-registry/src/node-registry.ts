@@ -1,6 +1,10 @@
 import { CoreError, silentLogger, systemClock } from '@core/contracts'
 import type { Unsubscribe } from '@core/event-bus'
-import { type LabelSelector, matchLabelSelector, validateLabelSelector } from './label-selector.js'
+import {
+  compileLabelSelector,
+  type LabelSelector,
+  validateLabelSelector,
+} from './label-selector.js'
 import { LeaseLoop } from './lease.js'
 import { createMemoryNodeRegistryBackend } from './memory-backend.js'
 import { NodeView } from './node-view.js'
@@ -190,16 +194,24 @@ export function createNodeRegistry(options: CreateNodeRegistryOptions = {}): Nod
     },
     findNodes(query: FindNodesOptions = {}): NodeEntry[] {
       const selector = toSelector(query.selector)
-      const { kind, onlyHealthy } = query
-      return view
-        .entries()
-        .filter(
-          (entry) =>
-            (kind === undefined || entry.nodeKind === kind) &&
-            (onlyHealthy !== true || entry.healthState === 'ALIVE') &&
-            (selector === undefined ||
-              matchLabelSelector(selector, entry.passport.metadata.labels)),
-        )
+      const matches = selector === undefined ? undefined : compileLabelSelector(selector)
+      const { kind } = query
+      const onlyHealthy = query.onlyHealthy === true
+      // The smallest `matchLabels` bucket of the label index is the candidate list, in order.
+      let entries = view.entries()
+      for (const [key, value] of Object.entries(selector?.matchLabels ?? {})) {
+        const bucket = view.withLabel(key, value)
+        if (bucket.length < entries.length) entries = bucket
+      }
+      const found: NodeEntry[] = []
+      for (let i = 0; i < entries.length; i++) {
+        const entry = entries[i] as NodeEntry
+        if (kind !== undefined && entry.nodeKind !== kind) continue
+        if (onlyHealthy && entry.healthState !== 'ALIVE') continue
+        if (matches !== undefined && !matches(entry.passport.metadata.labels)) continue
+        found.push(entry)
+      }
+      return found
     },
     watch(handler) {
       handlers.add(handler)

@@ -41,6 +41,8 @@ const TRANSITION: Record<NodeHealthState, NodeRegistryEvent['type']> = {
 export class NodeView {
   private readonly nodes = new Map<string, Tracked>()
   private sorted: NodeEntry[] | undefined
+  /** `key=value` → the entries with that label, in the order of {@link NodeView.entries}. */
+  private byLabel: Map<string, NodeEntry[]> | undefined
   /** Nodes changed since the current load began: a snapshot older than them must not win. */
   private readonly touched = new Set<string>()
 
@@ -67,6 +69,27 @@ export class NodeView {
         return a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0
       })
     return this.sorted
+  }
+
+  /**
+   * The entries carrying label `key` = `value`, in the order of {@link NodeView.entries}; the
+   * index is built on the first query after a change (one pass over every label).
+   */
+  withLabel(key: string, value: string): readonly NodeEntry[] {
+    if (this.byLabel === undefined) {
+      const index = new Map<string, NodeEntry[]>()
+      for (const entry of this.entries()) {
+        const labels = entry.passport.metadata.labels ?? {}
+        for (const k in labels) {
+          const id = `${k}=${labels[k]}`
+          const bucket = index.get(id)
+          if (bucket === undefined) index.set(id, [entry])
+          else bucket.push(entry)
+        }
+      }
+      this.byLabel = index
+    }
+    return this.byLabel.get(`${key}=${value}`) ?? []
   }
 
   /** Marks the start of a load: changes from now on are newer than its snapshot. */
@@ -148,7 +171,7 @@ export class NodeView {
         if (tracked === undefined) return
         this.clearTimers(tracked)
         this.nodes.delete(change.uid)
-        this.sorted = undefined
+        this.invalidate()
         this.emit({ type: 'removed', entry: tracked.entry })
         return
       }
@@ -158,6 +181,11 @@ export class NodeView {
   /** Stops every timer (on close). */
   clear(): void {
     for (const tracked of this.nodes.values()) this.clearTimers(tracked)
+  }
+
+  private invalidate(): void {
+    this.sorted = undefined
+    this.byLabel = undefined
   }
 
   private healthOf(tracked: Tracked): NodeHealthState {
@@ -190,7 +218,7 @@ export class NodeView {
       healthState: tracked.health,
       registeredAt,
     })
-    this.sorted = undefined
+    this.invalidate()
   }
 
   /** Arms the late (NOT_READY) and TTL (OFFLINE) timers from `lastSeen`. */

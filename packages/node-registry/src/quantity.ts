@@ -123,3 +123,31 @@ export function compareLabelNumbers(a: string, b: string): -1 | 0 | 1 | undefine
   if (qb === undefined) return undefined
   return compareQuantities(qa, qb)
 }
+
+/**
+ * `compareLabelNumbers(value, bound)` with `bound` parsed once: small integers compare as
+ * numbers, larger ones as BigInt, quantities as exact fractions.
+ * @internal
+ */
+export function labelNumberComparer(bound: string): (value: string) => -1 | 0 | 1 | undefined {
+  const boundIsInteger = INTEGER_RE.test(bound)
+  const small = boundIsInteger && SMALL_INTEGER_RE.test(bound) ? Number(bound) : undefined
+  const big = boundIsInteger ? BigInt(bound) : undefined
+  const quantity = parseQuantity(bound)
+  return (value) => {
+    if (boundIsInteger && INTEGER_RE.test(value)) {
+      if (small !== undefined && SMALL_INTEGER_RE.test(value)) {
+        const n = Number(value)
+        return n < small ? -1 : n > small ? 1 : 0
+      }
+      const x = BigInt(value)
+      return x < (big as bigint) ? -1 : x > (big as bigint) ? 1 : 0
+    }
+    if (quantity === undefined) return undefined
+    const q = parseQuantity(value)
+    return q === undefined ? undefined : compareQuantities(q, quantity)
+  }
+}
+
+/** Integers that fit a double exactly (15 digits). */
+const SMALL_INTEGER_RE = /^[+-]?[0-9]{1,15}$/

@@ -332,3 +332,51 @@ describe('an unreachable backend', () => {
     await registry.ready()
   })
 })
+
+describe('findNodes against a plain filter (fast-check)', () => {
+  it('returns exactly the entries matchLabelSelector accepts, in list order, label index or not', async () => {
+    const fc = (await import('fast-check')).default
+    const { matchLabelSelector } = await import('../src/index.js')
+    const value = fc.constantFrom('a', 'b', '1', '7')
+    const labels = fc.dictionary(fc.constantFrom('x', 'y', 'z'), value, { maxKeys: 3 })
+    const requirement = fc.oneof(
+      fc.record({
+        key: fc.constantFrom('x', 'y'),
+        operator: fc.constantFrom('In' as const, 'NotIn' as const),
+        values: fc.array(value, { minLength: 1, maxLength: 2 }),
+      }),
+      fc.record({
+        key: fc.constantFrom('x', 'z'),
+        operator: fc.constantFrom('Exists' as const, 'DoesNotExist' as const),
+      }),
+      fc.record({
+        key: fc.constantFrom('y', 'z'),
+        operator: fc.constantFrom('Gt' as const, 'Lt' as const),
+        values: fc.constantFrom(['0'], ['5']),
+      }),
+    )
+    const selector = fc.record({
+      matchLabels: fc.dictionary(fc.constantFrom('x', 'y', 'z'), value, { maxKeys: 2 }),
+      matchExpressions: fc.array(requirement, { maxLength: 2 }),
+    })
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(labels, { minLength: 0, maxLength: 12 }),
+        fc.array(selector, { minLength: 1, maxLength: 4 }),
+        async (sets, selectors) => {
+          const registry = createNodeRegistry({ clock: createFakeClock() })
+          for (const [i, l] of sets.entries())
+            await registry.register(passport({ name: `n${i}`, labels: l }))
+          for (const s of selectors) {
+            const expected = registry
+              .list()
+              .filter((e) => matchLabelSelector(s, e.passport.metadata.labels))
+            expect(registry.findNodes({ selector: s })).toEqual(expected)
+          }
+          await registry.close()
+        },
+      ),
+      { numRuns: 150 },
+    )
+  })
+})
