@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import {
   createMemoryNodeRegistryBackend,
   createNodeRegistry,
+  type LabelSelector,
   type NodeRegistry,
   type NodeRegistryBackend,
   type NodeRegistryEvent,
@@ -352,10 +353,10 @@ describe('findNodes against a plain filter (fast-check)', () => {
       fc.record({
         key: fc.constantFrom('y', 'z'),
         operator: fc.constantFrom('Gt' as const, 'Lt' as const),
-        values: fc.constantFrom(['0'], ['5']),
+        values: fc.constantFrom('0', '5').map((v) => [v]),
       }),
     )
-    const selector = fc.record({
+    const selector: import('fast-check').Arbitrary<LabelSelector> = fc.record({
       matchLabels: fc.dictionary(fc.constantFrom('x', 'y', 'z'), value, { maxKeys: 2 }),
       matchExpressions: fc.array(requirement, { maxLength: 2 }),
     })
