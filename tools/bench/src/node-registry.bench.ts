@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { NodePassport } from '@core/contracts'
 import {
+  compileLabelSelector,
   createNodeRegistry,
   type LabelSelector,
   matchLabelSelector,
@@ -59,6 +60,7 @@ async function queries(): Promise<void> {
   const found = registry.findNodes({ selector }).length
   if (found !== expected) throw new Error(`findNodes found ${found}, Array.filter ${expected}`)
   let sink = 0
+  const compiled = compileLabelSelector(selector)
   const figures = await compare(
     {
       'findNodes, 3-requirement selector, 10,000 nodes': () => {
@@ -66,6 +68,9 @@ async function queries(): Promise<void> {
       },
       'Array.filter + matchLabelSelector, same 10,000 label sets': () => {
         sink += labelSets.filter((l) => matchLabelSelector(selector, l)).length
+      },
+      'Array.filter + compileLabelSelector, same 10,000 label sets': () => {
+        sink += labelSets.filter(compiled).length
       },
       'findNodes, same selector as a string (parsed per query)': () => {
         sink += registry.findNodes({ selector: 'zone=z3,tier in (a,b),cpu>4' }).length
@@ -76,7 +81,8 @@ async function queries(): Promise<void> {
   const ours = figures['findNodes, 3-requirement selector, 10,000 nodes']
   const filter = figures['Array.filter + matchLabelSelector, same 10,000 label sets']
   const text = figures['findNodes, same selector as a string (parsed per query)']
-  if (!ours || !filter || !text || sink < 0) throw new Error('missing figures')
+  const filterCompiled = figures['Array.filter + compileLabelSelector, same 10,000 label sets']
+  if (!ours || !filter || !text || !filterCompiled || sink < 0) throw new Error('missing figures')
   emit({
     ...ours,
     matches: found,
@@ -84,8 +90,10 @@ async function queries(): Promise<void> {
     met: ours.ops_per_s >= TARGET_QUERIES_PER_S,
   })
   emit(filter)
+  emit(filterCompiled)
   emit(text)
   ratio('findNodes / Array.filter (same matcher)', ours, filter)
+  ratio('findNodes / Array.filter (compiled matcher)', ours, filterCompiled)
   await registry.close()
 }
 
