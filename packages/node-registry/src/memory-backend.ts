@@ -145,6 +145,8 @@ export function createMemoryNodeRegistryBackend(
       closed = true
       for (const watcher of own) store.watchers.delete(watcher)
       own.clear()
+      // A private store dies with its backend: no liveness timer outlives it.
+      if (options.store === undefined) for (const uid of [...store.leases.keys()]) dropLease(uid)
     },
   }
 }
