@@ -46,7 +46,7 @@ export interface RunningHub {
   /** `kernel.health()`, which includes the bridge's `mqtt` component (degraded while disconnected). */
   health(): Promise<HealthReport>
   /**
-   * Stops in reverse order: closes the HTTP server, stops the MQTT bridge (`offline` on
+   * Stops in reverse order: releases this hub's passport, closes the HTTP server, stops the MQTT bridge (`offline` on
    * `<prefix>/status`), stops the kernel (plugins in reverse order, under the shutdown
    * deadline), closes the storage. Idempotent: later calls return the first call's promise.
    */
@@ -96,7 +96,9 @@ export function describeStorage(config: StorageConfig): string {
  * starts (so plugins find the `mqtt.*` services in setup); starts the kernel; connects the
  * bridge, waiting at most `mqtt.startWaitMs` (a broker that is down does not fail the boot:
  * a warning is logged, the bridge keeps reconnecting in the background and health says
- * `degraded`); starts the HTTP API; and, with auth on, no token stored and no
+ * `degraded`); creates the node registry (memory, or etcd with `CORE_ETCD_URL`: a `nodes`
+ * health component, `degraded` while unreachable, never failing the boot) and its HTTP routes;
+ * starts the HTTP API and registers this hub's passport; and, with auth on, no token stored and no
  * `CORE_ADMIN_TOKEN`, creates the first admin token (returned once as `bootstrapToken`).
  *
  * @throws {@link CoreError} what {@link openStorage}, `kernel.start()` (a required plugin
