@@ -8,6 +8,7 @@ import { assertStrongAdminToken, isLoopbackHost } from '@core/http'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import Type, { type Static } from 'typebox'
 import { parse as parseYaml } from 'yaml'
+import { NodeConfigSchema, type NodeSettings, resolveNodeSettings } from './node-config.js'
 import {
   REDIS_ENV_MESSAGES,
   RedisConfigSchema,
@@ -300,6 +301,7 @@ export const HubConfigSchema = Type.Object(
         { additionalProperties: false, description: 'The MQTT bridge (@core/mqtt)' },
       ),
     ),
+    node: Type.Optional(NodeConfigSchema),
   },
   { additionalProperties: false, title: 'HubConfig' },
 )
@@ -336,6 +338,8 @@ export interface HubConfig {
   mqtt: MqttSettings
   /** Redis (shared state, storage cache), or `undefined` when no Redis URL is set. */
   redis: RedisSettings | undefined
+  /** This hub in the node registry (`node` section, `CORE_NODE_LABELS`, `CORE_ETCD_URL`). */
+  node: NodeSettings
   /** `CORE_ADMIN_TOKEN`: a fixed admin credential (≥ 32 characters) for scripts and tests. */
   adminToken: string | undefined
   /** Where each overridable field came from. */
@@ -419,7 +423,9 @@ Environment (overrides the file):
   CORE_SQLITE_SYNCHRONOUS  NORMAL (default) or FULL (every commit survives a power cut)
   CORE_REDIS_URL     redis://… to keep the state in Redis, shared with other hubs
   CORE_STORAGE_CACHE redis: serve storage point reads from a Redis cache (needs CORE_REDIS_URL)
-  CORE_LOG_LEVEL     fatal, error, warn, info (default), debug, trace, silent`
+  CORE_LOG_LEVEL     fatal, error, warn, info (default), debug, trace, silent
+  CORE_NODE_LABELS   this hub's labels in the node registry, e.g. room=kitchen,floor=1
+  CORE_ETCD_URL      etcd (http://127.0.0.1:2379) to share the node registry with other hubs`
 
 /** What the command line asked for. */
 export interface HubArgs {
@@ -631,6 +637,7 @@ export async function loadHubConfig(options: LoadHubConfigOptions = {}): Promise
       startWaitMs: file.mqtt?.startWaitMs ?? DEFAULT_MQTT_START_WAIT_MS,
     },
     redis,
+    node: resolveNodeSettings(file.node, env),
     adminToken: fromEnv.CORE_ADMIN_TOKEN,
     origin: {
       dataDir:

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path'
 import type { Logger } from '@core/contracts'
-import { createHttpServer, type HttpAddress, type HttpServer } from '@core/http'
+import { createHttpServer, type HttpAddress, type HttpServer, registerNodeRoutes } from '@core/http'
 import {
   type BootReport,
   createKernel,
@@ -15,6 +15,7 @@ import { createStorage, type Storage } from '@core/storage'
 import pino from 'pino'
 import { APP_DIR, type HubConfig, type StorageConfig } from './config.js'
 import { createMqttCallAuthorizer, describeMqttCalls } from './mqtt-calls.js'
+import { createHubNode, type HubNode } from './node.js'
 import { addRedisHealth, describeRedis, openRedisState, withRedisCache } from './redis.js'
 import type { RedisSettings } from './redis-config.js'
 
@@ -39,6 +40,8 @@ export interface RunningHub {
   readonly mqtt: MqttStatus
   /** The Redis state backend, when `CORE_REDIS_URL` / `redis.url` is set (its `redis` health component). */
   readonly redis: RedisStateBackend | undefined
+  /** This hub in the node registry (`node.registry` answers `findNodes`). */
+  readonly node: HubNode
   /** What `kernel.start()` reported. */
   readonly report: BootReport
   /**
@@ -49,7 +52,7 @@ export interface RunningHub {
   /** `kernel.health()`, which includes the bridge's `mqtt` component (degraded while disconnected). */
   health(): Promise<HealthReport>
   /**
-   * Stops in reverse order: closes the HTTP server, stops the MQTT bridge (`offline` on
+   * Stops in reverse order: releases this hub's passport, closes the HTTP server, stops the MQTT bridge (`offline` on
    * `<prefix>/status`), stops the kernel (plugins in reverse order, under the shutdown
    * deadline), closes the storage. Idempotent: later calls return the first call's promise.
    */
@@ -106,7 +109,9 @@ export function describeStorage(config: StorageConfig): string {
  * starts (so plugins find the `mqtt.*` services in setup); starts the kernel; connects the
  * bridge, waiting at most `mqtt.startWaitMs` (a broker that is down does not fail the boot:
  * a warning is logged, the bridge keeps reconnecting in the background and health says
- * `degraded`); starts the HTTP API; and, with auth on, no token stored and no
+ * `degraded`); creates the node registry (memory, or etcd with `CORE_ETCD_URL`: a `nodes`
+ * health component, `degraded` while unreachable, never failing the boot) and its HTTP routes;
+ * starts the HTTP API and registers this hub's passport; and, with auth on, no token stored and no
  * `CORE_ADMIN_TOKEN`, creates the first admin token (returned once as `bootstrapToken`).
  *
  * @throws {@link CoreError} what {@link openStorage}, `kernel.start()` (a required plugin
@@ -153,8 +158,10 @@ export async function startHub(
 
   let bridge: MqttBridge | undefined
   let http: HttpServer | undefined
+  let node: HubNode | undefined
   const mqttLog = recordingErrors(logger.child({ component: 'mqtt' }))
   const teardown = async (): Promise<void> => {
+    await node?.stop().catch(() => undefined)
     await http?.close().catch(() => undefined)
     await bridge?.stop().catch(() => undefined)
     await kernel.stop().catch(() => undefined)
@@ -207,8 +214,11 @@ export async function startHub(
       authFailures: config.http.authFailures,
       ...(config.adminToken === undefined ? {} : { adminToken: config.adminToken }),
     })
+    node = await createHubNode(kernel, config.node, { dataDir: config.dataDir, logger })
+    registerNodeRoutes(http, node.registry)
     const address = await http.listen()
     redis?.metrics.register(http.metrics)
+    await node.join(address.url)
     let bootstrapToken: string | undefined
     if (config.http.auth && config.adminToken === undefined) {
       const tokens = await http.tokens.list()
@@ -223,6 +233,7 @@ export async function startHub(
     }
 
     const server = http
+    const hubNode = node
     let stopped: Promise<StopReport> | undefined
     return {
       kernel,
@@ -231,11 +242,13 @@ export async function startHub(
       address,
       mqtt,
       redis,
+      node: hubNode,
       report,
       bootstrapToken,
       health,
       stop: () => {
         stopped ??= (async () => {
+          await hubNode.stop()
           await server.close()
           await bridge?.stop()
           const result = await kernel.stop()

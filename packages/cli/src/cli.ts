@@ -5,6 +5,7 @@ import { createHubClient, type HubClient } from './client.js'
 import { registerHubCommands } from './commands.js'
 import { EXIT_CODES, exitCodeOf } from './exit-codes.js'
 import { formatError, formatJsonLine, problemOf } from './format.js'
+import { registerNodeCommands } from './node-commands.js'
 import { parseJsonArgument } from './params.js'
 import {
   type CliWriter,
@@ -50,7 +51,7 @@ const STATES = new WeakMap<Command, RunState>()
 /**
  * Builds the `core` command line (commander): `start`, and the commands that talk to a running
  * hub over HTTP — `call`, `services list`, `state get|set|delete|list`, `events tail|publish`,
- * `plugins list|reload`, `token create|list|revoke`, `health`, `openapi`, `metrics`.
+ * `plugins list|reload`, `token create|list|revoke`, `health`, `openapi`, `metrics`, `nodes list|get`.
  *
  * Each hub command takes `--url` (env `CORE_URL`, default `http://127.0.0.1:8080`), `--token`
  * (env `CORE_TOKEN`), `--timeout <ms>` (default 60000) and `--json` (one JSON document on
@@ -174,6 +175,7 @@ E_SERVICE_NOT_FOUND, 4 E_UNAUTHENTICATED or E_FORBIDDEN, 5 E_CONFLICT, 6 E_TIMEO
     },
   }
   registerHubCommands(program, context)
+  registerNodeCommands(program, context)
   return program
 }
 

@@ -462,7 +462,8 @@ ${examples(`events tail 'devices.#'`, `events tail '#' --json | jq .data`, `even
 }
 
 /** Adds `--url`, `--token`, `--timeout` and `--json`. */
-function hub(command: Command): Command {
+/** Adds the options every hub command takes. @internal */
+export function hub(command: Command): Command {
   return command
     .option('--url <url>', `hub URL (env CORE_URL; default ${DEFAULT_HUB_URL})`)
     .option('--token <token>', 'bearer token (env CORE_TOKEN)')
@@ -489,7 +490,8 @@ function asArray(value: unknown): unknown[] {
   return Array.isArray(value) ? value : []
 }
 
-function text(value: unknown): string {
+/** A cell of a table: `-` for nothing, JSON for objects. @internal */
+export function text(value: unknown): string {
   if (value === undefined || value === null) return '-'
   return typeof value === 'string'
     ? value

@@ -82,6 +82,7 @@ describe('the public surface', () => {
       'health',
       'openapi',
       'metrics',
+      'nodes',
     ])
   })
 })

@@ -31,6 +31,27 @@ export {
   namespaceOf,
   WORD_PATTERN,
 } from './names.js'
+export type {
+  NodeCapabilities,
+  NodeCondition,
+  NodeLabels,
+  NodePassport,
+  NodePhase,
+  NodeStatus,
+} from './node-passport.js'
+export {
+  LABEL_KEY_PATTERN,
+  LABEL_VALUE_PATTERN,
+  NODE_PASSPORT_API_VERSION,
+  NODE_PASSPORT_API_VERSION_PATTERN,
+  NodeCapabilitiesSchema,
+  NodeConditionSchema,
+  NodeLabelsSchema,
+  NodePassportSchema,
+  NodePhaseSchema,
+  NodeStatusSchema,
+  QUANTITY_PATTERN,
+} from './node-passport.js'
 export type { JsonSchema, ServiceDescriptor } from './service.js'
 export { JsonSchemaSchema, ServiceDescriptorSchema } from './service.js'
 export type { StateChange, StateChangeReason, StateEntry } from './state.js'

@@ -1,6 +1,8 @@
 export { assertStrongAdminToken, estimateEntropyBits, MIN_ADMIN_TOKEN_BITS } from './admin-token.js'
 export { allows, isLoopbackHost } from './auth.js'
 export { createHttpServer, DEFAULT_BODY_LIMIT_BYTES } from './http-server.js'
+export type { NodeDirectory } from './node-routes.js'
+export { registerNodeRoutes } from './node-routes.js'
 export type { Problem, ProblemFromErrorOptions } from './problem.js'
 export {
   HIDDEN_CODES,

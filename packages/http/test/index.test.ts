@@ -26,6 +26,7 @@ describe('public surface', () => {
         "isLoopbackHost",
         "parseScopes",
         "problemFromError",
+        "registerNodeRoutes",
       ]
     `)
   })

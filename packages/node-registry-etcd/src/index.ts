@@ -1,0 +1,2 @@
+export type { CreateEtcdNodeRegistryBackendOptions } from './etcd-backend.js'
+export { createEtcdNodeRegistryBackend } from './etcd-backend.js'
