@@ -26,15 +26,17 @@ export interface FaultContainment {
   stepStarted(plugin: string, step: string, timeoutMs: number): void
   /** The current lifecycle step ended. */
   stepEnded(): void
+  /** Boot is over: from now on a stall counts against health (module loading at boot does not). */
+  watchStalls(): void
   /** The `faults` health component: stalls and unattributed faults. */
   health(): ComponentHealth
 }
 
 /** Default of `stallThresholdMs`: an event-loop delay this long makes health `unhealthy`, in ms. @public */
-export const DEFAULT_STALL_THRESHOLD_MS = 1_000
+export const DEFAULT_STALL_THRESHOLD_MS = 5_000
 
 /** How long a recorded stall keeps health `unhealthy`, in ms. */
-const STALL_WINDOW_MS = 60_000
+const STALL_WINDOW_MS = 10_000
 /** How often the main thread proves it is alive to the watchdog, in ms. */
 const HEARTBEAT_MS = 100
 
@@ -49,6 +51,7 @@ export function createFaultContainment(deps: FaultContainmentDeps): FaultContain
   let unattributed = 0
   let lastFault: string | undefined
   let lastStall: { ms: number; at: number } | undefined
+  let watchingStalls = false
   const histogram = monitorEventLoopDelay({ resolution: 20 })
   let sampler: NodeJS.Timeout | undefined
   let heartbeat: NodeJS.Timeout | undefined
@@ -123,6 +126,7 @@ export function createFaultContainment(deps: FaultContainmentDeps): FaultContain
     if (lateMs >= deps.stallThresholdMs) stalled(lateMs)
   }
   const stalled = (ms: number): void => {
+    if (!watchingStalls) return
     if (lastStall !== undefined && Date.now() - lastStall.at < HEARTBEAT_MS) return
     lastStall = { ms: Math.round(ms), at: Date.now() }
     log.warn(
@@ -157,6 +161,7 @@ export function createFaultContainment(deps: FaultContainmentDeps): FaultContain
     uninstall() {
       if (!installed) return
       installed = false
+      watchingStalls = false
       process.off('unhandledRejection', onRejection)
       process.off('uncaughtException', onException)
       if (process.exit === guardedExit) process.exit = originalExit
@@ -175,12 +180,18 @@ export function createFaultContainment(deps: FaultContainmentDeps): FaultContain
     stepEnded() {
       Atomics.store(shared, 1, 0)
     },
+    watchStalls() {
+      if (!installed) return
+      histogram.reset()
+      lastBeat = Date.now()
+      watchingStalls = true
+    },
     health() {
       const now = Date.now()
       // Called right after a stall, before any timer had a chance to run: measure it here.
       const silentMs = installed ? now - lastBeat - HEARTBEAT_MS : 0
       if (silentMs >= deps.stallThresholdMs) stalled(silentMs)
-      const currentMs = histogram.max / 1e6
+      const currentMs = watchingStalls ? histogram.max / 1e6 : 0
       const isStalled =
         currentMs >= deps.stallThresholdMs ||
         (lastStall !== undefined && now - lastStall.at < STALL_WINDOW_MS)

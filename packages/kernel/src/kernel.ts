@@ -1096,6 +1096,7 @@ export function createKernel(options: CreateKernelOptions = {}): Kernel {
         containment?.install()
         try {
           const report = await boot()
+          containment?.watchStalls()
           phase = 'running'
           return report
         } catch (error) {

@@ -481,8 +481,9 @@ export interface CreateKernelOptions {
    *   hub keeps running, and `health().components.faults` is `degraded`.
    * - `process.exit()` called from a plugin's code is refused: it throws `E_FORBIDDEN` into the
    *   plugin and fails it. Any other caller (the hub's own shutdown) exits as usual.
-   * - An event-loop delay monitor (`perf_hooks.monitorEventLoopDelay`) makes
-   *   `health().components.faults` `unhealthy` for a minute after a stall of at least
+   * - Once boot is over (module loading at boot blocks the loop by nature), an event-loop delay
+   *   monitor (`perf_hooks.monitorEventLoopDelay` and a heartbeat) makes
+   *   `health().components.faults` `unhealthy` for 10 s after a stall of at least
    *   `stallThresholdMs`, with the measured stall.
    * - A watchdog thread watches the main thread's heartbeat while a plugin's `setup`, `start` or
    *   `stop` runs. The main thread cannot interrupt its own busy loop, so when it has not beaten
@@ -496,7 +497,7 @@ export interface CreateKernelOptions {
    * @defaultValue false
    */
   containFaults?: boolean
-  /** With `containFaults`: the event-loop delay that makes health `unhealthy`, in ms. @defaultValue 1_000 */
+  /** With `containFaults`: the event-loop delay that makes health `unhealthy`, in ms. @defaultValue 5_000 */
   stallThresholdMs?: number
   /** Folders whose subfolders holding a package.json are plugin candidates. @defaultValue [] */
   pluginDirs?: string[]
