@@ -14,7 +14,7 @@ import { type RunningHub, startHub } from '../src/hub.js'
 import { NODE_ID_FILE } from '../src/node.js'
 import { closedPort, stagePlugins, writeHubConfig } from './helpers.js'
 
-const ADMIN_TOKEN = 'hub-nodes-admin-token-0123456789abcdefghij'
+const ADMIN_TOKEN = 'c41e9d07b2a85f36e1d0c7b94a3f2e5d8b6a0c19f7e4d3b2a1c0e9f8d7b6a5c4' // 256 random bits: weaker ones are refused at start
 
 let dir: string
 const hubs: RunningHub[] = []

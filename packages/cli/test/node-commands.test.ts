@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { EXIT_CODES, runCli } from '../src/index.js'
 
 /** `core nodes …` in this process, against a real hub (kernel + HTTP + node routes) on 127.0.0.1. */
-const ADMIN_TOKEN = 'cli-nodes-admin-token-0123456789abcdefghij'
+const ADMIN_TOKEN = 'e7a93c15d04b28f61a9e3d7c50b2f48a16d9c3e07b5a2f8c41e6d90b3a7c52f1' // 256 random bits: weaker ones are refused
 const kernel = createKernel({ logger: silentLogger })
 const registry = createNodeRegistry()
 const http = createHttpServer(kernel, {
