@@ -27,7 +27,15 @@ const nodes = [
 describe('CandidatePicker', () => {
   it('keeps the healthy other nodes listing a satisfying version, and fails at once when none does', async () => {
     const queries: unknown[] = []
-    const picker = new CandidatePicker({ findNodes: (q) => (queries.push(q), nodes) }, 'self')
+    const picker = new CandidatePicker(
+      {
+        findNodes: (q) => {
+          queries.push(q)
+          return nodes
+        },
+      },
+      'self',
+    )
     expect(await picker.pick('x.do', '^1', undefined)).toBe('a')
     expect(await picker.pick('x.do', '^2', undefined)).toBe('b')
     expect(queries[0]).toEqual({ onlyHealthy: true })
@@ -37,7 +45,15 @@ describe('CandidatePicker', () => {
 
   it('narrows to the node named by uid or id, and passes the selector to the directory', async () => {
     const queries: unknown[] = []
-    const picker = new CandidatePicker({ findNodes: (q) => (queries.push(q), nodes) }, 'self')
+    const picker = new CandidatePicker(
+      {
+        findNodes: (q) => {
+          queries.push(q)
+          return nodes
+        },
+      },
+      'self',
+    )
     expect(await picker.pick('x.do', undefined, { node: 'uid-b' })).toBe('b')
     expect(await picker.pick('x.do', undefined, { node: 'a' })).toBe('a')
     await picker.pick('x.do', undefined, { selector: 'room=kitchen' })
