@@ -7,6 +7,7 @@ import { connect as tcpConnect } from 'node:net'
 import { createEventBus, type EventBus } from '@core/event-bus'
 import { createServiceRegistry, type ServiceRegistry } from '@core/service-registry'
 import { createRecordingLogger } from '@core/testing'
+import { Connection } from 'rabbitmq-client'
 import {
   type CreateMindBusOptions,
   createMindBus,
@@ -104,6 +105,28 @@ function toLabels(selector: LabelSelectorLike | undefined): Record<string, strin
   return Object.fromEntries(
     selector.split(',').map((p) => p.split('=').map((s) => s.trim()) as [string, string]),
   )
+}
+
+/** Deletes the queues and exchanges a test run declared on the shared broker. */
+export async function dropTopology(
+  topology: Required<MindBusTopology>,
+  nodeIds: readonly string[],
+  namespaces: readonly string[],
+  extraQueues: readonly string[] = [],
+): Promise<void> {
+  const conn = new Connection({ url: AMQP_URL })
+  await conn.onConnect(5_000)
+  const p = topology.queuePrefix
+  const queues = [
+    ...nodeIds.flatMap((id) => [`${p}.node.${id}`, `${p}.ctl.${id}`, `${p}.evt.${id}`]),
+    ...namespaces.map((ns) => `${p}.cmd.${ns}`),
+    ...extraQueues,
+    topology.deadLetterQueue,
+  ]
+  for (const q of queues) await conn.queueDelete(q).catch(() => undefined)
+  await conn.exchangeDelete({ exchange: topology.exchange }).catch(() => undefined)
+  await conn.exchangeDelete({ exchange: topology.deadLetterExchange }).catch(() => undefined)
+  await conn.close()
 }
 
 export interface TestNode {

@@ -4,6 +4,7 @@ import { Connection } from 'rabbitmq-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   AMQP_URL,
+  dropTopology,
   MemoryDirectory,
   makeNode,
   requireBroker,
@@ -97,28 +98,13 @@ describe.skipIf(skipBroker)('MindBus on a real RabbitMQ: three in-process nodes'
   afterAll(async () => {
     releaseGate()
     await Promise.allSettled([a?.mindbus.close(), b?.mindbus.close(), c?.mindbus.close()])
-    if (raw !== undefined) {
-      for (const q of [
-        'node.a',
-        'node.b',
-        'node.c',
-        'ctl.a',
-        'ctl.b',
-        'ctl.c',
-        'evt.a',
-        'evt.b',
-        'evt.c',
-        'cmd.calc',
-        'cmd.gate',
-        'probe',
-      ]) {
-        await raw.queueDelete(`${topology.queuePrefix}.${q}`).catch(() => undefined)
-      }
-      await raw.queueDelete(topology.deadLetterQueue).catch(() => undefined)
-      await raw.exchangeDelete({ exchange: topology.exchange }).catch(() => undefined)
-      await raw.exchangeDelete({ exchange: topology.deadLetterExchange }).catch(() => undefined)
-      await raw.close()
-    }
+    await raw?.close()
+    await dropTopology(
+      topology,
+      ['a', 'b', 'c'],
+      ['calc', 'gate'],
+      [`${topology.queuePrefix}.probe`],
+    )
   })
 
   it('calls a service of another node and carries traceparent, subject and the broker user there and back', async () => {
