@@ -8,6 +8,7 @@
  *   one consumer channel with prefetch 64), the baseline;
  * - the two library candidates doing that same raw RPC: `rabbitmq-client` (its RPCClient and
  *   Consumer) and `amqplib` + `amqp-connection-manager` (ChannelWrappers);
+ * - the consumer-channel count (prefetch 1 each): 1, 16 (default) and 64 channels;
  * - the cost of the `cloudevents` SDK (construct + validate + serialise an envelope) against
  *   the package's own envelope check, per message, next to a round trip.
  *
@@ -52,8 +53,9 @@ function reachable(url: string): Promise<boolean> {
 /** Two MindBus nodes on their own topology: `caller` calls `bench.echo` served by `server`. */
 async function mindbusPair(
   maxPriority: number,
+  consumerChannels = 16,
 ): Promise<{ call: Call; close: () => Promise<void> }> {
-  const tag = `b${run}p${maxPriority}`
+  const tag = `b${run}p${maxPriority}c${consumerChannels}`
   const topology = {
     exchange: `${tag}.main`,
     deadLetterExchange: `${tag}.dlx`,
@@ -83,6 +85,7 @@ async function mindbusPair(
       directory,
       topology,
       maxPriority,
+      consumerChannels,
       logger: silentLogger,
     })
     return { mb, services: createServiceRegistry({ remote: mb.transport, logger: silentLogger }) }
@@ -330,6 +333,8 @@ export default async function bench(): Promise<void> {
     'mindbus call p255': await mindbusPair(255),
     'mindbus call p10': await mindbusPair(10),
     'mindbus call no priority': await mindbusPair(0),
+    'mindbus call no priority 1 channel': await mindbusPair(0, 1),
+    'mindbus call no priority 64 channels': await mindbusPair(0, 64),
     'raw amqplib direct reply-to': await rawAmqplib(),
     'rabbitmq-client RPC': await rabbitmqClient(),
     'amqplib + amqp-connection-manager RPC': await amqpConnectionManager(),
