@@ -129,6 +129,23 @@ export function createMindBus(options: CreateMindBusOptions): MindBus {
     },
     health: () => (conn.ready ? 'healthy' : 'degraded'),
     stats: (): MindBusStats => structuredClone(state.stats),
+    async queueDepths(): Promise<Record<string, number>> {
+      if (!conn.ready) {
+        throw new CoreError(
+          'E_UNAVAILABLE',
+          'Cannot read MindBus queue depths: the broker connection is down; retry when it is back',
+        )
+      }
+      const depths: Record<string, number> = {}
+      for (const queue of [names.nodeQueue, names.controlQueue, names.eventQueue]) {
+        try {
+          depths[queue] = (await conn.queueDeclare({ queue, passive: true })).messageCount
+        } catch {
+          // not declared on this node (no event import, or not started)
+        }
+      }
+      return depths
+    },
     close(): Promise<void> {
       closed ??= (async () => {
         await events?.close()

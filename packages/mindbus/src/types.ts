@@ -187,6 +187,12 @@ export interface MindBus {
   health(): 'healthy' | 'degraded'
   /** A copy of the counters. */
   stats(): MindBusStats
+  /**
+   * Messages waiting in this node's queues (node commands, control, events), by queue name,
+   * read with a passive declare; a queue not declared (yet) is left out.
+   * @throws {@link CoreError} `E_UNAVAILABLE` when the broker connection is down.
+   */
+  queueDepths(): Promise<Record<string, number>>
   /** Stops consuming, waits for running handlers, closes the connection. Idempotent. */
   close(): Promise<void>
 }
