@@ -227,44 +227,48 @@ describe.skipIf(skipBroker)('MindBus on a real RabbitMQ: three in-process nodes'
     // Keep C's command consumers busy, then queue 10,000 commands behind them.
     const busy = Array.from({ length: 4 }, () =>
       a.services
-        .call('gate.wait', {}, { timeoutMs: 60_000, meta: { route: { node: 'uid-c' } } })
+        .call('gate.wait', {}, { timeoutMs: 120_000, meta: { route: { node: 'uid-c' } } })
         .catch(() => undefined),
     )
-    await expect.poll(() => gateStarted).toBe(4)
-    const queued: Promise<void>[] = []
-    for (let i = 0; i < 10_000; i++) {
-      queued.push(
-        pub.send(
-          {
-            exchange: topology.exchange,
-            routingKey: 'cmd.gate.c',
-            expiration: '60000',
-            durable: true,
-            priority: 20,
-            contentType: 'application/json',
-          },
-          {
-            specversion: '1.0',
-            id: randomUUID(),
-            source: 'test',
-            type: 'core.mindbus.command',
-            time: new Date().toISOString(),
-            data: { action: 'wait', params: {} },
-          },
-        ),
-      )
+    try {
+      await expect.poll(() => gateStarted).toBe(4)
+      const command = (): Record<string, unknown> => ({
+        specversion: '1.0',
+        id: randomUUID(),
+        source: 'test',
+        type: 'core.mindbus.command',
+        time: new Date().toISOString(),
+        data: { action: 'wait', params: {} },
+      })
+      const queued: Promise<void>[] = []
+      for (let i = 0; i < 10_000; i++) {
+        queued.push(
+          pub.send(
+            {
+              exchange: topology.exchange,
+              routingKey: 'cmd.gate.c',
+              expiration: '120000',
+              durable: true,
+              priority: 20,
+              contentType: 'application/json',
+            },
+            command(),
+          ),
+        )
+      }
+      await Promise.all(queued)
+      await a.mindbus.control('c', 'config', { reload: true })
+      await expect.poll(() => received).toEqual(['uid-a'])
+      const depths = await c.mindbus.queueDepths()
+      expect(depths[`${topology.queuePrefix}.node.c`]).toBeGreaterThanOrEqual(9_990)
+    } finally {
+      undo()
+      await raw.queuePurge(`${topology.queuePrefix}.node.c`)
+      releaseGate()
+      await Promise.all(busy)
+      await pub.close()
     }
-    await Promise.all(queued)
-    await a.mindbus.control('c', 'config', { reload: true })
-    await expect.poll(() => received).toEqual(['uid-a'])
-    const depths = await c.mindbus.queueDepths()
-    expect(depths[`${topology.queuePrefix}.node.c`]).toBeGreaterThanOrEqual(9_990)
-    undo()
-    await raw.queuePurge(`${topology.queuePrefix}.node.c`)
-    releaseGate()
-    await Promise.all(busy)
-    await pub.close()
-  })
+  }, 120_000)
 
   it('dead-letters an unreadable command to the dead-letter queue and counts it', async () => {
     const pub = raw.createPublisher({ confirm: true })
