@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { isTraceparent } from '@core/contracts'
+import { CloudEvent } from 'cloudevents'
 
 /** CloudEvents `type` of a command, a result and a control signal (and the spec's own names, accepted on input). */
 export const COMMAND_TYPE = 'core.mindbus.command'
@@ -37,36 +38,42 @@ export interface CommandData {
   meta?: Record<string, unknown>
 }
 
-/** Builds an envelope of `type` from `source` with `data`; `id` defaults to a random UUID. */
+/**
+ * Builds an envelope of `type` from `source` with `data` through the `cloudevents` SDK (which
+ * checks it); `id` defaults to a random UUID, `time` to now.
+ * @throws The SDK's `ValidationError` for an envelope that breaks CloudEvents 1.0.
+ */
 export function makeEnvelope(
   type: string,
   source: string,
   data: unknown,
   extra: Partial<
-    Pick<Envelope, 'id' | 'subject' | 'traceparent' | 'priority' | 'correlationid'>
+    Pick<Envelope, 'id' | 'time' | 'subject' | 'traceparent' | 'priority' | 'correlationid'>
   > = {},
 ): Envelope {
-  const envelope: Envelope = {
+  const attributes: Record<string, unknown> = {
     specversion: '1.0',
     id: extra.id ?? randomUUID(),
     source,
     type,
-    time: new Date().toISOString(),
+    time: extra.time ?? new Date().toISOString(),
     datacontenttype: 'application/json',
     data,
   }
-  if (extra.subject !== undefined) envelope.subject = extra.subject
-  if (extra.traceparent !== undefined) envelope.traceparent = extra.traceparent
-  if (extra.priority !== undefined) envelope.priority = extra.priority
-  if (extra.correlationid !== undefined) envelope.correlationid = extra.correlationid
-  return envelope
+  for (const key of ['subject', 'traceparent', 'priority', 'correlationid'] as const) {
+    if (extra[key] !== undefined) attributes[key] = extra[key]
+  }
+  const event = new CloudEvent<unknown>(attributes, true).toJSON() as Record<string, unknown>
+  for (const key of Object.keys(event)) if (event[key] === undefined) delete event[key]
+  return event as unknown as Envelope
 }
 
 /**
  * Reads a message body (already parsed by the client when its content type is JSON, else a
- * Buffer or string) as a CloudEvents 1.0 JSON envelope, checking the JSON-format rules:
- * `specversion` "1.0", non-empty string `id`, `source` and `type`, `time` RFC 3339 when
- * present, `traceparent` W3C when present, extension names lower-case alphanumeric.
+ * Buffer or string) as a CloudEvents 1.0 JSON envelope, checking the JSON-format rules with
+ * readable reasons (`specversion` "1.0", non-empty string `id`, `source` and `type`, `time`
+ * RFC 3339, `traceparent` W3C, attribute names lower-case alphanumeric), then with the
+ * `cloudevents` SDK's validation.
  * @returns The envelope, or a string saying why the body is unreadable.
  */
 export function readEnvelope(body: unknown): Envelope | string {

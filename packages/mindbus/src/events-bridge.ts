@@ -66,8 +66,8 @@ export class EventsBridge {
       priority: PRIORITY.event,
       ...(event.subject === undefined ? {} : { subject: event.subject }),
       ...(event.traceparent === undefined ? {} : { traceparent: event.traceparent }),
+      ...(event.time === undefined ? {} : { time: event.time }),
     })
-    if (event.time !== undefined) envelope.time = event.time
     try {
       await this.publisher.send(
         {

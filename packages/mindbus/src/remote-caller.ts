@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { CoreError, isTraceparent } from '@core/contracts'
 import type { RemoteCallRequest, RemoteTransport } from '@core/service-registry'
 import type { AsyncMessage, Channel, Connection } from 'rabbitmq-client'
@@ -52,6 +53,7 @@ export class RemoteCaller {
     const traceparent = isTraceparent(meta.traceparent) ? meta.traceparent : undefined
     const subject =
       typeof meta.subject === 'string' && meta.subject !== '' ? meta.subject : undefined
+    const id = randomUUID()
     const envelope = makeEnvelope(
       COMMAND_TYPE,
       options.uid,
@@ -62,12 +64,13 @@ export class RemoteCaller {
         meta,
       },
       {
+        id,
+        correlationid: id,
         priority: PRIORITY.command,
         ...(traceparent === undefined ? {} : { traceparent }),
         ...(subject === undefined ? {} : { subject }),
       },
     )
-    envelope.correlationid = envelope.id
     const expirationMs = Math.min(
       Math.max(1, Math.floor(request.timeoutMs)),
       options.maxExpirationMs,
