@@ -15,6 +15,8 @@ import type { NodeState } from './state.js'
 export class EventsBridge {
   private readonly subscriptions: Unsubscribe[] = []
   private consumer: Consumer | undefined
+  /** Exports whose confirm is still awaited: pipelined, at most {@link MAX_EXPORTS_IN_FLIGHT}. */
+  private readonly inFlight = new Set<Promise<void>>()
 
   constructor(
     private readonly state: NodeState,
@@ -55,6 +57,7 @@ export class EventsBridge {
 
   async close(): Promise<void> {
     for (const undo of this.subscriptions.splice(0)) undo()
+    await Promise.allSettled(this.inFlight)
     await this.consumer?.close()
   }
 
@@ -68,8 +71,8 @@ export class EventsBridge {
       ...(event.traceparent === undefined ? {} : { traceparent: event.traceparent }),
       ...(event.time === undefined ? {} : { time: event.time }),
     })
-    try {
-      await this.publisher.send(
+    const sent = this.publisher
+      .send(
         {
           exchange: state.names.exchange,
           routingKey: `evt.${event.type}`,
@@ -82,10 +85,20 @@ export class EventsBridge {
         },
         envelope,
       )
-      state.stats.eventsExported++
-    } catch (err) {
-      state.logger.warn({ err, type: event.type }, 'MindBus: event export failed')
-    }
+      .then(
+        () => {
+          state.stats.eventsExported++
+        },
+        (err: unknown) => {
+          state.logger.warn({ err, type: event.type }, 'MindBus: event export failed')
+        },
+      )
+      .finally(() => {
+        this.inFlight.delete(sent)
+      })
+    this.inFlight.add(sent)
+    // Confirms are pipelined; the bus's next event waits only when too many are unconfirmed.
+    if (this.inFlight.size >= MAX_EXPORTS_IN_FLIGHT) await Promise.race(this.inFlight)
   }
 
   private async import(msg: AsyncMessage): Promise<ConsumerStatus> {
@@ -119,3 +132,6 @@ export class EventsBridge {
     return ConsumerStatus.ACK
   }
 }
+
+/** Unconfirmed event exports allowed before the export subscription waits. */
+const MAX_EXPORTS_IN_FLIGHT = 256

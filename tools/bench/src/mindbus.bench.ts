@@ -9,8 +9,10 @@
  * - the two library candidates doing that same raw RPC: `rabbitmq-client` (its RPCClient and
  *   Consumer) and `amqplib` + `amqp-connection-manager` (ChannelWrappers);
  * - the consumer-channel count (prefetch 1 each): 1, 16 (default) and 64 channels;
+ * - event fan-out: one node exporting, two importing (events/s until both hold every event);
  * - the cost of the `cloudevents` SDK (construct + validate + serialise an envelope) against
- *   the package's own envelope check, per message, next to a round trip.
+ *   a plain object read by the package's `readEnvelope` (hand checks, then the SDK's
+ *   validation since the package adopted it), per message, next to a round trip.
  *
  * Concurrency 1 (batches alternated round by round) and 64 (waves of 64 calls), plus p50/p99
  * of single calls inside c64 waves. TCP_NODELAY on every connection. `CORE_AMQP_URL` picks
@@ -20,6 +22,7 @@
 import { randomBytes } from 'node:crypto'
 import { connect as tcpConnect } from 'node:net'
 import { silentLogger } from '@core/contracts'
+import { createEventBus } from '@core/event-bus'
 import { createMindBus, type MindBus, type NodeDirectory } from '@core/mindbus'
 import { createServiceRegistry, type ServiceRegistry } from '@core/service-registry'
 import amqpcm from 'amqp-connection-manager'
@@ -314,11 +317,73 @@ async function envelopeCost(): Promise<void> {
     return readEnvelope(JSON.parse(JSON.stringify(e)))
   }
   const figures = await compare(
-    { 'cloudevents SDK envelope': sdk, 'own envelope + check': own },
+    { 'cloudevents SDK envelope': sdk, 'plain envelope + readEnvelope': own },
     { batch: 5_000, rounds: 5 },
   )
   for (const f of Object.values(figures))
     emit({ ...f, us_per_op: Math.round((1e6 / f.ops_per_s) * 100) / 100 })
+}
+
+/** Event fan-out: node C exports `fan.#`, nodes A and B import it; events/s until both hold all. */
+async function fanOut(events: number): Promise<Figure> {
+  const tag = `b${run}fan`
+  const topology = {
+    exchange: `${tag}.main`,
+    deadLetterExchange: `${tag}.dlx`,
+    deadLetterQueue: `${tag}.dead`,
+    queuePrefix: tag,
+  }
+  const directory: NodeDirectory = { findNodes: () => [] }
+  const nodes = ['c', 'a', 'b'].map((id) => {
+    const bus = createEventBus({ logger: silentLogger })
+    const mb = createMindBus({
+      url: URL_,
+      nodeId: `${tag}-${id}`,
+      directory,
+      topology,
+      bus,
+      logger: silentLogger,
+      ...(id === 'c' ? { exportEvents: ['fan.#'] } : { importEvents: ['fan.#'] }),
+    })
+    return {
+      id,
+      bus,
+      mb,
+      services: createServiceRegistry({ remote: mb.transport, logger: silentLogger }),
+    }
+  })
+  for (const n of nodes) await n.mb.start(n.services)
+  let received = 0
+  let done: () => void = () => undefined
+  const all = new Promise<void>((resolve) => {
+    done = resolve
+  })
+  for (const n of nodes.slice(1)) {
+    n.bus.subscribe('fan.#', () => {
+      if (++received === events * 2) done()
+    })
+  }
+  const source = nodes[0] as (typeof nodes)[number]
+  const started = performance.now()
+  for (let i = 0; i < events; i++)
+    await source.bus.publish('fan.kitchen.changed', { i }, { wait: false })
+  await all
+  const seconds = (performance.now() - started) / 1000
+  for (const n of nodes) await n.mb.close()
+  await dropTopology(
+    topology,
+    nodes.flatMap((n) => [
+      `${tag}.node.${tag}-${n.id}`,
+      `${tag}.ctl.${tag}-${n.id}`,
+      `${tag}.evt.${tag}-${n.id}`,
+    ]),
+  )
+  return {
+    name: 'mindbus event fan-out to 2 nodes (events/s published)',
+    ops_per_s: Math.round(events / seconds),
+    samples: 1,
+    deliveries_per_s: Math.round((events * 2) / seconds),
+  }
 }
 
 export default async function bench(): Promise<void> {
@@ -329,6 +394,8 @@ export default async function bench(): Promise<void> {
     return
   }
   await envelopeCost()
+  emit(await fanOut(2_000))
+  if (process.env.MINDBUS_BENCH_ONLY === 'fanout') return
   const sides = {
     'mindbus call p255': await mindbusPair(255),
     'mindbus call p10': await mindbusPair(10),
