@@ -25,6 +25,8 @@ export class CommandServer {
   private readonly consumers: Consumer[] = []
   private services: ServiceRegistry | undefined
   private paused = false
+  /** The consumers' closing after a pause; `resume` waits for it before starting them again. */
+  private closing: Promise<unknown> = Promise.resolve()
 
   constructor(
     private readonly state: NodeState,
@@ -93,13 +95,17 @@ export class CommandServer {
   pause(): void {
     if (this.paused) return
     this.paused = true
-    for (const c of this.consumers) void c.close()
+    this.closing = Promise.allSettled(this.consumers.map((c) => c.close()))
   }
 
+  /** Starts taking commands again after {@link CommandServer.pause}. */
   resume(): void {
     if (!this.paused) return
     this.paused = false
-    for (const c of this.consumers) c.start()
+    void this.closing.then(() => {
+      if (this.paused) return
+      for (const c of this.consumers) c.start()
+    })
   }
 
   /** Aborts the handler of command `id` if it runs here; else remembers it, so it never starts. */

@@ -270,6 +270,22 @@ describe.skipIf(skipBroker)('MindBus on a real RabbitMQ: three in-process nodes'
     }
   }, 120_000)
 
+  it('pauses command consumption on ctl.<node>.pause (control still flows) until resume', async () => {
+    await a.mindbus.control('b', 'pause')
+    await expect.poll(() => b.mindbus.paused).toBe(true)
+    const waiting = a.services.call<{ by: string }>(
+      'calc.add',
+      { x: 1, y: 1 },
+      { timeoutMs: 60_000, meta: { route: { node: 'uid-b' } } },
+    )
+    await expect
+      .poll(async () => (await b.mindbus.queueDepths())[`${topology.queuePrefix}.node.b`])
+      .toBe(1)
+    await a.mindbus.control('b', 'resume')
+    expect(await waiting).toEqual({ sum: 2, by: 'b' })
+    expect(b.mindbus.paused).toBe(false)
+  })
+
   it('dead-letters an unreadable command to the dead-letter queue and counts it', async () => {
     const pub = raw.createPublisher({ confirm: true })
     const messageId = randomUUID()
