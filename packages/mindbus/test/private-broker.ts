@@ -3,7 +3,7 @@
  * data and log folders, started by the test and stopped after it. Never the shared broker.
  */
 import { execFile, spawn } from 'node:child_process'
-import { chownSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { connect as tcpConnect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -88,6 +88,7 @@ export async function startPrivateBroker(port: number): Promise<PrivateBroker> {
     },
     stop: async () => {
       await ctl('stop').catch(() => undefined)
+      rmSync(dir, { recursive: true, force: true })
     },
   }
 }
