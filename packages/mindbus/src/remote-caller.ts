@@ -1,0 +1,246 @@
+import { randomUUID } from 'node:crypto'
+import { CoreError, isTraceparent } from '@core/contracts'
+import type { RemoteCallRequest, RemoteTransport } from '@core/service-registry'
+import type { AsyncMessage, Channel, Connection } from 'rabbitmq-client'
+import type { CandidatePicker } from './candidates.js'
+import { COMMAND_TYPE, makeEnvelope, PRIORITY, readEnvelope } from './envelope.js'
+import type { NodeState } from './state.js'
+import type { CallRoute } from './types.js'
+
+const REPLY_TO = 'amq.rabbitmq.reply-to'
+
+interface Pending {
+  resolve(value: unknown): void
+  reject(error: unknown): void
+}
+
+/**
+ * The calling side: one confirm-mode channel consuming RabbitMQ's direct reply-to
+ * pseudo-queue; commands are published on it to `cmd.<ns>.<nodeId|any>` and their results
+ * matched by `correlation_id`. The channel is re-acquired after a reconnect.
+ */
+export class RemoteCaller {
+  private channel: Channel | undefined
+  private setup: Promise<Channel> | undefined
+  private readonly pending = new Map<string, Pending>()
+  /** Sends a targeted `cancel` control signal (set by the composition root). */
+  cancelRemote: (target: string, id: string, ttlMs: number) => void = () => undefined
+
+  constructor(
+    private readonly state: NodeState,
+    private readonly conn: Connection,
+    private readonly picker: CandidatePicker,
+  ) {}
+
+  /** The {@link RemoteTransport} handed to the service registry. */
+  readonly transport: RemoteTransport = {
+    call: (request, signal) => this.call(request, signal),
+  }
+
+  async call(request: RemoteCallRequest, signal: AbortSignal): Promise<unknown> {
+    const { state } = this
+    const { options, names } = state
+    const { route, meta } = splitRoute(request.meta)
+    const dot = request.name.indexOf('.')
+    const ns = request.name.slice(0, dot)
+    const action = request.name.slice(dot + 1)
+    const nodeId = await this.picker.pick(request.name, request.version, route)
+    if (!this.conn.ready) throw unavailable(request.name, 'the broker connection is down')
+    const any =
+      route?.dispatch === 'any' || (route?.dispatch === undefined && this.isAny(request.name, ns))
+    const target = any ? 'any' : nodeId
+    const channel = await this.channelReady()
+    const traceparent = isTraceparent(meta.traceparent) ? meta.traceparent : undefined
+    const subject =
+      typeof meta.subject === 'string' && meta.subject !== '' ? meta.subject : undefined
+    const id = randomUUID()
+    const envelope = makeEnvelope(
+      COMMAND_TYPE,
+      options.uid,
+      {
+        action,
+        params: request.params,
+        ...(request.version === undefined ? {} : { version: request.version }),
+        meta,
+      },
+      {
+        id,
+        correlationid: id,
+        priority: PRIORITY.command,
+        ...(traceparent === undefined ? {} : { traceparent }),
+        ...(subject === undefined ? {} : { subject }),
+      },
+    )
+    const expirationMs = Math.min(
+      Math.max(1, Math.floor(request.timeoutMs)),
+      options.maxExpirationMs,
+    )
+    const untrack = this.picker.track(nodeId)
+    const started = performance.now()
+    const reply = new Promise<unknown>((resolve, reject) => {
+      this.pending.set(envelope.id, { resolve, reject })
+    })
+    const onAbort = (): void => {
+      const waiting = this.pending.get(envelope.id)
+      if (waiting === undefined) return
+      this.pending.delete(envelope.id)
+      waiting.reject(signal.reason)
+      this.cancelRemote(any ? 'all' : nodeId, envelope.id, expirationMs)
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+    channel
+      .basicPublish(
+        {
+          exchange: names.exchange,
+          routingKey: `cmd.${ns}.${target}`,
+          replyTo: REPLY_TO,
+          correlationId: envelope.id,
+          messageId: envelope.id,
+          expiration: String(expirationMs),
+          priority: PRIORITY.command,
+          durable: true,
+          contentType: 'application/json',
+          userId: state.user,
+          appId: options.nodeId,
+          mandatory: true,
+        },
+        envelope,
+      )
+      .catch((err: unknown) =>
+        this.fail(envelope.id, unavailable(request.name, 'the broker refused the command', err)),
+      )
+    try {
+      const body = await reply
+      return body
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+      untrack()
+      const ms = performance.now() - started
+      const rt = state.stats.roundTrip
+      rt.count++
+      rt.totalMs += ms
+      if (ms > rt.maxMs) rt.maxMs = ms
+    }
+  }
+
+  /** Rejects every pending call (the channel closed, or the node closes). */
+  failAll(reason: string): void {
+    for (const id of [...this.pending.keys()])
+      this.fail(id, unavailable('a remote service', reason))
+  }
+
+  async close(): Promise<void> {
+    this.failAll('MindBus is closing')
+    const ch = this.channel
+    this.channel = undefined
+    if (ch?.active) await ch.close().catch(() => undefined)
+  }
+
+  private isAny(name: string, ns: string): boolean {
+    const list = this.state.options.dispatchAny
+    return list.includes(name) || list.includes(`${ns}.*`)
+  }
+
+  private fail(id: string, error: CoreError): void {
+    const waiting = this.pending.get(id)
+    if (waiting === undefined) return
+    this.pending.delete(id)
+    this.count(error.code)
+    waiting.reject(error)
+  }
+
+  private count(outcome: string): void {
+    const sent = this.state.stats.sent
+    sent[outcome] = (sent[outcome] ?? 0) + 1
+  }
+
+  private channelReady(): Promise<Channel> {
+    if (this.channel?.active) return Promise.resolve(this.channel)
+    this.setup ??= this.open().finally(() => {
+      this.setup = undefined
+    })
+    return this.setup
+  }
+
+  private async open(): Promise<Channel> {
+    const ch = await this.conn.acquire({ emitErrorsFromChannel: true })
+    ch.on('error', (err: unknown) =>
+      this.state.logger.warn({ err }, 'MindBus caller channel error'),
+    )
+    ch.once('close', () => {
+      if (this.channel === ch) this.channel = undefined
+      this.failAll('the reply channel closed (broker connection lost)')
+    })
+    ch.on('basic.return', (msg: { correlationId?: string; routingKey: string }) => {
+      if (msg.correlationId === undefined) return
+      this.fail(
+        msg.correlationId,
+        new CoreError(
+          'E_SERVICE_NOT_FOUND',
+          `No queue is bound to "${msg.routingKey}": the node that serves it is gone or has not started MindBus`,
+          { details: { routingKey: msg.routingKey } },
+        ),
+      )
+    })
+    await ch.confirmSelect()
+    await ch.basicConsume({ queue: REPLY_TO, noAck: true }, (msg: AsyncMessage) =>
+      this.onReply(msg),
+    )
+    this.channel = ch
+    return ch
+  }
+
+  private onReply(msg: AsyncMessage): void {
+    const id = msg.correlationId
+    if (id === undefined) return
+    const waiting = this.pending.get(id)
+    if (waiting === undefined) return
+    this.pending.delete(id)
+    const envelope = readEnvelope(msg.body)
+    const data =
+      typeof envelope === 'string'
+        ? undefined
+        : (envelope.data as Record<string, unknown> | undefined)
+    if (
+      data === undefined ||
+      typeof data !== 'object' ||
+      data === null ||
+      typeof data.ok !== 'boolean'
+    ) {
+      this.count('E_UNAVAILABLE')
+      waiting.reject(
+        new CoreError(
+          'E_UNAVAILABLE',
+          `A remote node answered with an unreadable result (${typeof envelope === 'string' ? envelope : 'no { ok } data'})`,
+        ),
+      )
+      return
+    }
+    if (data.ok) {
+      this.count('ok')
+      waiting.resolve(data.result)
+    } else {
+      const error = data.error as { code?: string } | undefined
+      this.count(typeof error?.code === 'string' ? error.code : 'E_INTERNAL')
+      waiting.reject(error)
+    }
+  }
+}
+
+/** Takes `route` out of a call's meta (it steers routing and does not travel). */
+function splitRoute(meta: Record<string, unknown>): {
+  route: CallRoute | undefined
+  meta: Record<string, unknown>
+} {
+  if (meta.route === undefined) return { route: undefined, meta }
+  const { route, ...rest } = meta
+  return { route: route as CallRoute, meta: rest }
+}
+
+function unavailable(service: string, reason: string, cause?: unknown): CoreError {
+  return new CoreError(
+    'E_UNAVAILABLE',
+    `Cannot reach ${service === 'a remote service' ? service : `remote service "${service}"`}: ${reason}; retry when the broker is back (health shows "degraded" until then)`,
+    { details: { service }, ...(cause === undefined ? {} : { cause }) },
+  )
+}

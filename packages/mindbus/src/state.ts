@@ -1,0 +1,194 @@
+import { CoreError, createStderrLogger, type Logger } from '@core/contracts'
+import type { RemoteReply } from '@core/service-registry'
+import type { CreateMindBusOptions, MindBusStats } from './types.js'
+
+/** The options with their defaults applied. */
+export interface ResolvedOptions {
+  url: string
+  nodeId: string
+  uid: string
+  roles: readonly string[]
+  exportEvents: readonly string[]
+  importEvents: readonly string[]
+  dispatchAny: readonly string[]
+  maxPriority: number
+  consumerChannels: number
+  sharedConsumerChannels: number
+  maxExpirationMs: number
+  dedupWindowMs: number
+  heartbeatS: number
+}
+
+/** Exchange and queue names of this node. */
+export interface Names {
+  exchange: string
+  dlx: string
+  deadQueue: string
+  prefix: string
+  nodeQueue: string
+  controlQueue: string
+  eventQueue: string
+}
+
+/** What the parts of one MindBus node share (one named object, handed to each part). */
+export interface NodeState {
+  options: ResolvedOptions
+  names: Names
+  logger: Logger
+  /** The broker user (AMQP `user_id`, checked by RabbitMQ). */
+  user: string
+  stats: MindBusStats
+  /** Commands running here, by command id. */
+  running: Map<string, AbortController>
+  /** Ids of commands cancelled before they arrived. */
+  cancelled: ExpiringMap<number>
+  /** Ids of commands handled (or running) within the dedup window, with their reply. */
+  handled: ExpiringMap<RemoteReply | 'running'>
+  /** Ids of events imported from other nodes (never exported again). */
+  imported: ExpiringMap<true>
+}
+
+/** Builds the shared state, checking the options. */
+export function createNodeState(options: CreateMindBusOptions): NodeState {
+  const nodeId = options.nodeId
+  if (typeof nodeId !== 'string' || !WORD.test(nodeId)) {
+    throw new CoreError(
+      'E_VALIDATION',
+      `MindBus nodeId ${JSON.stringify(nodeId)} must be one routing-key word: letters, digits, "_" or "-"`,
+      { details: { nodeId } },
+    )
+  }
+  let url: URL
+  try {
+    url = new URL(options.url)
+  } catch (cause) {
+    throw new CoreError(
+      'E_VALIDATION',
+      `MindBus url ${JSON.stringify(options.url)} is not an amqp:// URL`,
+      { cause },
+    )
+  }
+  for (const role of options.roles ?? []) {
+    if (!WORD.test(role)) {
+      throw new CoreError(
+        'E_VALIDATION',
+        `MindBus role ${JSON.stringify(role)} must be one routing-key word`,
+        {
+          details: { role },
+        },
+      )
+    }
+  }
+  const maxPriority = options.maxPriority ?? 255
+  if (!Number.isInteger(maxPriority) || maxPriority < 0 || maxPriority > 255) {
+    throw new CoreError(
+      'E_VALIDATION',
+      `MindBus maxPriority must be an integer 0–255 (0 = none), got ${maxPriority}`,
+    )
+  }
+  const topology = options.topology ?? {}
+  const prefix = topology.queuePrefix ?? 'mindbus'
+  const dedupWindowMs = options.dedupWindowMs ?? 600_000
+  return {
+    options: {
+      url: options.url,
+      nodeId,
+      uid: options.uid ?? nodeId,
+      roles: options.roles ?? [],
+      exportEvents: options.exportEvents ?? [],
+      importEvents: options.importEvents ?? [],
+      dispatchAny: options.dispatchAny ?? [],
+      maxPriority,
+      consumerChannels: positive(options.consumerChannels ?? 16, 'consumerChannels'),
+      sharedConsumerChannels: positive(
+        options.sharedConsumerChannels ?? 4,
+        'sharedConsumerChannels',
+      ),
+      maxExpirationMs: positive(options.maxExpirationMs ?? 3_600_000, 'maxExpirationMs'),
+      dedupWindowMs,
+      heartbeatS: options.heartbeatS ?? 30,
+    },
+    names: {
+      exchange: topology.exchange ?? 'mindbus.main',
+      dlx: topology.deadLetterExchange ?? 'mindbus.dlx',
+      deadQueue: topology.deadLetterQueue ?? 'mindbus.dead',
+      prefix,
+      nodeQueue: `${prefix}.node.${nodeId}`,
+      controlQueue: `${prefix}.ctl.${nodeId}`,
+      eventQueue: `${prefix}.evt.${nodeId}`,
+    },
+    logger: options.logger ?? createStderrLogger({ component: 'mindbus' }),
+    user: decodeURIComponent(url.username || 'guest'),
+    stats: {
+      sent: {},
+      served: {},
+      roundTrip: { count: 0, totalMs: 0, maxMs: 0 },
+      droppedExpired: 0,
+      duplicates: 0,
+      deadLettered: 0,
+      reconnects: 0,
+      eventsExported: 0,
+      eventsImported: 0,
+      controlReceived: 0,
+    },
+    running: new Map(),
+    cancelled: new ExpiringMap(dedupWindowMs, 100_000),
+    handled: new ExpiringMap(dedupWindowMs, 100_000),
+    imported: new ExpiringMap(dedupWindowMs, 100_000),
+  }
+}
+
+/** Arguments of a command queue: dead-lettering to `dlx`, and `x-max-priority` unless 0. */
+export function queueArguments(maxPriority: number, dlx: string): Record<string, unknown> {
+  const args: Record<string, unknown> = { 'x-dead-letter-exchange': dlx }
+  if (maxPriority > 0) args['x-max-priority'] = maxPriority
+  return args
+}
+
+/**
+ * A map whose entries are forgotten after `ttlMs` or when more than `max` are held (oldest
+ * first). Pruned on `set`, in insertion order, so each operation is amortised O(1).
+ */
+export class ExpiringMap<V> {
+  private readonly entries = new Map<string, { value: V; at: number }>()
+
+  constructor(
+    private readonly ttlMs: number,
+    private readonly max: number,
+  ) {}
+
+  get(key: string): V | undefined {
+    const e = this.entries.get(key)
+    if (e === undefined) return undefined
+    if (Date.now() - e.at > this.ttlMs) {
+      this.entries.delete(key)
+      return undefined
+    }
+    return e.value
+  }
+
+  has(key: string): boolean {
+    return this.get(key) !== undefined
+  }
+
+  set(key: string, value: V): void {
+    const now = Date.now()
+    this.entries.delete(key)
+    this.entries.set(key, { value, at: now })
+    for (const [k, e] of this.entries) {
+      if (this.entries.size <= this.max && now - e.at <= this.ttlMs) break
+      this.entries.delete(k)
+    }
+  }
+}
+
+const WORD = /^[A-Za-z0-9_-]+$/
+
+function positive(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new CoreError('E_VALIDATION', `MindBus ${name} must be an integer ≥ 1, got ${value}`, {
+      details: { [name]: value },
+    })
+  }
+  return value
+}

@@ -1,0 +1,198 @@
+import type { Logger } from '@core/contracts'
+import type { EventBus } from '@core/event-bus'
+import type { RemoteTransport, ServiceRegistry } from '@core/service-registry'
+
+/**
+ * A Kubernetes label selector as the node registry takes it: either the string syntax
+ * (`room=kitchen,tier in (a,b)`) or `{ matchLabels, matchExpressions }`. MindBus hands it to
+ * {@link NodeDirectory.findNodes} unchanged.
+ * @see Kubernetes "Labels and Selectors"
+ * @public
+ */
+export type LabelSelectorLike =
+  | string
+  | {
+      matchLabels?: Record<string, string>
+      matchExpressions?: ReadonlyArray<{ key: string; operator: string; values?: string[] }>
+    }
+
+/**
+ * The part of a node registry entry MindBus reads: the node's id, its passport's uid, name and
+ * labels, its roles and the services it lists (`name`, exact semver `version`). An entry of
+ * `@core/node-registry` satisfies it as is.
+ * @public
+ */
+export interface NodeEntryLike {
+  readonly nodeId: string
+  readonly passport: {
+    readonly metadata: {
+      readonly uid: string
+      readonly name: string
+      readonly labels?: Readonly<Record<string, string>>
+    }
+    readonly spec: {
+      readonly roles?: readonly string[]
+      readonly capabilities?: {
+        readonly services?: ReadonlyArray<{ readonly name: string; readonly version: string }>
+      }
+    }
+  }
+}
+
+/**
+ * Who serves what: the node registry as MindBus routing uses it. `findNodes` answers the nodes
+ * matching the query (`onlyHealthy: true` = ALIVE only); the node registry of
+ * `@core/node-registry` satisfies this interface structurally.
+ * @public
+ */
+export interface NodeDirectory {
+  findNodes(query: {
+    kind?: string
+    selector?: LabelSelectorLike
+    onlyHealthy?: boolean
+  }): Promise<readonly NodeEntryLike[]> | readonly NodeEntryLike[]
+}
+
+/**
+ * How a remote call is routed, read from the call's `meta.route` (the service registry's
+ * `CallOptions.meta`); removed before the meta leaves the node.
+ *
+ * - `node`: the uid (or node id) of the node that must serve the call;
+ * - `selector`: only nodes whose labels match it;
+ * - `dispatch: 'any'`: publish to `cmd.<namespace>.any` and let the broker pick the node.
+ * @public
+ */
+export interface CallRoute {
+  node?: string
+  selector?: LabelSelectorLike
+  dispatch?: 'direct' | 'any'
+}
+
+/** A control signal's scope: the last word of `ctl.<target>.<scope>`. @public */
+export type ControlScope = 'stop' | 'pause' | 'resume' | 'shutdown' | 'config' | 'cancel'
+
+/**
+ * A control signal as received: its target (`all`, a role or a node id), scope, optional data,
+ * and the uid of the node that sent it.
+ * @public
+ */
+export interface ControlSignal {
+  readonly target: string
+  readonly scope: ControlScope
+  readonly data: unknown
+  readonly from: string
+}
+
+/** Called for each control signal of its scope; may return a promise (awaited before the ack). @public */
+export type ControlHandler = (signal: ControlSignal) => void | Promise<void>
+
+/** Exchange and queue names; the defaults are those of the MindBus spec. @public */
+export interface MindBusTopology {
+  /** Topic exchange of commands, events and control. @defaultValue 'mindbus.main' */
+  exchange?: string
+  /** Dead-letter exchange. @defaultValue 'mindbus.dlx' */
+  deadLetterExchange?: string
+  /** Queue of dead-lettered messages. @defaultValue 'mindbus.dead' */
+  deadLetterQueue?: string
+  /** Prefix of the per-node, per-namespace and event queues. @defaultValue 'mindbus' */
+  queuePrefix?: string
+}
+
+/** Options of {@link createMindBus}. @public */
+export interface CreateMindBusOptions {
+  /** AMQP 0-9-1 URL, e.g. `amqp://guest:guest@127.0.0.1:5672`. */
+  url: string
+  /** This node's id (routing key word and queue name part): letters, digits, `_`, `-`. */
+  nodeId: string
+  /** This node's uid (CloudEvents `source`). @defaultValue nodeId */
+  uid?: string
+  /** This node's roles: it also receives `ctl.<role>.*`. @defaultValue [] */
+  roles?: readonly string[]
+  /** Who serves what (the node registry). */
+  directory: NodeDirectory
+  /** The local event bus, for event export and import. @defaultValue none: no events bridged */
+  bus?: EventBus
+  /** Local event patterns published to `evt.<type>`. @defaultValue [] */
+  exportEvents?: readonly string[]
+  /** Patterns bound on this node's event queue (as `evt.<pattern>`) and published locally. @defaultValue [] */
+  importEvents?: readonly string[]
+  /** Namespaces this node serves (bound as `cmd.<ns>.<nodeId>` and `cmd.<ns>.any`). @defaultValue the namespaces of `services.list()` at start */
+  namespaces?: readonly string[]
+  /** Service names (or whole namespaces, `ns.*`) sent to `cmd.<ns>.any` by default. @defaultValue [] */
+  dispatchAny?: readonly string[]
+  /** `x-max-priority` of the command queues; 0 = no priority queue. @defaultValue 255 (the spec's) */
+  maxPriority?: number
+  /** Consumer channels (prefetch 1 each) on this node's command queue. @defaultValue 16 */
+  consumerChannels?: number
+  /** Consumer channels (prefetch 1 each) on each shared `mindbus.cmd.<ns>` queue. @defaultValue 4 */
+  sharedConsumerChannels?: number
+  /** Cap of a command's `expiration`, in milliseconds. @defaultValue 3_600_000 (1 h) */
+  maxExpirationMs?: number
+  /** How long handled command ids are kept to suppress duplicates, in milliseconds. @defaultValue 600_000 */
+  dedupWindowMs?: number
+  /** AMQP heartbeat, in seconds. @defaultValue 30 */
+  heartbeatS?: number
+  /** Names of exchanges and queues. */
+  topology?: MindBusTopology
+  /** @defaultValue a stderr logger (warn+) */
+  logger?: Logger
+}
+
+/**
+ * Counters since start: calls sent and served by outcome (`ok` or the CoreError code),
+ * round trips (count, total and max milliseconds), commands dropped as expired,
+ * duplicates suppressed, messages dead-lettered, reconnects, events exported and imported,
+ * control signals received.
+ * @public
+ */
+export interface MindBusStats {
+  sent: Record<string, number>
+  served: Record<string, number>
+  roundTrip: { count: number; totalMs: number; maxMs: number }
+  droppedExpired: number
+  duplicates: number
+  deadLettered: number
+  reconnects: number
+  eventsExported: number
+  eventsImported: number
+  controlReceived: number
+}
+
+/**
+ * A started MindBus node: the remote transport for the service registry, control signals, the
+ * event bridge, health and counters. Made by {@link createMindBus}.
+ * @public
+ */
+export interface MindBus {
+  /** The {@link RemoteTransport} to give the service registry (`createServiceRegistry({ remote })`). */
+  readonly transport: RemoteTransport
+  /**
+   * Declares the topology, starts the consumers and the event bridge; resolves once consuming.
+   * @param services - The local service registry (made with `remote: mindbus.transport`): it
+   *   serves the commands received.
+   * @throws {@link CoreError} `E_UNAVAILABLE` when the broker cannot be reached within 10 s.
+   */
+  start(services: ServiceRegistry): Promise<void>
+  /**
+   * Publishes a control signal on `ctl.<target>.<scope>` (priority 255, persistent, confirmed).
+   * @param target - `all`, a role or a node id.
+   * @throws {@link CoreError} `E_VALIDATION` for a bad target or scope; `E_UNAVAILABLE` when disconnected.
+   */
+  control(target: string, scope: ControlScope, data?: unknown): Promise<void>
+  /** Adds a handler of received control signals of `scope`; returns its undo. */
+  onControl(scope: ControlScope, handler: ControlHandler): () => void
+  /** True while command consumers are paused (`ctl.*.pause`). */
+  readonly paused: boolean
+  /** `healthy` when connected, `degraded` while (re)connecting. */
+  health(): 'healthy' | 'degraded'
+  /** A copy of the counters. */
+  stats(): MindBusStats
+  /**
+   * Messages waiting in this node's queues (node commands, control, events), by queue name,
+   * read with a passive declare; a queue not declared (yet) is left out.
+   * @throws {@link CoreError} `E_UNAVAILABLE` when the broker connection is down.
+   */
+  queueDepths(): Promise<Record<string, number>>
+  /** Stops consuming, waits for running handlers, closes the connection. Idempotent. */
+  close(): Promise<void>
+}
