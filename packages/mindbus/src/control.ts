@@ -81,7 +81,7 @@ export class ControlChannel {
     target: string,
     scope: ControlScope,
     data?: unknown,
-    expirationMs = CONTROL_EXPIRATION_MS,
+    expirationMs: number = CONTROL_EXPIRATION_MS,
   ): Promise<void> {
     checkScope(scope)
     if (!/^[A-Za-z0-9_-]+$/.test(target)) {
