@@ -180,6 +180,10 @@ export function createHttpServer(
         { name: 'events', description: 'CloudEvents over Server-Sent Events' },
         { name: 'plugins', description: 'Plugin lifecycle (admin)' },
         { name: 'tokens', description: 'Bearer tokens (admin)' },
+        {
+          name: 'nodes',
+          description: 'Hubs in the node registry: passports, health, label selectors',
+        },
         { name: 'meta', description: 'Health, metrics, this document' },
       ],
     },

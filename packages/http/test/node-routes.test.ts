@@ -94,9 +94,11 @@ describe('node routes', () => {
     expect(metrics).toContain('core_nodes{state="OFFLINE"} 0')
     const openapi = (await (await get('/openapi.json')).json()) as {
       paths: Record<string, unknown>
+      tags: { name: string }[]
     }
     expect(Object.keys(openapi.paths)).toEqual(
       expect.arrayContaining(['/api/v1/nodes', '/api/v1/nodes/{uid}']),
     )
+    expect(openapi.tags.map((tag) => tag.name)).toContain('nodes')
   })
 })
