@@ -178,7 +178,7 @@ export async function startHub(
         ? {}
         : m.trustBroker
           ? { trustBroker: true }
-          : { authorizeCall: createMqttCallAuthorizer(() => http?.tokens, config.adminToken) }
+          : { authorizeCall: createMqttCallAuthorizer(() => http) }
     bridge = m.enabled
       ? createMqttBridge(kernel, {
           logger: mqttLog.logger,

@@ -1,6 +1,5 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
 import { CoreError } from '@core/contracts'
-import { allows, type Principal, type TokenStore } from '@core/http'
+import { allows, type HttpServer, type Principal } from '@core/http'
 import type { AuthorizeMqttCall } from '@core/mqtt'
 import type { MqttSettings } from './config.js'
 
@@ -10,22 +9,17 @@ export const MQTT_CALLER = 'mqtt'
 /**
  * The hub's check of MQTT calls: the bearer token must be `CORE_ADMIN_TOKEN` or a token of the
  * HTTP token store, and its scopes must allow `services.call` on the service, exactly as for
- * `POST /api/services/<name>`. The store is looked up on each call (`tokens()`), because the
- * hub creates the bridge before the HTTP server that owns the store: until then calls are
- * refused with `E_UNAVAILABLE`.
+ * `POST /api/services/<name>` (the HTTP server's own `authenticate`). The server is looked up
+ * on each call (`http()`), because the hub creates the bridge before the HTTP server: until
+ * then calls are refused with `E_UNAVAILABLE`.
  *
- * @param tokens - Returns the token store once the HTTP server exists, else `undefined`.
- * @param adminToken - `CORE_ADMIN_TOKEN`, accepted as an admin token (compared in constant time).
+ * @param http - Returns the HTTP server once it exists, else `undefined`.
  * @returns The `authorizeCall` option of `createMqttBridge`.
  * @throws {@link CoreError} (as a rejection) `E_UNAUTHENTICATED` without a token or with one the
  *   store does not know; `E_FORBIDDEN` when its scopes do not cover the service;
  *   `E_UNAVAILABLE` before the token store exists.
  */
-export function createMqttCallAuthorizer(
-  tokens: () => TokenStore | undefined,
-  adminToken: string | undefined,
-): AuthorizeMqttCall {
-  const adminHash = adminToken === undefined ? undefined : sha256(adminToken)
+export function createMqttCallAuthorizer(http: () => HttpServer | undefined): AuthorizeMqttCall {
   return async (token, service) => {
     if (token === undefined) {
       throw new CoreError(
@@ -34,20 +28,15 @@ export function createMqttCallAuthorizer(
         { details: { service } },
       )
     }
-    let principal: Principal
-    if (adminHash !== undefined && timingSafeEqual(sha256(token), adminHash)) {
-      principal = { id: 'admin-token', name: 'CORE_ADMIN_TOKEN', admin: true, permissions: {} }
-    } else {
-      const store = tokens()
-      if (store === undefined) {
-        throw new CoreError(
-          'E_UNAVAILABLE',
-          `MQTT call of "${service}" refused: the hub is still starting (no token store yet); try again in a moment`,
-          { details: { service } },
-        )
-      }
-      principal = await store.verify(token)
+    const server = http()
+    if (server === undefined) {
+      throw new CoreError(
+        'E_UNAVAILABLE',
+        `MQTT call of "${service}" refused: the hub is still starting (no token store yet); try again in a moment`,
+        { details: { service } },
+      )
     }
+    const principal: Principal = await server.authenticate(token)
     if (!allows(principal, 'services.call', service)) {
       throw new CoreError(
         'E_FORBIDDEN',
@@ -66,8 +55,4 @@ export function describeMqttCalls(mqtt: MqttSettings): string {
   return mqtt.trustBroker
     ? `calls ON for ${which} WITHOUT tokens (trustBroker: broker ACLs are the only gate)`
     : `calls on for ${which} (bearer token per call, HTTP token scopes)`
-}
-
-function sha256(text: string): Buffer {
-  return createHash('sha256').update(text).digest()
 }

@@ -26,8 +26,8 @@ export type FailureCounter = (request: FastifyRequest) => Promise<RateLimitState
 /** What {@link createAccessHooks} needs. @internal */
 export interface AccessHooksOptions {
   tokens: TokenStore
-  /** The fixed admin credential, checked for strength here. */
-  adminToken: string | undefined
+  /** The fixed admin token and the token store, as {@link createAuthenticator} joins them. */
+  authenticator: Authenticator
   /** Loopback clients read the metrics and docs without a token. */
   loopbackMeta: boolean
   logger: Logger
@@ -46,17 +46,11 @@ export type AccessHooks = Record<Access | 'anonymous', onRequestHookHandler>
  * A failed authentication (no, malformed, unknown or revoked token) counts against the client's
  * address; past the limit the request gets 429 `E_UNAVAILABLE` with `details.retryAfterS`
  * instead of 401. A valid token never reaches the counter.
- * @throws {@link CoreError} `E_VALIDATION` for a guessable `adminToken`.
  * @internal
  */
 export function createAccessHooks(options: AccessHooksOptions): AccessHooks {
   const { tokens, loopbackMeta, logger } = options
-  let adminHash: Buffer | undefined
-  if (options.adminToken !== undefined) {
-    assertStrongAdminToken(options.adminToken, 'adminToken')
-    adminHash = sha256(options.adminToken)
-  }
-  const adminLength = options.adminToken?.length ?? -1
+  const { isAdmin } = options.authenticator
   const peek = (tokens as Partial<Record<typeof PEEK, TokenPeek>>)[PEEK]?.bind(tokens)
   // One warning per address and window, however many requests the flood sends.
   const warned = new Map<string, number>()
@@ -117,11 +111,7 @@ export function createAccessHooks(options: AccessHooksOptions): AccessHooks {
       )
       return
     }
-    if (
-      adminHash !== undefined &&
-      token.length === adminLength &&
-      timingSafeEqual(sha256(token), adminHash)
-    ) {
+    if (isAdmin(token)) {
       setPrincipal(request, ADMIN_TOKEN)
       done()
       return
@@ -187,6 +177,40 @@ export function createAccessHooks(options: AccessHooksOptions): AccessHooks {
 
 type Done = (error?: Error) => void
 type TokenPeek = (token: string, holder?: object) => Principal | undefined
+
+/** The fixed admin token and the token store behind one check. @internal */
+export interface Authenticator {
+  /** True when `token` is the fixed admin token (SHA-256 digests compared in constant time). */
+  isAdmin(token: string): boolean
+  /**
+   * The principal of a bearer token: the admin for the fixed admin token, else the store's.
+   * @throws {@link CoreError} `E_UNAUTHENTICATED` for a malformed, unknown or revoked token.
+   */
+  authenticate(token: string): Promise<Principal>
+}
+
+/**
+ * Joins the fixed admin token (`CORE_ADMIN_TOKEN`) and the token store, so that every transport
+ * authenticates a bearer token the same way.
+ * @throws {@link CoreError} `E_VALIDATION` for a guessable `adminToken`.
+ * @internal
+ */
+export function createAuthenticator(
+  tokens: TokenStore,
+  adminToken: string | undefined,
+): Authenticator {
+  let isAdmin = (_token: string): boolean => false
+  if (adminToken !== undefined) {
+    assertStrongAdminToken(adminToken, 'adminToken')
+    const adminHash = sha256(adminToken)
+    isAdmin = (token) =>
+      token.length === adminToken.length && timingSafeEqual(sha256(token), adminHash)
+  }
+  return {
+    isAdmin,
+    authenticate: async (token) => (isAdmin(token) ? ADMIN_TOKEN : tokens.verify(token)),
+  }
+}
 
 const sha256 = (text: string): Buffer => hash('sha256', text, 'buffer') as unknown as Buffer
 

@@ -10,7 +10,12 @@ import Fastify, {
   type onResponseHookHandler,
 } from 'fastify'
 import { parse as secureJsonParse } from 'secure-json-parse'
-import { type Access, createAccessHooks, type FailureCounter } from './access.js'
+import {
+  type Access,
+  createAccessHooks,
+  createAuthenticator,
+  type FailureCounter,
+} from './access.js'
 import { isLoopbackHost } from './auth.js'
 import { createHttpMetrics } from './metrics.js'
 import { buildOpenApi, DOCS_FILES, DOCS_HTML, docsFile } from './openapi.js'
@@ -97,10 +102,11 @@ export function createHttpServer(
     { bus: kernel.bus, logger, source: options.source ?? '/core/http' },
   )
   // Before anything with a lifetime: a guessable adminToken throws here.
+  const authenticator = createAuthenticator(tokens, options.adminToken)
   let countFailure: FailureCounter | undefined
   const hooks = createAccessHooks({
     tokens,
-    adminToken: options.adminToken,
+    authenticator,
     loopbackMeta,
     logger,
     countFailure: (request) => countFailure?.(request),
@@ -367,6 +373,7 @@ export function createHttpServer(
   return {
     app: app as unknown as FastifyInstance,
     tokens,
+    authenticate: authenticator.authenticate,
     metrics: metrics.registry,
 
     async listen(listenOptions: ListenOptions = {}): Promise<HttpAddress> {

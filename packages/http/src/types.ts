@@ -1,7 +1,7 @@
 import type { Logger } from '@core/contracts'
 import type { FastifyInstance } from 'fastify'
 import type { Registry } from 'prom-client'
-import type { TokenStore } from './tokens.js'
+import type { Principal, TokenStore } from './tokens.js'
 
 /** Which routes outside `/api` answer without a token. @public */
 export interface PublicRoutes {
@@ -134,6 +134,14 @@ export interface HttpServer {
   readonly app: FastifyInstance
   /** The token store the routes use (create the first admin token with it). */
   readonly tokens: TokenStore
+  /**
+   * Authenticates a bearer token as the routes do: the fixed `adminToken` (an admin), else the
+   * token store. For other transports (MQTT calls) that accept the hub's HTTP tokens.
+   * @param token - The bearer token, without the `Bearer ` prefix.
+   * @returns The principal; check its scopes with `allows()` (this package).
+   * @throws {@link CoreError} `E_UNAUTHENTICATED` for a malformed, unknown or revoked token.
+   */
+  authenticate(token: string): Promise<Principal>
   /** The prom-client Registry behind `GET /metrics`; other adapters may add metrics to it. */
   readonly metrics: Registry
   /**
