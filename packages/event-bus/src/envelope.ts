@@ -97,46 +97,67 @@ export function assertSource(
  * A random (version 4) UUID, as `crypto.randomUUID()` makes: 122 bits from the CSPRNG
  * (`crypto.randomFillSync`), version and variant bits set per RFC 9562, lower-case hex.
  * Unlike `crypto.randomUUID()`, the random bytes come from a 64 KiB pool (one refill per 4,096
- * UUIDs instead of 128) and the string is written flat in one step instead of being
- * concatenated from 20 pieces; measured in the publish path, this made publishing 5-20 % faster here.
+ * UUIDs instead of 128), and the text of 64 UUIDs is written flat into one buffer and turned into
+ * one string, each UUID then being a 36-character slice of it (V8 makes a slice of 13 characters
+ * or more a view, not a copy). Measured in the publish path, the pool and the flat write made
+ * publishing 5-20 % faster; the 64-at-once string cut a further ~20 % of the UUID's own cost.
  * @see RFC 9562, §5.4 "UUID Version 4"
  * @internal
  */
 export function randomUuid(): string {
-  if (poolAt === POOL_BYTES) {
-    pool ??= Buffer.allocUnsafeSlow(POOL_BYTES)
-    randomFillSync(pool)
-    poolAt = 0
+  if (chunkAt === UUIDS_PER_CHUNK) fillChunk()
+  const from = chunkAt * 36
+  chunkAt++
+  return chunk.slice(from, from + 36)
+}
+
+/** Writes the text of the next {@link UUIDS_PER_CHUNK} UUIDs and makes it {@link chunk}. */
+function fillChunk(): void {
+  for (let u = 0; u < UUIDS_PER_CHUNK; u++) {
+    if (poolAt === POOL_BYTES) {
+      pool ??= Buffer.allocUnsafeSlow(POOL_BYTES)
+      randomFillSync(pool)
+      poolAt = 0
+    }
+    const bytes = pool as Buffer
+    const at = poolAt
+    poolAt += 16
+    bytes[at + 6] = ((bytes[at + 6] as number) & 0x0f) | 0x40 // version 4
+    bytes[at + 8] = ((bytes[at + 8] as number) & 0x3f) | 0x80 // variant 10
+    const base = u * 36
+    for (let i = 0; i < 16; i++) {
+      const byte = bytes[at + i] as number
+      const to = base + (UUID_POSITIONS[i] as number)
+      chunkText[to] = HEX_DIGITS[byte >> 4] as number
+      chunkText[to + 1] = HEX_DIGITS[byte & 15] as number
+    }
   }
-  const bytes = pool as Buffer
-  const at = poolAt
-  poolAt += 16
-  bytes[at + 6] = ((bytes[at + 6] as number) & 0x0f) | 0x40 // version 4
-  bytes[at + 8] = ((bytes[at + 8] as number) & 0x3f) | 0x80 // variant 10
-  for (let i = 0; i < 16; i++) {
-    const byte = bytes[at + i] as number
-    const to = UUID_POSITIONS[i] as number
-    uuidText[to] = HEX_DIGITS[byte >> 4] as number
-    uuidText[to + 1] = HEX_DIGITS[byte & 15] as number
-  }
-  return toLatin1(uuidText)
+  chunk = toLatin1(chunkText)
+  chunkAt = 0
 }
 
 /**
- * `buf.toString('latin1', 0, 36)` costs half again as much as the `latin1Slice` it ends in
- * (argument and encoding checks), a measurable share of a publish; use the latter when present.
+ * `buf.toString('latin1')` costs half again as much as the `latin1Slice` it ends in
+ * (argument and encoding checks); use the latter when present.
  */
 const toLatin1: (buf: Buffer) => string =
   typeof (Buffer.prototype as { latin1Slice?: unknown }).latin1Slice === 'function'
     ? (buf) =>
-        (buf as Buffer & { latin1Slice(start: number, end: number): string }).latin1Slice(0, 36)
-    : (buf) => buf.toString('latin1', 0, 36)
+        (buf as Buffer & { latin1Slice(start: number, end: number): string }).latin1Slice(
+          0,
+          buf.length,
+        )
+    : (buf) => buf.toString('latin1')
 
 const POOL_BYTES = 16 * 4096
+const UUIDS_PER_CHUNK = 64
 let pool: Buffer | undefined
 let poolAt = POOL_BYTES
-/** The 36 characters of the UUID being written; the dashes never change. */
-const uuidText: Buffer = Buffer.alloc(36, '-')
+/** The text of {@link UUIDS_PER_CHUNK} UUIDs being written; the dashes never change. */
+const chunkText: Buffer = Buffer.alloc(36 * UUIDS_PER_CHUNK, '-')
+/** The text of the current chunk, and how many of its UUIDs were handed out. */
+let chunk = ''
+let chunkAt = UUIDS_PER_CHUNK
 const HEX_DIGITS: Buffer = Buffer.from('0123456789abcdef')
 /** Where the two hex digits of each of the 16 bytes go in `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`. */
 const UUID_POSITIONS: readonly number[] = [
