@@ -48,6 +48,7 @@ export interface SignatureAttributes {
  * @public
  */
 export interface SignableEvent {
+  readonly specversion?: string
   readonly id: string
   readonly source: string
   readonly type: string
@@ -55,7 +56,10 @@ export interface SignableEvent {
   readonly time?: string
   readonly datacontenttype?: string
   readonly data?: unknown
-  readonly [attribute: string]: unknown
+  /** Read by the verifier (see {@link SignatureAttributes}); unknown until checked. */
+  readonly sigalg?: unknown
+  readonly sigkid?: unknown
+  readonly sig?: unknown
 }
 
 /** Why a message was refused; counted per reason by {@link Verifier.stats}. @public */
