@@ -52,6 +52,13 @@ export {
   NodeStatusSchema,
   QUANTITY_PATTERN,
 } from './node-passport.js'
+export type { PolicyDocument, PolicyRule } from './policy.js'
+export {
+  POLICY_ACTION_PATTERN,
+  POLICY_SUBJECT_PATTERN,
+  PolicyDocumentSchema,
+  PolicyRuleSchema,
+} from './policy.js'
 export type { JsonSchema, ServiceDescriptor } from './service.js'
 export { JsonSchemaSchema, ServiceDescriptorSchema } from './service.js'
 export type { StateChange, StateChangeReason, StateEntry } from './state.js'

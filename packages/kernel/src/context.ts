@@ -197,7 +197,8 @@ export function createScopedContext(deps: ContextDeps): ContextHandle {
 
   const bound = (ns: string): ScopedStorage => {
     const view = deps.storage.forNamespace(ns)
-    if (ns === name) return plainStorage(view, ns, live)
+    // The own namespace needs no check, unless an operator policy may narrow it.
+    if (ns === name && !perms.narrowed) return plainStorage(view, ns, live)
     return plainStorage(view, ns, (kind, resource) => {
       live()
       check(kind, resource)

@@ -17,6 +17,8 @@ export {
   PERSISTED_STATE_STORAGE_NAMESPACE,
   persistedStateKey,
 } from './persistent-state.js'
+export type { Policy, PolicyDecision, PolicyRequest, SecurityDeniedData } from './policy.js'
+export { compilePolicy, patternsOverlap, SECURITY_DENIED_EVENT } from './policy.js'
 export type {
   Awaitable,
   BootReport,

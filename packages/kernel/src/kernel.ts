@@ -5,6 +5,7 @@ import {
   deepFreeze,
   type Logger,
   type PluginManifest,
+  rateLimited,
   systemClock,
 } from '@core/contracts'
 import { createEventBus } from '@core/event-bus'
@@ -35,6 +36,7 @@ import {
 } from './manifest.js'
 import { PermissionChecker } from './permissions.js'
 import { createPersistentStateBackend } from './persistent-state.js'
+import { compilePolicy, SECURITY_DENIED_EVENT, securityDenied } from './policy.js'
 import type {
   BootReport,
   ComponentHealth,
@@ -122,6 +124,9 @@ export function createKernel(options: CreateKernelOptions = {}): Kernel {
     options.logger ??
     (pino({ name: 'core', level: process.env.CORE_LOG_LEVEL ?? 'info' }) as unknown as Logger)
   const log = logger.child({ component: 'kernel' })
+  const policy = options.policy === undefined ? undefined : compilePolicy(options.policy)
+  // A plugin probing what it may do must not flood the log: 10 lines per plugin and minute.
+  const denialLog = rateLimited(log, { clock })
   const bus = createEventBus({ logger, clock, source: '/core' })
   const services = createServiceRegistry({ logger, clock })
   const ownsStorage = options.storage === undefined
@@ -453,7 +458,7 @@ export function createKernel(options: CreateKernelOptions = {}): Kernel {
       }
       step = 'setup'
       const config = validateConfig(rec)
-      const perms = new PermissionChecker(rec.name, rec.manifest.permissions)
+      const perms = new PermissionChecker(rec.name, rec.manifest.permissions, policy)
       const handle = createScopedContext({
         name: rec.name,
         version: rec.version,
@@ -468,7 +473,14 @@ export function createKernel(options: CreateKernelOptions = {}): Kernel {
         permissions: perms,
         onDenied: (error) => {
           rec.denials++
-          log.warn({ plugin: rec.name, ...error.details }, error.message)
+          denialLog.warn(
+            `denied.${rec.name}`,
+            { plugin: rec.name, ...error.details },
+            error.message,
+          )
+          bus
+            .publish(SECURITY_DENIED_EVENT, securityDenied(rec.name, error), { wait: false })
+            .catch(() => {})
         },
       })
       rec.handle = handle

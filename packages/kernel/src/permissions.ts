@@ -1,4 +1,5 @@
 import { CoreError, type PluginPermissions } from '@core/contracts'
+import { type Policy, policyDenied } from './policy.js'
 
 /**
  * One kind of access checked against a manifest's `permissions`:
@@ -85,10 +86,11 @@ export function patternContains(outer: string, inner: string): boolean {
 }
 
 /**
- * Checks one plugin's accesses against its manifest permissions. The plugin's own namespace is
- * always allowed: names whose first word is the plugin name (and, for subscriptions, its own
- * state events `state.<name>.…`). A refusal is counted, logged by the caller and thrown as
- * `E_FORBIDDEN`.
+ * Checks one plugin's accesses against its manifest permissions, then against the operator
+ * policy when there is one (which can only narrow: see `compilePolicy`). The plugin's own
+ * namespace is allowed by the manifest: names whose first word is the plugin name (and, for
+ * subscriptions, its own state events `state.<name>.…`); a policy refuses those only by an
+ * explicit `deny`. A refusal is counted, logged by the caller and thrown as `E_FORBIDDEN`.
  * @internal
  */
 export class PermissionChecker {
@@ -97,8 +99,15 @@ export class PermissionChecker {
   private readonly rules: Record<PermissionKind, readonly string[]>
   private readonly cache = new Map<string, boolean>()
 
-  constructor(plugin: string, permissions: PluginPermissions | undefined) {
+  private readonly policy: Policy | undefined
+
+  constructor(
+    plugin: string,
+    permissions: PluginPermissions | undefined,
+    policy?: Policy | undefined,
+  ) {
     this.plugin = plugin
+    this.policy = policy
     const p = permissions ?? {}
     this.rules = {
       'services.call': p.services?.call ?? [],
@@ -112,17 +121,38 @@ export class PermissionChecker {
     }
   }
 
+  /** True when an operator policy narrows this plugin's accesses (own namespace included). */
+  get narrowed(): boolean {
+    return this.policy !== undefined
+  }
+
   /** True when `resource` (a name or, for subscriptions and watches, a pattern) is allowed. */
   allows(kind: PermissionKind, resource: string): boolean {
-    if (this.isOwn(kind, resource)) return true
     const cacheKey = `${kind} ${resource}`
     let ok = this.cache.get(cacheKey)
     if (ok === undefined) {
-      ok = this.rules[kind].some((rule) => patternContains(rule, resource))
+      ok = this.granted(kind, resource) && this.policyAllows(kind, resource)
       if (this.cache.size > 10_000) this.cache.clear()
       this.cache.set(cacheKey, ok)
     }
     return ok
+  }
+
+  /** What the manifest grants (own namespace included), before the policy. */
+  private granted(kind: PermissionKind, resource: string): boolean {
+    return (
+      this.isOwn(kind, resource) || this.rules[kind].some((rule) => patternContains(rule, resource))
+    )
+  }
+
+  private policyAllows(kind: PermissionKind, resource: string): boolean {
+    if (this.policy === undefined) return true
+    return this.policy.decide({
+      subject: `plugin:${this.plugin}`,
+      action: kind,
+      resource,
+      own: this.isOwn(kind, resource),
+    }).allowed
   }
 
   /** True when some rule of `kind` may match a name in `namespace` (for filtered listings). */
@@ -146,6 +176,15 @@ export class PermissionChecker {
   /** Counts a refusal and builds its error. */
   deny(kind: PermissionKind, resource: string): CoreError {
     this.denials++
+    if (this.policy !== undefined && this.granted(kind, resource)) {
+      const request = {
+        subject: `plugin:${this.plugin}`,
+        action: kind,
+        resource,
+        own: this.isOwn(kind, resource),
+      }
+      return policyDenied(request, this.policy.decide(request))
+    }
     const [area, action] = kind.split('.') as [string, string]
     return new CoreError(
       'E_FORBIDDEN',

@@ -1,4 +1,11 @@
-import type { Clock, CoreError, JsonSchema, Logger, PluginManifest } from '@core/contracts'
+import type {
+  Clock,
+  CoreError,
+  JsonSchema,
+  Logger,
+  PluginManifest,
+  PolicyDocument,
+} from '@core/contracts'
 import type {
   EventBus,
   EventHandler,
@@ -497,6 +504,16 @@ export interface CreateKernelOptions {
    * @defaultValue false
    */
   containFaults?: boolean
+  /**
+   * An operator policy that narrows what plugin manifests grant (see `PolicyDocumentSchema` in
+   * `@core/contracts`: most specific rule wins, deny beats allow between equals, default deny
+   * outside a plugin's own namespace). Each refusal is `E_FORBIDDEN` for the plugin, a
+   * `core.security.denied` event (`{ subject, action, resource, reason, rule? }`) and a count in
+   * `stats().denials`. Checked at `createKernel`.
+   * @throws {@link CoreError} `E_VALIDATION` (from `createKernel`) for a malformed document.
+   * @defaultValue none: manifests alone decide
+   */
+  policy?: PolicyDocument
   /** With `containFaults`: the event-loop delay that makes health `unhealthy`, in ms. @defaultValue 5_000 */
   stallThresholdMs?: number
   /** Folders whose subfolders holding a package.json are plugin candidates. @defaultValue [] */

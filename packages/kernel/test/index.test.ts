@@ -10,10 +10,13 @@ describe('@core/kernel public surface', () => {
         "DEFAULT_SHUTDOWN_TIMEOUT_MS",
         "DEFAULT_STALL_THRESHOLD_MS",
         "PERSISTED_STATE_STORAGE_NAMESPACE",
+        "SECURITY_DENIED_EVENT",
+        "compilePolicy",
         "createKernel",
         "createPersistentStateBackend",
         "definePlugin",
         "patternContains",
+        "patternsOverlap",
         "persistedStateKey",
       ]
     `)
