@@ -11,7 +11,9 @@
  * Stream entry fields: `o` origin (the writer's id; empty for the sweeper), `c` reason,
  * `n` namespace, `k` key, `r` revision, `v` value (JSON, `set` only), `p` previous (JSON).
  *
- * Replies are arrays `{ ok, actual, revision, expiredRevision, previousJson|nil }`.
+ * Replies are arrays `{ ok, actual, revision, expiredRevision, priorRevision, previousJson|nil }`:
+ * `priorRevision` is the revision of the entry the call found (`0` when none), so a hub knows
+ * which change of the key came right before the call's own.
  * @internal
  */
 
@@ -68,25 +70,24 @@ redis.call('ZADD', KEYS[3], 0, ARGV[2])
 redis.call('SADD', KEYS[6], ARGV[1])
 if live then
   xadd(ARGV[8], {'o', ARGV[7], 'c', 'set', 'n', ARGV[1], 'k', ARGV[2], 'r', r, 'v', ARGV[3], 'p', cur[3]})
-  return {1, actual, r, expired, cur[3]}
+else
+  xadd(ARGV[8], {'o', ARGV[7], 'c', 'set', 'n', ARGV[1], 'k', ARGV[2], 'r', r, 'v', ARGV[3]})
 end
-xadd(ARGV[8], {'o', ARGV[7], 'c', 'set', 'n', ARGV[1], 'k', ARGV[2], 'r', r, 'v', ARGV[3]})
-if expired > 0 then return {1, actual, r, expired, cur[3]} end
-return {1, actual, r, 0}
+return {1, actual, r, expired, rev, cur[3]}
 `
 
 /** ARGV: 1 namespace, 2 key, 3 now, 4 ifRevision or '', 5 origin, 6 stream MAXLEN. */
 export const DELETE_SCRIPT: string = `${READ_ENTRY(3)}${XADD}
 if ARGV[4] ~= '' and tonumber(ARGV[4]) ~= actual then return {0, actual} end
-if rev == 0 then return {1, 0, 0, 0} end
+if rev == 0 then return {1, 0, 0, 0, 0} end
 local r = redis.call('INCR', KEYS[2])
 remove()
 if not live then
   xadd(ARGV[6], {'o', ARGV[5], 'c', 'expired', 'n', ARGV[1], 'k', ARGV[2], 'r', r, 'p', cur[3]})
-  return {1, 0, 0, r, cur[3]}
+  return {1, 0, 0, r, rev, cur[3]}
 end
 xadd(ARGV[6], {'o', ARGV[5], 'c', 'delete', 'n', ARGV[1], 'k', ARGV[2], 'r', r, 'p', cur[3]})
-return {1, actual, r, 0, cur[3]}
+return {1, actual, r, 0, rev, cur[3]}
 `
 
 /**
@@ -96,11 +97,11 @@ return {1, actual, r, 0, cur[3]}
 export const EXPIRE_SCRIPT: string = `${READ_ENTRY(4)}${XADD}
 if rev == 0 then
   redis.call('ZREM', KEYS[4], member)
-  return {1, 0, 0, 0}
+  return {1, 0, 0, 0, 0}
 end
-if (ARGV[3] ~= '' and tonumber(ARGV[3]) ~= rev) or exp == nil or exp > now then return {1, actual, 0, 0} end
+if (ARGV[3] ~= '' and tonumber(ARGV[3]) ~= rev) or exp == nil or exp > now then return {1, actual, 0, 0, rev} end
 local r = redis.call('INCR', KEYS[2])
 remove()
 xadd(ARGV[6], {'o', ARGV[5], 'c', 'expired', 'n', ARGV[1], 'k', ARGV[2], 'r', r, 'p', cur[3]})
-return {1, 0, 0, r, cur[3]}
+return {1, 0, 0, r, rev, cur[3]}
 `
