@@ -62,13 +62,16 @@ export interface ChangeOrder {
   end(namespace: string, key: string, changes: readonly OwnChange[] | undefined): void
   /** The reader has found the stream's end: it reads the entries after `revision`. */
   start(revision: number): void
-  /** The reader read the entry of `revision` (entries come in revision order). */
+  /**
+   * The reader read the entry of `revision` (entries come in revision order).
+   * @returns `true` when it was this backend's own change, reported already from the reply.
+   */
   streamed(
     revision: number,
     namespace: string,
     key: string,
     read: () => StateChange | undefined,
-  ): void
+  ): boolean
   /** Delivers what became safe after a batch of stream entries. */
   settle(): void
   /** The reader's position: the last revision read, `undefined` before {@link ChangeOrder.start}. */
@@ -184,11 +187,12 @@ export function createChangeOrder(options: ChangeOrderOptions): ChangeOrder {
 
     streamed(revision, namespace, key, read) {
       position = revision
-      if (announced.delete(revision)) return
+      if (announced.delete(revision)) return true
       const name = id(namespace, key)
       const q = queue(name)
       hold(q, { revision, own: false, prior: 0, read })
       flush(name, q)
+      return false
     },
 
     settle() {

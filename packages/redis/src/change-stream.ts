@@ -32,6 +32,8 @@ export interface ChangeStreamOptions {
   reader: Redis
   keys: StateKeys
   blockMs: number
+  /** Pause after a read that returned only this backend's own changes, ms (0 = none). */
+  ownPauseMs: number
   /** Where the entries go, in stream order; it delivers them to the engine. */
   order: ChangeOrder
   metrics: RedisMetricsRecorder
@@ -122,6 +124,7 @@ export function startChangeStream(options: ChangeStreamOptions): ChangeStream {
     const entries = reply?.[0]?.[1] ?? []
     if (entries.length === 0) return
     const now = Date.now()
+    let others = 0
     for (const [id, fields] of entries) {
       const revision = Number(field(fields, 'r'))
       const at = order.position()
@@ -130,11 +133,14 @@ export function startChangeStream(options: ChangeStreamOptions): ChangeStream {
       lastId = id
       const namespace = field(fields, 'n') ?? ''
       const key = field(fields, 'k') ?? ''
-      order.streamed(revision, namespace, key, () => toChange(fields, revision))
+      if (!order.streamed(revision, namespace, key, () => toChange(fields, revision))) others++
     }
     const newest = (entries.at(-1) as [string, string[]])[0]
     metrics.lag(Math.max(0, now - Number(newest.slice(0, newest.indexOf('-')))) / 1_000)
     order.settle()
+    // Only this hub's own changes (reported from the replies already): let a few gather
+    // before the next read instead of waking for each one.
+    if (others === 0 && options.ownPauseMs > 0) await sleep(options.ownPauseMs)
   }
 
   void (async () => {
@@ -158,6 +164,10 @@ export function startChangeStream(options: ChangeStreamOptions): ChangeStream {
       stopped = true
     },
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
 /** Resolves when `redis` is ready or after `ms`, whichever comes first. */

@@ -57,7 +57,7 @@ type ScriptReply = [number, number, number?, number?, number?, (string | null)?]
  * (ioredis' offline queue is off), and the connection reconnects by itself.
  *
  * @param options - `url` or `client`, and `keyPrefix`, `streamMaxLen`, `sweepIntervalMs`,
- *   `expiryGraceMs`, `blockMs`, `clock`, `logger` ({@link RedisStateBackendOptions}).
+ *   `expiryGraceMs`, `blockMs`, `ownReadPauseMs`, `clock`, `logger` ({@link RedisStateBackendOptions}).
  * @returns The backend; call `close()` when done (the engine does not).
  * @throws {@link CoreError} `E_VALIDATION` for a missing or malformed `url`/`client` or option.
  *   Its calls reject with `E_UNAVAILABLE` while Redis is unreachable and `E_STORAGE` when Redis
@@ -84,6 +84,7 @@ export function createRedisStateBackend(options: RedisStateBackendOptions): Redi
   const sweepIntervalMs = whole(options?.sweepIntervalMs, 500, 'sweepIntervalMs', 0)
   const graceMs = whole(options?.expiryGraceMs, 600_000, 'expiryGraceMs', 0)
   const blockMs = whole(options?.blockMs, 1_000, 'blockMs', 1)
+  const ownReadPauseMs = whole(options?.ownReadPauseMs, 10, 'ownReadPauseMs', 0)
   if (typeof keyPrefix !== 'string' || keyPrefix.length === 0) {
     throw new CoreError('E_VALIDATION', 'keyPrefix must be a non-empty string, such as "core:"', {
       details: { option: 'keyPrefix' },
@@ -417,6 +418,7 @@ export function createRedisStateBackend(options: RedisStateBackendOptions): Redi
         reader,
         keys,
         blockMs,
+        ownPauseMs: ownReadPauseMs,
         order: attached,
         metrics,
         logger,
