@@ -14,6 +14,7 @@ import { type ChangeStream, parse, startChangeStream, stateKeys } from './change
 import { connect, duplicate, redisError } from './connection.js'
 import { DELETE_SCRIPT, EXPIRE_SCRIPT, SET_SCRIPT } from './lua-scripts.js'
 import { createRedisMetrics } from './metrics.js'
+import { createEntryReader } from './read-batch.js'
 import type { RedisStateBackend, RedisStateBackendOptions } from './types.js'
 
 /** The scripts, as ioredis custom commands (EVALSHA, with EVAL on `NOSCRIPT`). */
@@ -98,6 +99,7 @@ export function createRedisStateBackend(options: RedisStateBackendOptions): Redi
   const clock = options.clock ?? systemClock
   const logger = options.logger ?? createStderrLogger({ component: 'redis-state' })
   const keys = stateKeys(keyPrefix)
+  const readEntry = createEntryReader(client)
   const metrics = createRedisMetrics()
   const id = randomUUID()
   const onReady = (): void => metrics.connected(true)
@@ -278,7 +280,7 @@ export function createRedisStateBackend(options: RedisStateBackendOptions): Redi
         'get',
         () => `read key "${key}" in namespace "${namespace}"`,
         async () => {
-          const reply = await client.hmget(keys.entry(namespace, key), 'v', 'r', 'u', 'e')
+          const reply = await readEntry(keys.entry(namespace, key))
           if (reply[0] === null && reply[1] === null) return undefined
           return toEntry(reply, namespace, key)
         },

@@ -50,4 +50,21 @@ describeWithRedis('redis state backend: what it keeps in Redis', () => {
     expect((refused as CoreError).message).toContain(foreign)
     expect(await admin.hgetall(foreign)).toEqual({ owner: 'someone else' })
   })
+
+  it('answers reads sent together each with its own entry, a bad key failing only its own read', async () => {
+    const { backend, prefix } = await open()
+    const now = Date.now()
+    for (let i = 0; i < 20; i++) await backend.set('lights', `k${i}`, { n: i }, { now })
+    await adminRedis().hset(`${prefix}state:v:lights:bad`, 'v', '{oops', 'r', '99', 'u', '1')
+    const reads = await Promise.allSettled([
+      ...Array.from({ length: 20 }, (_, i) => backend.get('lights', `k${i}`)),
+      backend.get('lights', 'bad'),
+      backend.get('lights', 'absent'),
+    ])
+    expect(reads.slice(0, 20).map((r) => r.status === 'fulfilled' && r.value?.value)).toEqual(
+      Array.from({ length: 20 }, (_, i) => ({ n: i })),
+    )
+    expect(reads[20]).toMatchObject({ status: 'rejected', reason: { code: 'E_STORAGE' } })
+    expect(reads[21]).toEqual({ status: 'fulfilled', value: undefined })
+  })
 })
