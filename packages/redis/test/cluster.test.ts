@@ -2,6 +2,7 @@ import { type CoreError, type StateChange, silentLogger } from '@core/contracts'
 import { createEventBus } from '@core/event-bus'
 import { createStateEngine, type StateEngine } from '@core/state-engine'
 import fc from 'fast-check'
+import { Registry } from 'prom-client'
 import { afterEach, expect, it, vi } from 'vitest'
 import { createRedisStateBackend, type RedisStateBackend } from '../src/index.js'
 import { adminRedis, describeWithRedis, freshPrefix, TEST_REDIS_URL } from './redis-server.js'
@@ -207,5 +208,19 @@ describeWithRedis('three state engines on one Redis', () => {
     expect((await b!.state.list('lights', { prefix: 'kitchen' })).map((i) => i.key)).toEqual([
       'kitchen.main',
     ])
+  })
+
+  it('export round trips and the stream lag through register(registry)', async () => {
+    const [a, b] = await cluster(2)
+    const registry = new Registry()
+    b!.backend.metrics.register(registry)
+    b!.backend.metrics.register(registry)
+    await b!.state.get('lights', 'none')
+    const written = await a!.state.set('lights', 'lag', 1)
+    await vi.waitFor(() => expect(b!.seen.at(-1)?.revision).toBe(written.revision))
+    const text = await registry.metrics()
+    expect(text).toMatch(/^core_redis_command_duration_seconds_count\{op="get"\} [1-9]/m)
+    expect(text).toMatch(/^core_redis_stream_lag_seconds [0-9.e-]+$/m)
+    expect(text).toMatch(/^core_redis_connected 1$/m)
   })
 })
