@@ -50,9 +50,12 @@ type ScriptReply = [number, number, number?, number?, number?, (string | null)?]
  * happens once across all hubs: one revision, one `expired` change on the stream.
  *
  * **Change events.** When an engine attaches (`subscribe`), the backend reads the stream from
- * its end on a second connection and reports every change written by another backend (and by
- * any sweeper) to the engine, which publishes it on its bus: every hub sees each change once,
- * in revision order per key. See the package README for catch-up and trimming.
+ * its end on a second connection and reports the changes written by other backends (and by any
+ * sweeper) to the engine, which publishes them on its bus. The changes of its own writes are
+ * reported from the script's reply (the write resolves after one round trip, `reported: true`),
+ * at once when the key's earlier changes have reached this hub, else once the reader has read
+ * them: every hub sees each change once, in revision order per key. See the package README
+ * for the rules, catch-up, trimming and `ownReadPauseMs`.
  *
  * **Unavailability.** While Redis is down every call rejects at once with `E_UNAVAILABLE`
  * (ioredis' offline queue is off), and the connection reconnects by itself.
