@@ -6,6 +6,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import {
   describeWithRedis,
   freshPrefix,
+  type PrivateRedis,
+  startPrivateRedis,
   TEST_REDIS_URL,
 } from '../../../packages/redis/test/redis-server.js'
 import { loadHubConfig } from '../src/config.js'
@@ -14,12 +16,14 @@ import { closedPort, stagePlugins, writeHubConfig } from './helpers.js'
 
 let dir: string
 const hubs: RunningHub[] = []
+const servers: PrivateRedis[] = []
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'hub-redis-'))
   await stagePlugins(dir)
 })
 afterEach(async () => {
   for (const hub of hubs.splice(0)) await hub.stop()
+  for (const server of servers.splice(0)) await server.destroy()
   await rm(dir, { recursive: true, force: true })
 })
 
@@ -96,4 +100,33 @@ describeWithRedis('hubs on one Redis', () => {
     expect(metrics).toMatch(/^core_redis_command_duration_seconds_count\{op="set"\} [1-9]/m)
     expect(metrics).toMatch(/^core_redis_connected 1$/m)
   })
+})
+
+describeWithRedis('a hub whose Redis goes down', () => {
+  it('reports redis degraded, refuses state calls with E_UNAVAILABLE, and recovers by itself', async () => {
+    const server = await startPrivateRedis()
+    servers.push(server)
+    const hub = await startHub(await load('a', { redis: { url: server.url } }), {
+      logger: silentLogger,
+    })
+    hubs.push(hub)
+    await hub.kernel.state.set('hello', 'k', 'before')
+    expect((await hub.health()).components.redis?.status).toBe('healthy')
+
+    await server.kill()
+    await vi.waitFor(async () =>
+      expect((await hub.health()).components.redis?.status).toBe('degraded'),
+    )
+    const refused = await hub.kernel.state
+      .set('hello', 'k', 'during')
+      .catch((error: CoreError) => error)
+    expect(refused).toMatchObject({ code: 'E_UNAVAILABLE' })
+
+    await server.start()
+    await vi.waitFor(
+      async () => expect((await hub.health()).components.redis?.status).toBe('healthy'),
+      { timeout: 10_000 },
+    )
+    expect((await hub.kernel.state.set('hello', 'k', 'after')).value).toBe('after')
+  }, 30_000)
 })

@@ -1,6 +1,6 @@
 import type { Logger, StateChange, StateChangeReason } from '@core/contracts'
-import type { StateBackendListener } from '@core/state-engine'
 import type { Redis } from 'ioredis'
+import type { ChangeOrder } from './change-order.js'
 import type { RedisMetricsRecorder } from './metrics.js'
 
 /** Where the state backend's keys live under its prefix. @internal */
@@ -32,77 +32,52 @@ export interface ChangeStreamOptions {
   reader: Redis
   keys: StateKeys
   blockMs: number
-  listener: StateBackendListener
-  /**
-   * The change object this backend's own write of `revision` returned, to report instead of
-   * parsing the entry; `null` to skip the entry (the engine published it already).
-   */
-  local(revision: number): StateChange | null | undefined
-  /** Called after every entry up to and including `revision` was reported. */
-  advanced(revision: number): void
+  /** Pause after a read that returned only this backend's own changes, ms (0 = none). */
+  ownPauseMs: number
+  /** Where the entries go, in stream order; it delivers them to the engine. */
+  order: ChangeOrder
   metrics: RedisMetricsRecorder
   logger: Logger
 }
 
 /** A running reader. @internal */
 export interface ChangeStream {
-  /** The last id read (`''` before the first). */
+  /** The last id read (`''` before the reader found the stream's end). */
   position(): string
-  /** The revision of the last entry read, `0` before the first read. */
-  revision(): number
-  /**
-   * The revision the reader started after, once it has found the stream's end (`undefined`
-   * before): changes up to it are never reported by this reader.
-   */
-  startedAfter(): number | undefined
-  /** Resolves when {@link ChangeStream.startedAfter} is known. */
-  readonly started: Promise<number>
   gaps(): number
   stop(): void
 }
 
 /**
- * Reads the change stream from its current end, delivering every change to `listener` (this
- * backend's own included, see `local`), in stream order (= revision order: the scripts `INCR`
- * and `XADD` in one atomic step). A read that fails (Redis down) is retried every 250 ms from the last id read, so
- * a hub that was disconnected catches up. Revisions are consecutive in the stream, so a jump
- * means the stream was trimmed past this reader: then the keys of every namespace are re-read
- * and those written in the gap are reported as `set` changes (deletes and expiries inside the
- * gap cannot be recovered and are not reported).
+ * Reads the change stream from its current end and hands every entry to `order`, in stream
+ * order (= revision order: the scripts `INCR` and `XADD` in one atomic step). A read that fails
+ * (Redis down) is retried every 250 ms from the last id read, so a hub that was disconnected
+ * catches up. Revisions are consecutive in the stream, so a jump means the stream was trimmed
+ * past this reader: then the keys of every namespace are re-read and those written in the gap
+ * are reported as `set` changes (deletes and expiries inside the gap cannot be recovered and
+ * are not reported).
  * @internal
  */
 export function startChangeStream(options: ChangeStreamOptions): ChangeStream {
-  const { reader, keys, listener, metrics, logger } = options
+  const { reader, keys, order, metrics, logger } = options
   let stopped = false
   let lastId = ''
-  let lastRevision: number | undefined
   let gaps = 0
-  let startRevision: number | undefined
-  let markStarted: (revision: number) => void = () => {}
-  const started = new Promise<number>((resolve) => {
-    markStarted = resolve
-  })
-
-  const deliver = (change: StateChange): void => {
-    try {
-      listener(change)
-    } catch (error) {
-      logger.error({ err: error }, 'redis state: a change listener threw')
-    }
-  }
 
   const start = async (): Promise<void> => {
     const last = (await reader.xrevrange(keys.stream, '+', '-', 'COUNT', 1))[0]
+    let revision: number
+    let id: string
     if (last === undefined) {
-      lastId = '0-0'
-      lastRevision = Number((await reader.get(keys.counter)) ?? 0)
+      id = '0-0'
+      revision = Number((await reader.get(keys.counter)) ?? 0)
     } else {
-      lastId = last[0]
-      lastRevision = Number(field(last[1], 'r'))
+      id = last[0]
+      revision = Number(field(last[1], 'r'))
     }
-    options.advanced(lastRevision)
-    startRevision = lastRevision
-    markStarted(lastRevision)
+    if (stopped) return
+    lastId = id
+    order.start(revision)
   }
 
   const resync = async (after: number, before: number): Promise<void> => {
@@ -130,7 +105,9 @@ export function startChangeStream(options: ChangeStreamOptions): ChangeStream {
       }
     }
     found.sort((a, b) => a.revision - b.revision)
-    for (const change of found) deliver(change)
+    for (const change of found) {
+      order.streamed(change.revision, change.namespace, change.key, () => change)
+    }
   }
 
   const read = async (): Promise<void> => {
@@ -143,24 +120,27 @@ export function startChangeStream(options: ChangeStreamOptions): ChangeStream {
       keys.stream,
       lastId,
     )) as [string, [string, string[]][]][] | null
+    if (stopped) return
     const entries = reply?.[0]?.[1] ?? []
+    if (entries.length === 0) return
+    const now = Date.now()
+    let others = 0
     for (const [id, fields] of entries) {
       const revision = Number(field(fields, 'r'))
-      if (lastRevision !== undefined && revision > lastRevision + 1) {
-        await resync(lastRevision, revision)
-      }
+      const at = order.position()
+      if (at !== undefined && revision > at + 1) await resync(at, revision)
+      if (stopped) return
       lastId = id
-      lastRevision = revision
-      metrics.lag(Math.max(0, Date.now() - Number(id.slice(0, id.indexOf('-')))) / 1_000)
-      const own = options.local(revision)
-      const change = own === undefined ? toChange(fields, revision) : own
-      if (change === undefined) {
-        logger.warn({ id }, 'redis state: skipped a change stream entry that is not readable')
-      } else if (change !== null) {
-        deliver(change)
-      }
-      options.advanced(revision)
+      const namespace = field(fields, 'n') ?? ''
+      const key = field(fields, 'k') ?? ''
+      if (!order.streamed(revision, namespace, key, () => toChange(fields, revision))) others++
     }
+    const newest = (entries.at(-1) as [string, string[]])[0]
+    metrics.lag(Math.max(0, now - Number(newest.slice(0, newest.indexOf('-')))) / 1_000)
+    order.settle()
+    // Only this hub's own changes (reported from the replies already): let a few gather
+    // before the next read instead of waking for each one.
+    if (others === 0 && options.ownPauseMs > 0) await sleep(options.ownPauseMs)
   }
 
   void (async () => {
@@ -179,14 +159,15 @@ export function startChangeStream(options: ChangeStreamOptions): ChangeStream {
 
   return {
     position: () => lastId,
-    revision: () => lastRevision ?? 0,
-    started,
-    startedAfter: () => startRevision,
     gaps: () => gaps,
     stop() {
       stopped = true
     },
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
 /** Resolves when `redis` is ready or after `ms`, whichever comes first. */

@@ -71,7 +71,8 @@ export function connect(options: RedisConnectionOptions, what: string): Connecti
 
 /** A second connection like `client`, for blocking reads (`XREAD BLOCK`). @internal */
 export function duplicate(client: Redis, connectionName: string): Redis {
-  const copy = client.duplicate({ connectionName })
+  // One blocking command at a time: nothing to pipeline.
+  const copy = client.duplicate({ connectionName, enableAutoPipelining: false })
   copy.on('error', () => {})
   return copy
 }

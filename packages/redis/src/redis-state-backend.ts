@@ -9,10 +9,12 @@ import {
 } from '@core/contracts'
 import type { BackendWriteResult, StateBackendListener, StateListItem } from '@core/state-engine'
 import type { Redis } from 'ioredis'
+import { type ChangeOrder, createChangeOrder, type OwnChange } from './change-order.js'
 import { type ChangeStream, parse, startChangeStream, stateKeys } from './change-stream.js'
 import { connect, duplicate, redisError } from './connection.js'
 import { DELETE_SCRIPT, EXPIRE_SCRIPT, SET_SCRIPT } from './lua-scripts.js'
 import { createRedisMetrics } from './metrics.js'
+import { createEntryReader } from './read-batch.js'
 import type { RedisStateBackend, RedisStateBackendOptions } from './types.js'
 
 /** The scripts, as ioredis custom commands (EVALSHA, with EVAL on `NOSCRIPT`). */
@@ -22,8 +24,8 @@ interface ScriptedRedis extends Redis {
   coreStateExpire(...args: (string | number)[]): Promise<ScriptReply>
 }
 
-/** `[ok, actual, revision, expiredRevision, previousJson?]` */
-type ScriptReply = [number, number, number?, number?, (string | null)?]
+/** `[ok, actual, revision, expiredRevision, priorRevision, previousJson?]` */
+type ScriptReply = [number, number, number?, number?, number?, (string | null)?]
 
 /**
  * Creates a {@link StateBackend} on Redis (ioredis) for `createStateEngine({ backend })`, so
@@ -48,15 +50,18 @@ type ScriptReply = [number, number, number?, number?, (string | null)?]
  * happens once across all hubs: one revision, one `expired` change on the stream.
  *
  * **Change events.** When an engine attaches (`subscribe`), the backend reads the stream from
- * its end on a second connection and reports every change written by another backend (and by
- * any sweeper) to the engine, which publishes it on its bus: every hub sees each change once,
- * in revision order per key. See the package README for catch-up and trimming.
+ * its end on a second connection and reports the changes written by other backends (and by any
+ * sweeper) to the engine, which publishes them on its bus. The changes of its own writes are
+ * reported from the script's reply (the write resolves after one round trip, `reported: true`),
+ * at once when the key's earlier changes have reached this hub, else once the reader has read
+ * them: every hub sees each change once, in revision order per key. See the package README
+ * for the rules, catch-up, trimming and `ownReadPauseMs`.
  *
  * **Unavailability.** While Redis is down every call rejects at once with `E_UNAVAILABLE`
  * (ioredis' offline queue is off), and the connection reconnects by itself.
  *
  * @param options - `url` or `client`, and `keyPrefix`, `streamMaxLen`, `sweepIntervalMs`,
- *   `expiryGraceMs`, `blockMs`, `clock`, `logger` ({@link RedisStateBackendOptions}).
+ *   `expiryGraceMs`, `blockMs`, `ownReadPauseMs`, `clock`, `logger` ({@link RedisStateBackendOptions}).
  * @returns The backend; call `close()` when done (the engine does not).
  * @throws {@link CoreError} `E_VALIDATION` for a missing or malformed `url`/`client` or option.
  *   Its calls reject with `E_UNAVAILABLE` while Redis is unreachable and `E_STORAGE` when Redis
@@ -83,6 +88,7 @@ export function createRedisStateBackend(options: RedisStateBackendOptions): Redi
   const sweepIntervalMs = whole(options?.sweepIntervalMs, 500, 'sweepIntervalMs', 0)
   const graceMs = whole(options?.expiryGraceMs, 600_000, 'expiryGraceMs', 0)
   const blockMs = whole(options?.blockMs, 1_000, 'blockMs', 1)
+  const ownReadPauseMs = whole(options?.ownReadPauseMs, 10, 'ownReadPauseMs', 0)
   if (typeof keyPrefix !== 'string' || keyPrefix.length === 0) {
     throw new CoreError('E_VALIDATION', 'keyPrefix must be a non-empty string, such as "core:"', {
       details: { option: 'keyPrefix' },
@@ -96,6 +102,7 @@ export function createRedisStateBackend(options: RedisStateBackendOptions): Redi
   const clock = options.clock ?? systemClock
   const logger = options.logger ?? createStderrLogger({ component: 'redis-state' })
   const keys = stateKeys(keyPrefix)
+  const readEntry = createEntryReader(client)
   const metrics = createRedisMetrics()
   const id = randomUUID()
   const onReady = (): void => metrics.connected(true)
@@ -105,70 +112,55 @@ export function createRedisStateBackend(options: RedisStateBackendOptions): Redi
   metrics.connected(client.status === 'ready')
   let reader: Redis | undefined
   let stream: ChangeStream | undefined
+  /** Puts the attached engine's changes in order (see change-order.ts); set while attached. */
+  let order: ChangeOrder | undefined
   let sweeper: ReturnType<typeof setInterval> | undefined
   let closed: Promise<void> | undefined
-  /** Own changes not yet reached by the stream reader, by revision. */
-  const local = new Map<number, StateChange | null>()
-  /** Own writes waiting for the reader to report their changes, by their last revision. */
-  const waiters = new Map<number, (reached: boolean) => void>()
 
-  /**
-   * Once an engine is attached, the stream reader reports every change, own ones included, so
-   * that the engine's bus sees them all in revision order. A write then resolves once the
-   * reader has reported its changes (`reported: true`). If the reader does not get there
-   * within `REPORT_WAIT_MS` (its connection is down), the write resolves unreported and the
-   * engine publishes its changes itself; the reader then skips them.
-   */
-  const reported = async (result: BackendWriteResult): Promise<BackendWriteResult> => {
-    if (stream === undefined || result.changes.length === 0) return result
-    const last = (result.changes.at(-1) as StateChange).revision
-    // Written before the reader found the stream's end: the reader will not report it.
-    const from = stream.startedAfter() ?? (await within(stream.started, REPORT_WAIT_MS))
-    if (from === undefined || last <= from) return result
-    if (last <= stream.revision()) return { ...result, reported: true }
-    for (const change of result.changes) {
-      if (change.revision > stream.revision()) local.set(change.revision, change)
-    }
-    const reached = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => {
-        waiters.delete(last)
-        resolve(false)
-      }, REPORT_WAIT_MS)
-      waiters.set(last, (ok) => {
-        clearTimeout(timer)
-        resolve(ok)
-      })
-    })
-    if (reached) return { ...result, reported: true }
-    for (const change of result.changes)
-      if (local.has(change.revision)) local.set(change.revision, null)
-    return result
-  }
-
-  /** Stops the reader and the sweeper; writes waiting for the reader resolve unreported. */
+  /** Stops the reader and the sweeper; changes still held back are dropped with the engine. */
   const detach = (): void => {
     if (sweeper !== undefined) clearInterval(sweeper)
     sweeper = undefined
     stream?.stop()
     stream = undefined
+    order = undefined
     reader?.disconnect()
     reader = undefined
-    local.clear()
-    for (const wake of waiters.values()) wake(false)
-    waiters.clear()
   }
 
-  const advanced = (revision: number): void => {
-    for (const at of local.keys()) if (at <= revision) local.delete(at)
-    for (const [at, wake] of waiters) {
-      if (at > revision) continue
-      waiters.delete(at)
-      wake(true)
+  /**
+   * Sends one write script. Once an engine is attached, its changes go to the engine through
+   * `order` (delivered at once after the reply when that keeps the key's revision order, or
+   * held until the stream reader has read the earlier changes) and the result says
+   * `reported: true`; the write itself never waits for the reader.
+   */
+  const write = async (
+    namespace: string,
+    key: string,
+    send: () => Promise<ScriptReply>,
+    result: (reply: ScriptReply) => { base: BackendWriteResult; own: OwnChange[] },
+  ): Promise<BackendWriteResult> => {
+    const attached = order
+    attached?.begin(namespace, key)
+    let reply: ScriptReply
+    try {
+      reply = await send()
+    } catch (error) {
+      attached?.end(namespace, key, undefined)
+      throw error
     }
+    const { base, own } = result(reply)
+    if (attached === undefined || attached !== order) {
+      attached?.end(namespace, key, undefined)
+      return base
+    }
+    attached.end(namespace, key, own)
+    base.reported = true
+    return base
   }
 
   /** Runs one round trip, timed, with its failure mapped to a CoreError. */
-  const call = async <R>(op: string, doing: string, work: () => Promise<R>): Promise<R> => {
+  const call = async <R>(op: string, doing: () => string, work: () => Promise<R>): Promise<R> => {
     const done = metrics.time(op)
     try {
       if (closed !== undefined) {
@@ -178,7 +170,7 @@ export function createRedisStateBackend(options: RedisStateBackendOptions): Redi
       done()
       return result
     } catch (error) {
-      const mapped = redisError(error, client, doing)
+      const mapped = redisError(error, client, doing())
       done(mapped.code)
       throw mapped
     }
@@ -220,54 +212,64 @@ export function createRedisStateBackend(options: RedisStateBackendOptions): Redi
     return entry
   }
 
-  /** The changes of a script reply: an `expired` sweep first, then the call's own change. */
+  /**
+   * The changes of a script reply, each with the revision of the key's change before it: an
+   * `expired` sweep first, then the call's own change.
+   */
   const changes = (
     reply: ScriptReply,
     namespace: string,
     key: string,
     own: StateChangeReason | undefined,
     newValue?: unknown,
-  ): StateChange[] => {
-    const [, actual, revision = 0, expired = 0, previousText] = reply
+  ): OwnChange[] => {
+    const [, actual, revision = 0, expired = 0, prior = 0, previousText] = reply
     // The write is committed: a previous value that is not JSON (written by someone else) is
     // left out of the change rather than failing the call.
     const previous =
       previousText === null || previousText === undefined ? undefined : parse(previousText)
-    const out: StateChange[] = []
+    const out: OwnChange[] = []
     if (expired > 0) {
       const change: StateChange = { namespace, key, revision: expired, reason: 'expired' }
       if (previous !== undefined) change.previous = previous.json
-      out.push(change)
+      out.push({ change, prior })
     }
     if (own !== undefined && revision > 0) {
       const change: StateChange = { namespace, key, revision, reason: own }
       if (own === 'set') change.value = newValue
       if (actual > 0 && previous !== undefined) change.previous = previous.json
-      out.push(change)
+      out.push({ change, prior: expired > 0 ? expired : prior })
     }
     return out
   }
 
+  const plain = (own: OwnChange[]): StateChange[] => own.map((item) => item.change)
+
   const sweep = async (): Promise<void> => {
     const now = clock.now()
-    const due = await call('sweep', 'find due TTLs', () =>
-      client.zrangebyscore(keys.deadlines, '-inf', now, 'LIMIT', 0, 100),
+    const due = await call(
+      'sweep',
+      () => 'find due TTLs',
+      () => client.zrangebyscore(keys.deadlines, '-inf', now, 'LIMIT', 0, 100),
     )
     for (const member of due) {
       const at = member.indexOf(':')
       const namespace = member.slice(0, at)
       const key = member.slice(at + 1)
       // Origin '' : every backend, this one included, reports the expiry from the stream.
-      await call('expire', `expire key "${key}" in namespace "${namespace}"`, () =>
-        redis.coreStateExpire(
-          ...entryKeys(namespace, key),
-          namespace,
-          key,
-          '',
-          now,
-          '',
-          streamMaxLen,
-        ),
+      await call(
+        'expire',
+        () => `expire key "${key}" in namespace "${namespace}"`,
+        () =>
+          redis.coreStateExpire(
+            ...entryKeys(namespace, key),
+            namespace,
+            key,
+            '',
+            now,
+            '',
+            streamMaxLen,
+          ),
       )
     }
   }
@@ -277,116 +279,133 @@ export function createRedisStateBackend(options: RedisStateBackendOptions): Redi
     metrics,
 
     get(namespace, key) {
-      return call('get', `read key "${key}" in namespace "${namespace}"`, async () => {
-        const reply = await client.hmget(keys.entry(namespace, key), 'v', 'r', 'u', 'e')
-        if (reply[0] === null && reply[1] === null) return undefined
-        return toEntry(reply, namespace, key)
-      })
+      return call(
+        'get',
+        () => `read key "${key}" in namespace "${namespace}"`,
+        async () => {
+          const reply = await readEntry(keys.entry(namespace, key))
+          if (reply[0] === null && reply[1] === null) return undefined
+          return toEntry(reply, namespace, key)
+        },
+      )
     },
 
     list(namespace, prefix) {
-      return call('list', `list namespace "${namespace}"`, async () => {
-        const names =
-          prefix === undefined
-            ? await client.zrange(keys.index(namespace), 0, -1)
-            : (
-                await client.zrangebylex(keys.index(namespace), `[${prefix}`, `[${prefix}.\xff`)
-              ).filter((key) => key === prefix || key.startsWith(`${prefix}.`))
-        if (names.length === 0) return []
-        const pipeline = client.pipeline()
-        for (const key of names) pipeline.hmget(keys.entry(namespace, key), 'v', 'r', 'u', 'e')
-        const replies = (await pipeline.exec()) ?? []
-        const out: StateListItem[] = []
-        for (const [i, [error, reply]] of replies.entries()) {
-          const key = names[i] as string
-          if (error !== null) throw redisError(error, client, `read key "${key}"`)
-          const fields = reply as (string | null)[]
-          // A key whose entry Redis dropped (its safety-net PX) is skipped.
-          if (fields[0] === null && fields[1] === null) continue
-          out.push({ key, ...toEntry(fields, namespace, key) })
-        }
-        return out
-      })
+      return call(
+        'list',
+        () => `list namespace "${namespace}"`,
+        async () => {
+          const names =
+            prefix === undefined
+              ? await client.zrange(keys.index(namespace), 0, -1)
+              : (
+                  await client.zrangebylex(keys.index(namespace), `[${prefix}`, `[${prefix}.\xff`)
+                ).filter((key) => key === prefix || key.startsWith(`${prefix}.`))
+          if (names.length === 0) return []
+          const pipeline = client.pipeline()
+          for (const key of names) pipeline.hmget(keys.entry(namespace, key), 'v', 'r', 'u', 'e')
+          const replies = (await pipeline.exec()) ?? []
+          const out: StateListItem[] = []
+          for (const [i, [error, reply]] of replies.entries()) {
+            const key = names[i] as string
+            if (error !== null) throw redisError(error, client, `read key "${key}"`)
+            const fields = reply as (string | null)[]
+            // A key whose entry Redis dropped (its safety-net PX) is skipped.
+            if (fields[0] === null && fields[1] === null) continue
+            out.push({ key, ...toEntry(fields, namespace, key) })
+          }
+          return out
+        },
+      )
     },
 
     set(namespace, key, newValue, { now, expiresAt, ifRevision }) {
       return call(
         'set',
-        `write key "${key}" in namespace "${namespace}"`,
-        async (): Promise<BackendWriteResult> => {
-          const json = JSON.stringify(newValue)
-          const reply = await redis.coreStateSet(
-            ...entryKeys(namespace, key),
+        () => `write key "${key}" in namespace "${namespace}"`,
+        () =>
+          write(
             namespace,
             key,
-            json,
-            now,
-            expiresAt ?? '',
-            ifRevision ?? '',
-            id,
-            streamMaxLen,
-            graceMs,
-          )
-          const [ok, actual, revision = 0] = reply
-          if (ok !== 1) return { ok: false, actual, changes: [] }
-          const entry: StateEntry =
-            expiresAt === undefined
-              ? { value: newValue, revision, updatedAt: now }
-              : { value: newValue, revision, updatedAt: now, expiresAt }
-          return reported({
-            ok: true,
-            actual,
-            entry,
-            changes: changes(reply, namespace, key, 'set', newValue),
-          })
-        },
+            () =>
+              redis.coreStateSet(
+                ...entryKeys(namespace, key),
+                namespace,
+                key,
+                JSON.stringify(newValue),
+                now,
+                expiresAt ?? '',
+                ifRevision ?? '',
+                id,
+                streamMaxLen,
+                graceMs,
+              ),
+            (reply) => {
+              const [ok, actual, revision = 0] = reply
+              if (ok !== 1) return { base: { ok: false, actual, changes: [] }, own: [] }
+              const entry: StateEntry =
+                expiresAt === undefined
+                  ? { value: newValue, revision, updatedAt: now }
+                  : { value: newValue, revision, updatedAt: now, expiresAt }
+              const own = changes(reply, namespace, key, 'set', newValue)
+              return { base: { ok: true, actual, entry, changes: plain(own) }, own }
+            },
+          ),
       )
     },
 
     delete(namespace, key, { now, ifRevision }) {
       return call(
         'delete',
-        `delete key "${key}" in namespace "${namespace}"`,
-        async (): Promise<BackendWriteResult> => {
-          const reply = await redis.coreStateDelete(
-            ...entryKeys(namespace, key),
+        () => `delete key "${key}" in namespace "${namespace}"`,
+        () =>
+          write(
             namespace,
             key,
-            now,
-            ifRevision ?? '',
-            id,
-            streamMaxLen,
-          )
-          if (reply[0] !== 1) return { ok: false, actual: reply[1], changes: [] }
-          return reported({
-            ok: true,
-            actual: reply[1],
-            changes: changes(reply, namespace, key, 'delete'),
-          })
-        },
+            () =>
+              redis.coreStateDelete(
+                ...entryKeys(namespace, key),
+                namespace,
+                key,
+                now,
+                ifRevision ?? '',
+                id,
+                streamMaxLen,
+              ),
+            (reply) => {
+              if (reply[0] !== 1) {
+                return { base: { ok: false, actual: reply[1], changes: [] }, own: [] }
+              }
+              const own = changes(reply, namespace, key, 'delete')
+              return { base: { ok: true, actual: reply[1], changes: plain(own) }, own }
+            },
+          ),
       )
     },
 
     expire(namespace, key, revision, now) {
       return call(
         'expire',
-        `expire key "${key}" in namespace "${namespace}"`,
-        async (): Promise<BackendWriteResult> => {
-          const reply = await redis.coreStateExpire(
-            ...entryKeys(namespace, key),
+        () => `expire key "${key}" in namespace "${namespace}"`,
+        () =>
+          write(
             namespace,
             key,
-            revision,
-            now,
-            id,
-            streamMaxLen,
-          )
-          return reported({
-            ok: true,
-            actual: reply[1],
-            changes: changes(reply, namespace, key, undefined),
-          })
-        },
+            () =>
+              redis.coreStateExpire(
+                ...entryKeys(namespace, key),
+                namespace,
+                key,
+                revision,
+                now,
+                id,
+                streamMaxLen,
+              ),
+            (reply) => {
+              const own = changes(reply, namespace, key, undefined)
+              return { base: { ok: true, actual: reply[1], changes: plain(own) }, own }
+            },
+          ),
       )
     },
 
@@ -397,20 +416,17 @@ export function createRedisStateBackend(options: RedisStateBackendOptions): Redi
           'This Redis state backend already serves a state engine; create one backend per engine',
         )
       }
+      const attached = createChangeOrder({ listener, logger })
+      order = attached
       reader = duplicate(client, `core-state-stream-${id}`)
       stream = startChangeStream({
         reader,
         keys,
         blockMs,
-        listener,
+        ownPauseMs: ownReadPauseMs,
+        order: attached,
         metrics,
         logger,
-        local(revision) {
-          const change = local.get(revision)
-          local.delete(revision)
-          return change
-        },
-        advanced,
       })
       if (sweepIntervalMs > 0) {
         let running = false
@@ -469,18 +485,6 @@ export function createRedisStateBackend(options: RedisStateBackendOptions): Redi
       return closed
     },
   }
-}
-
-/** How long a write waits for the stream reader to report its changes, ms. */
-const REPORT_WAIT_MS = 2_000
-
-/** `promise`'s value, or `undefined` when it takes longer than `ms`. */
-function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const late = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ms)
-  })
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
 }
 
 function whole(value: unknown, fallback: number, option: string, min: number): number {

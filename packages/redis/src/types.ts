@@ -29,6 +29,15 @@ export type RedisStateBackendOptions = RedisConnectionOptions & {
   expiryGraceMs?: number
   /** How long one blocking stream read waits, in ms. @defaultValue 1_000 */
   blockMs?: number
+  /**
+   * How long the stream reader pauses after a read that returned only this backend's own
+   * changes (which reach the engine from the write replies already), in ms, so that a hub
+   * writing alone does not wake its reader once per write. A change of another hub written
+   * during the pause reaches this hub up to this much later (changes of other hubs that keep
+   * coming are read without pauses). `0` reads again at once.
+   * @defaultValue 10
+   */
+  ownReadPauseMs?: number
   /** Time source of the sweeper (the engine passes its own `now` to every write). @defaultValue systemClock */
   clock?: Clock
   /** Where stream and sweeper failures are logged. @defaultValue a stderr logger (warn+) */

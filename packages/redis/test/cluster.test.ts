@@ -1,15 +1,19 @@
 import { type CoreError, type StateChange, silentLogger } from '@core/contracts'
 import { createEventBus } from '@core/event-bus'
 import { createStateEngine, type StateEngine } from '@core/state-engine'
+import fc from 'fast-check'
+import { Registry } from 'prom-client'
 import { afterEach, expect, it, vi } from 'vitest'
 import { createRedisStateBackend, type RedisStateBackend } from '../src/index.js'
-import { describeWithRedis, freshPrefix, TEST_REDIS_URL } from './redis-server.js'
+import { adminRedis, describeWithRedis, freshPrefix, TEST_REDIS_URL } from './redis-server.js'
 
 interface Hub {
   state: StateEngine
   backend: RedisStateBackend
   /** Every change this hub's bus delivered, in order. */
   seen: StateChange[]
+  /** The key prefix the cluster shares. */
+  prefix: string
 }
 
 const hubs: Hub[] = []
@@ -33,7 +37,7 @@ async function cluster(count: number, sweepIntervalMs = 50): Promise<Hub[]> {
       seen.push(event.data)
     })
     const state = createStateEngine({ bus, backend, logger: silentLogger })
-    made.push({ state, backend, seen })
+    made.push({ state, backend, seen, prefix: keyPrefix })
   }
   hubs.push(...made)
   // Every reader has found the stream's end (its position) before the marker is written.
@@ -126,6 +130,65 @@ describeWithRedis('three state engines on one Redis', () => {
     }
   })
 
+  it('keep each key in revision order on every bus under interleaved writes from three hubs', async () => {
+    const [a, b, c] = await cluster(3, 0)
+    const engines = [a, b, c] as Hub[]
+    const write = fc.record({
+      hub: fc.nat(2),
+      key: fc.constantFrom('x', 'y', 'z'),
+      op: fc.constantFrom('set', 'set', 'set', 'delete', 'cas'),
+      ttl: fc.boolean(),
+    })
+    let round = 0
+    await fc.assert(
+      fc.asyncProperty(fc.array(write, { minLength: 1, maxLength: 40 }), async (writes) => {
+        const namespace = `round${round++}`
+        for (const hub of engines) hub.seen.length = 0
+        const settled = await Promise.allSettled(
+          writes.map(async ({ hub, key, op, ttl }, i) => {
+            const state = (engines[hub] as Hub).state
+            if (op === 'delete') return state.delete(namespace, key)
+            const current = op === 'cas' ? await state.get(namespace, key) : undefined
+            return state.set(namespace, key, i, {
+              ttlMs: ttl ? 5 : undefined,
+              ifRevision: op === 'cas' ? (current?.revision ?? 0) : undefined,
+            })
+          }),
+        )
+        for (const result of settled) {
+          if (result.status === 'rejected')
+            expect(result.reason).toMatchObject({ code: 'E_CONFLICT' })
+        }
+        const end = await a!.state.set(namespace, 'end', true)
+        // What every bus must show: the stream's changes of this round up to the marker.
+        const entries = await adminRedis().xrange(`${a!.prefix}state:changes`, '-', '+')
+        const expected = entries
+          .map(([, fields]) => fields)
+          .filter((fields) => fields[fields.indexOf('n') + 1] === namespace)
+          .map((fields) => Number(fields[fields.indexOf('r') + 1]))
+          .filter((revision) => revision <= end.revision)
+        const upToEnd = (hub: Hub): number[] =>
+          hub.seen
+            .filter((ch) => ch.namespace === namespace && ch.revision <= end.revision)
+            .map((ch) => ch.revision)
+            .sort((x, y) => x - y)
+        await vi.waitFor(() => {
+          for (const hub of engines) expect(upToEnd(hub)).toEqual(expected)
+        })
+        for (const hub of engines) {
+          const mine = hub.seen.filter((ch) => ch.namespace === namespace)
+          const revisions = mine.map((ch) => ch.revision)
+          expect(new Set(revisions).size).toBe(revisions.length)
+          for (const key of ['x', 'y', 'z']) {
+            const perKey = mine.filter((ch) => ch.key === key).map((ch) => ch.revision)
+            expect(perKey).toEqual([...perKey].sort((x, y) => x - y))
+          }
+        }
+      }),
+      { numRuns: 25 },
+    )
+  }, 60_000)
+
   it('lets a watcher on one hub see a key set on another, with its value and previous value', async () => {
     const [a, b] = await cluster(2)
     const watched: StateChange[] = []
@@ -145,5 +208,19 @@ describeWithRedis('three state engines on one Redis', () => {
     expect((await b!.state.list('lights', { prefix: 'kitchen' })).map((i) => i.key)).toEqual([
       'kitchen.main',
     ])
+  })
+
+  it('export round trips and the stream lag through register(registry)', async () => {
+    const [a, b] = await cluster(2)
+    const registry = new Registry()
+    b!.backend.metrics.register(registry)
+    b!.backend.metrics.register(registry)
+    await b!.state.get('lights', 'none')
+    const written = await a!.state.set('lights', 'lag', 1)
+    await vi.waitFor(() => expect(b!.seen.at(-1)?.revision).toBe(written.revision))
+    const text = await registry.metrics()
+    expect(text).toMatch(/^core_redis_command_duration_seconds_count\{op="get"\} [1-9]/m)
+    expect(text).toMatch(/^core_redis_stream_lag_seconds [0-9.e-]+$/m)
+    expect(text).toMatch(/^core_redis_connected 1$/m)
   })
 })
