@@ -305,33 +305,25 @@ export function createPersistentStateBackend(
       highest = markOf(await storage.get(CORE, REVISION_KEY))
       for (const namespace of [...persisted].sort()) {
         const map = new Map<string, StateEntry>()
-        let cursor: string | undefined
-        do {
-          const page = await storage.list(CORE, {
-            prefix: `state.${namespace}.`,
-            limit: PAGE,
-            ...(cursor === undefined ? {} : { cursor }),
-          })
-          for (const { key: storageKey, value } of page.items) {
-            const doc = readDocument(value, namespace, storageKey)
-            if (doc === undefined) {
-              report.skipped++
-              logger.warn(
-                { namespace, storageNamespace: CORE, storageKey },
-                'persistent-state: a stored state document is unreadable; it was skipped',
-              )
-              continue
-            }
-            highest = Math.max(highest, doc.revision)
-            if (doc.expiresAt !== undefined && doc.expiresAt <= now) {
-              report.dropped++
-              stale.push(storageKey)
-              continue
-            }
-            map.set(doc.key, toEntry(doc))
+        const documents = storage.iterate(CORE, { prefix: `state.${namespace}.`, pageSize: PAGE })
+        for await (const { key: storageKey, value } of documents) {
+          const doc = readDocument(value, namespace, storageKey)
+          if (doc === undefined) {
+            report.skipped++
+            logger.warn(
+              { namespace, storageNamespace: CORE, storageKey },
+              'persistent-state: a stored state document is unreadable; it was skipped',
+            )
+            continue
           }
-          cursor = page.cursor
-        } while (cursor !== undefined)
+          highest = Math.max(highest, doc.revision)
+          if (doc.expiresAt !== undefined && doc.expiresAt <= now) {
+            report.dropped++
+            stale.push(storageKey)
+            continue
+          }
+          map.set(doc.key, toEntry(doc))
+        }
         staged.set(namespace, map)
         report.namespaces[namespace] = map.size
         report.restored += map.size

@@ -111,17 +111,10 @@ function createRegistry(ctx: PluginContext<DevicesConfig>) {
   return {
     async restore(): Promise<void> {
       if (!ctx.config.persist) return
-      let cursor: string | undefined
-      do {
-        const page = await ctx.storage.list(
-          cursor === undefined ? { limit: 1000 } : { limit: 1000, cursor },
-        )
-        for (const item of page.items) {
-          const device = item.value as unknown as Device
-          await ctx.state.set(ns, device.id, device)
-        }
-        cursor = page.cursor
-      } while (cursor !== undefined)
+      for await (const item of ctx.storage.iterate({ pageSize: 1000 })) {
+        const device = item.value as unknown as Device
+        await ctx.state.set(ns, device.id, device)
+      }
     },
     add: (p: AddParams) =>
       serial(async () => {

@@ -433,22 +433,13 @@ export function createRegistry(ctx: PluginContext<Zigbee2MqttConfig>) {
     /** Loads the devices kept in storage into memory and state (last known states). */
     async restore(): Promise<void> {
       if (!ctx.config.persist) return
-      let cursor: string | undefined
-      do {
-        const page = await ctx.storage.list(
-          cursor === undefined
-            ? { prefix: 'device.', limit: 500 }
-            : { prefix: 'device.', limit: 500, cursor },
-        )
-        for (const item of page.items) {
-          const device = item.value as unknown as ZigbeeDevice
-          const exposes = await ctx.storage.get(`exposes.${device.ieee_address}`)
-          const entry: Entry = { device, caps: capabilitiesOf(exposes), exposes }
-          byName.set(device.friendly_name, entry)
-          await ctx.state.set(ns, deviceKey(device.friendly_name), device)
-        }
-        cursor = page.cursor
-      } while (cursor !== undefined)
+      for await (const item of ctx.storage.iterate({ prefix: 'device.', pageSize: 500 })) {
+        const device = item.value as unknown as ZigbeeDevice
+        const exposes = await ctx.storage.get(`exposes.${device.ieee_address}`)
+        const entry: Entry = { device, caps: capabilitiesOf(exposes), exposes }
+        byName.set(device.friendly_name, entry)
+        await ctx.state.set(ns, deviceKey(device.friendly_name), device)
+      }
       bridge.devices = byName.size
       await saveBridge()
     },
