@@ -6,7 +6,7 @@ import type { Storage } from '@core/storage'
 import type { ResourceCounts } from './context.js'
 import type { FaultContainment } from './fault-containment.js'
 import type { ConfigSchemas } from './manifest.js'
-import type { PersistentStateBackend } from './persistent-state.js'
+import type { PersistentStateBackend } from './persistent-state-types.js'
 import type { PluginRecord } from './plugin-record.js'
 import type { CreateKernelOptions, HealthCheck, StopReport } from './types.js'
 

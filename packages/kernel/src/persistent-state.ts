@@ -1,141 +1,32 @@
-import { createHash } from 'node:crypto'
 import {
   assertNamespace,
-  type Clock,
   CoreError,
   createStderrLogger,
-  deepFreeze,
-  type JsonValue,
-  type Logger,
   type StateChange,
   type StateChangeReason,
   type StateEntry,
   systemClock,
 } from '@core/contracts'
+import type { BackendWriteResult, StateEngine, StateListItem } from '@core/state-engine'
+import {
+  markOf,
+  PERSISTED_STATE_STORAGE_NAMESPACE,
+  persistedStateKey,
+  REVISION_KEY,
+  readDocument,
+  toEntry,
+} from './persisted-documents.js'
 import type {
-  BackendWriteResult,
-  StateBackend,
-  StateEngine,
-  StateListItem,
-} from '@core/state-engine'
-import type { Storage } from '@core/storage'
+  CreatePersistentStateBackendOptions,
+  PersistentStateBackend,
+  PersistentStateRestoreReport,
+  RestorePersistentStateOptions,
+} from './persistent-state-types.js'
 
-/**
- * The storage namespace persisted state lives in: `core`, a name no plugin may take (the
- * kernel reserves it), so no plugin's own documents can collide with it.
- * @public
- */
-export const PERSISTED_STATE_STORAGE_NAMESPACE = 'core'
-
-/** Storage key of the document that records the highest revision a removal took. */
-const REVISION_KEY = 'state.#revision'
-/** Longest storage key (`MAX_KEY_LENGTH` of `@core/storage`), in code points; state keys are ASCII. */
-const MAX_STORAGE_KEY = 128
 /** Most documents read per page on restore (`MAX_LIMIT` of `@core/storage`). */
 const PAGE = 1000
 /** Longest delay handed to the clock at once: Node fires longer delays immediately. */
 const MAX_TIMER_DELAY_MS = 2_147_483_647
-
-/**
- * One persisted state entry as stored in `core`/`state.<namespace>.<key>`: the entry with
- * its revision and times, plus its namespace and key (the storage key of a long key is a
- * hash, so the key itself is kept here).
- * @public
- */
-export interface PersistedStateDocument {
-  /** The state namespace. */
-  namespace: string
-  /** The state key. */
-  key: string
-  /** The JSON value. */
-  value: JsonValue
-  /** The entry's revision (store-wide counter), >= 1. */
-  revision: number
-  /** Epoch ms of the write. */
-  updatedAt: number
-  /** Epoch ms the entry expires at; absent = no TTL. */
-  expiresAt?: number
-}
-
-/** Options of {@link createPersistentStateBackend}. @public */
-export interface CreatePersistentStateBackendOptions {
-  /** Where the chosen namespaces are persisted: the source of truth for them. */
-  storage: Storage
-  /** The state namespaces to persist (`NAMESPACE_PATTERN`); others stay in memory only. */
-  namespaces: readonly string[]
-  /**
-   * Time source for `restore()` (what counts as expired) and the timer that expires restored
-   * entries. Use the state engine's clock. @defaultValue systemClock
-   */
-  clock?: Clock
-  /** Where unreadable documents and failed clean-ups are reported. @defaultValue stderr, warn+ */
-  logger?: Logger
-}
-
-/** Options of {@link PersistentStateBackend.restore}. @public */
-export interface RestorePersistentStateOptions {
-  /**
-   * The engine using this backend. When given, each restored entry with a TTL is expired
-   * through it at its `expiresAt` (`state.delete(ns, key, { ifRevision: 0 })`, which removes
-   * only an expired entry and publishes its `expired` change). Without it, restored entries
-   * still read as absent once expired, but no `expired` change is published for them.
-   */
-  state?: Pick<StateEngine, 'delete'>
-}
-
-/** What {@link PersistentStateBackend.restore} found. @public */
-export interface PersistentStateRestoreReport {
-  /** Entries restored, by namespace (every persisted namespace is listed). */
-  namespaces: Record<string, number>
-  /** Entries restored in all. */
-  restored: number
-  /** Entries dropped because they had expired (also removed from storage). */
-  dropped: number
-  /** Documents that could not be read as entries (logged and left in storage). */
-  skipped: number
-  /** The store-wide revision counter after the restore: the next change takes `revision + 1`. */
-  revision: number
-}
-
-/**
- * A {@link StateBackend} that mirrors chosen namespaces into storage. See
- * {@link createPersistentStateBackend}.
- * @public
- */
-export interface PersistentStateBackend extends StateBackend {
-  /** The persisted namespaces, sorted. */
-  readonly namespaces: readonly string[]
-  /**
-   * Loads the persisted namespaces from storage (call it once, before using them). All or
-   * nothing: on failure nothing is loaded and it can be called again. A second call after
-   * success returns the first report and loads nothing.
-   * @throws {@link CoreError} `E_STORAGE` when storage cannot be read.
-   */
-  restore(options?: RestorePersistentStateOptions): Promise<PersistentStateRestoreReport>
-  /** Stops the timer that expires restored entries. Idempotent; the backend stays usable. */
-  close(): void
-}
-
-/**
- * The storage key (in {@link PERSISTED_STATE_STORAGE_NAMESPACE}) of a persisted state key:
- * `state.<namespace>.<key>`, or, when that exceeds the 128 characters of a storage key,
- * `state.<namespace>.#<base64url SHA-256 of key>` (a state key never holds `#`, so the two
- * forms never collide; the document keeps the key itself).
- *
- * @param namespace - A state namespace.
- * @param key - A state key.
- * @returns The storage key.
- * @example
- * ```ts
- * persistedStateKey('lights', 'kitchen.main') // 'state.lights.kitchen.main'
- * ```
- * @public
- */
-export function persistedStateKey(namespace: string, key: string): string {
-  const plain = `state.${namespace}.${key}`
-  if (plain.length <= MAX_STORAGE_KEY) return plain
-  return `state.${namespace}.#${createHash('sha256').update(key).digest('base64url')}`
-}
 
 /**
  * Creates a state backend that persists the chosen namespaces into storage: storage is their
@@ -497,13 +388,6 @@ function live(entry: StateEntry | undefined, now: number): StateEntry | undefine
     : undefined
 }
 
-/** The revision recorded in the `state.#revision` document, 0 when none (or unreadable). */
-function markOf(doc: JsonValue | undefined): number {
-  const revision =
-    typeof doc === 'object' && doc !== null && !Array.isArray(doc) ? doc.revision : undefined
-  return typeof revision === 'number' && Number.isSafeInteger(revision) ? revision : 0
-}
-
 function refused(actual: number): BackendWriteResult {
   return { ok: false, actual, changes: [] }
 }
@@ -521,47 +405,4 @@ function change(
   if (reason === 'set') out.value = value
   if (previous !== undefined) out.previous = previous.value
   return Object.freeze(out)
-}
-
-/** A stored document as an entry (deep-frozen), or `undefined` when it is not one of ours. */
-function readDocument(
-  doc: JsonValue,
-  namespace: string,
-  storageKey: string,
-): PersistedStateDocument | undefined {
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return undefined
-  const { key, revision, updatedAt, expiresAt } = doc
-  if (
-    typeof key !== 'string' ||
-    doc.namespace !== namespace ||
-    !('value' in doc) ||
-    persistedStateKey(namespace, key) !== storageKey ||
-    typeof revision !== 'number' ||
-    !Number.isSafeInteger(revision) ||
-    revision < 1 ||
-    typeof updatedAt !== 'number' ||
-    !Number.isFinite(updatedAt) ||
-    (expiresAt !== undefined && (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt)))
-  ) {
-    return undefined
-  }
-  const out: PersistedStateDocument = {
-    namespace,
-    key,
-    value: doc.value as JsonValue,
-    revision,
-    updatedAt,
-  }
-  if (expiresAt !== undefined) out.expiresAt = expiresAt
-  return out
-}
-
-function toEntry(doc: PersistedStateDocument): StateEntry {
-  const value = doc.value
-  deepFreeze(value)
-  return Object.freeze(
-    doc.expiresAt === undefined
-      ? { value, revision: doc.revision, updatedAt: doc.updatedAt }
-      : { value, revision: doc.revision, updatedAt: doc.updatedAt, expiresAt: doc.expiresAt },
-  )
 }
