@@ -23,8 +23,6 @@ import type { BootReport } from './types.js'
 export async function boot(k: KernelState): Promise<BootReport> {
   const t0 = k.clock.now()
   const report: BootReport = { started: [], failed: [], skipped: [], durationMs: 0 }
-  // Persisted state namespaces are loaded from storage before any plugin is loaded.
-  await k.persistedState?.restore({ state: k.state })
   const all = await discover(k)
   for (const rec of all) {
     const first = k.records.get(rec.name)
@@ -71,6 +69,8 @@ export async function boot(k: KernelState): Promise<BootReport> {
       report.failed.push({ name: rec.name, step: 'resolve', error: problem })
     }
   }
+  // Persisted state namespaces (option and manifests) are loaded before any plugin is.
+  await restorePersistedState(k, valid)
   // Import every entry at once (the loader reads and compiles files concurrently); each
   // plugin's load step then awaits its own import, in order, under its timeout.
   for (const rec of valid) {
@@ -90,6 +90,29 @@ export async function boot(k: KernelState): Promise<BootReport> {
     `kernel started: ${report.started.join(', ') || 'no plugins'}`,
   )
   return report
+}
+
+/**
+ * Loads the persisted state namespaces from storage: `persistState` of the options and the
+ * names of the plugins whose manifest says `persistState: true` (those failed already at
+ * resolution too, so that a later `plugins.start` finds their state). With a caller's state
+ * backend there is nothing to load: the backend keeps that state.
+ */
+async function restorePersistedState(
+  k: KernelState,
+  valid: readonly PluginRecord[],
+): Promise<void> {
+  const declared = valid.filter((r) => r.manifest.persistState === true).map((r) => r.name)
+  if (k.persistedState === undefined) {
+    if (declared.length > 0)
+      k.log.info(
+        { plugins: declared },
+        `plugins ${declared.join(', ')} ask for persisted state; the state backend given to the kernel keeps it`,
+      )
+    return
+  }
+  const namespaces = [...(k.options.persistState ?? []), ...declared]
+  if (namespaces.length > 0) await k.persistedState.persist(namespaces, { state: k.state })
 }
 
 /** Every candidate as a record: from disk (read concurrently), then the inline plugins. */

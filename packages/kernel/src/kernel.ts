@@ -22,9 +22,11 @@ import type { BootReport, CreateKernelOptions, Kernel, StopReport } from './type
  * the plugin manager that discovers, validates, orders, loads, sets up, starts, reloads and
  * stops plugins, each through its scoped, permission-checked `ctx`.
  *
- * Boot (`start()`): restore the `persistState` namespaces from storage → discover (host package dependencies with `corePlugin`, then each
+ * Boot (`start()`): discover (host package dependencies with `corePlugin`, then each
  * subfolder of `pluginDirs`, then `plugins`) → validate manifests → resolve dependencies
- * (semver, cycles, topological order) → for each plugin in order: import entry → run
+ * (semver, cycles, topological order) → restore the persisted state namespaces (option
+ * `persistState`, and each plugin whose manifest says `persistState: true`) from storage →
+ * for each plugin in order: import entry → run
  * storage migrations → `setup(ctx)` → `start()`, each step under `lifecycleTimeoutMs`.
  * A failing optional plugin is marked failed and its dependents skipped (reason recorded);
  * a failing required plugin (in `required`, or needed by one that is) stops the boot: what
@@ -38,7 +40,7 @@ import type { BootReport, CreateKernelOptions, Kernel, StopReport } from './type
  *   package.json), `E_NOT_FOUND` (a missing plugin folder or explicit plugin),
  *   `E_PLUGIN_DEPENDENCY` (a required plugin missing, incompatible or on a cycle) or
  *   `E_PLUGIN_LIFECYCLE` (a required plugin failed: names the plugin, the step and the cause)
- *   or `E_STORAGE` (the `persistState` namespaces could not be restored from storage).
+ *   or `E_STORAGE` (the persisted state namespaces could not be restored from storage).
  * @see semver 2.0.0 (node-semver); JSON Schema 2020-12; CloudEvents 1.0
  * @example
  * ```ts
@@ -86,12 +88,14 @@ function createKernelState(options: CreateKernelOptions): KernelState {
   const bus = createEventBus({ logger, clock, source: '/core' })
   const services = createServiceRegistry({ logger, clock })
   const storage = options.storage ?? createStorage(createMemoryAdapter())
+  // Without a state backend of the caller's, state is kept by one that persists the
+  // namespaces of `persistState` and of the manifests saying `persistState: true`.
   const persistedState =
-    options.persistState === undefined || options.persistState.length === 0
+    options.stateBackend !== undefined
       ? undefined
       : createPersistentStateBackend({
           storage,
-          namespaces: options.persistState,
+          namespaces: options.persistState ?? [],
           clock,
           logger: log,
         })
@@ -99,7 +103,7 @@ function createKernelState(options: CreateKernelOptions): KernelState {
     bus,
     logger,
     clock,
-    backend: persistedState ?? options.stateBackend,
+    backend: options.stateBackend ?? persistedState,
   })
   const k: KernelState = {
     options,

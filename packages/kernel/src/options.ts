@@ -62,6 +62,9 @@ export interface CreateKernelOptions {
    * with `E_UNAVAILABLE`. They are stored in the reserved storage namespace `core`, one document
    * per key at `state.<namespace>.<key>` (see `persistedStateKey`). Other namespaces stay in
    * memory. Give the same storage (e.g. SQLite) to the next process to get them back.
+   * A plugin asks for the same for its own namespace with `persistState: true` in its
+   * manifest (restored at boot too, or before its `setup` when loaded later); this option adds
+   * namespaces the operator wants kept.
    * @defaultValue [] (nothing persisted)
    * @see `createPersistentStateBackend` (this package), which does the work
    * @example
@@ -74,7 +77,8 @@ export interface CreateKernelOptions {
   /**
    * Where the state engine keeps its entries, e.g. a Redis backend shared by several hubs
    * (`createRedisStateBackend` of `@core/redis`). Owned by the caller: `stop()` leaves it open.
-   * Not together with `persistState` (that one is a backend of its own).
+   * Not together with `persistState` (that one is a backend of its own); the manifests'
+   * `persistState: true` are then served by this backend (logged at boot).
    * @defaultValue the in-memory backend
    * @example
    * ```ts

@@ -48,7 +48,7 @@ export interface PersistentStateRestoreReport {
  * @public
  */
 export interface PersistentStateBackend extends StateBackend {
-  /** The persisted namespaces, sorted. */
+  /** The persisted namespaces (given, and added by `persist`), sorted. */
   readonly namespaces: readonly string[]
   /**
    * Loads the persisted namespaces from storage (call it once, before using them). All or
@@ -57,6 +57,20 @@ export interface PersistentStateBackend extends StateBackend {
    * @throws {@link CoreError} `E_STORAGE` when storage cannot be read.
    */
   restore(options?: RestorePersistentStateOptions): Promise<PersistentStateRestoreReport>
+  /**
+   * Persists more namespaces from now on and loads them from storage (those not loaded yet;
+   * the report lists only these). What memory held for them is replaced by what storage holds.
+   * All or nothing: on failure none of them is loaded, and using one rejects with
+   * `E_UNAVAILABLE` until a later call succeeds. Runs after any `restore`/`persist` in progress.
+   * The kernel calls it for the plugins whose manifest says `persistState: true`.
+   * @param namespaces - State namespaces (`NAMESPACE_PATTERN`).
+   * @throws {@link CoreError} `E_VALIDATION` for a bad namespace; `E_STORAGE` when storage
+   *   cannot be read.
+   */
+  persist(
+    namespaces: readonly string[],
+    options?: RestorePersistentStateOptions,
+  ): Promise<PersistentStateRestoreReport>
   /** Stops the timer that expires restored entries. Idempotent; the backend stays usable. */
   close(): void
 }

@@ -93,7 +93,11 @@ export function createPersistentStateBackend(
     )
   }
   for (const ns of options.namespaces) assertNamespace(ns, 'persisted state namespace')
-  const persisted: ReadonlySet<string> = new Set(options.namespaces)
+  const persisted = new Set<string>(options.namespaces)
+  /** Persisted namespaces loaded from storage: only these may be used. */
+  const loaded = new Set<string>()
+  /** Loads run one at a time (restore and persist). */
+  let loading: Promise<unknown> = Promise.resolve()
   const clock = options.clock ?? systemClock
   const logger = options.logger ?? createStderrLogger({ component: 'persistent-state' })
   const CORE = PERSISTED_STATE_STORAGE_NAMESPACE
@@ -109,7 +113,7 @@ export function createPersistentStateBackend(
   /** Throws unless `namespace` may be used now (persisted ones only after restore). */
   const usable = (namespace: string): boolean => {
     if (!persisted.has(namespace)) return false
-    if (restored === undefined) {
+    if (!loaded.has(namespace)) {
       throw new CoreError(
         'E_UNAVAILABLE',
         `State namespace "${namespace}" is persisted and has not been restored from storage yet: call restore() first (the kernel does it in start())`,
@@ -178,8 +182,10 @@ export function createPersistentStateBackend(
     arm()
   }
 
+  /** Loads `namespaces` from storage, all or nothing; they are usable once it resolved. */
   const load = async (
     restoreOptions: RestorePersistentStateOptions | undefined,
+    namespaces: readonly string[],
   ): Promise<PersistentStateRestoreReport> => {
     const now = clock.now()
     const report: PersistentStateRestoreReport = {
@@ -194,7 +200,7 @@ export function createPersistentStateBackend(
     let highest = 0
     try {
       highest = markOf(await storage.get(CORE, REVISION_KEY))
-      for (const namespace of [...persisted].sort()) {
+      for (const namespace of namespaces) {
         const map = new Map<string, StateEntry>()
         const documents = storage.iterate(CORE, { prefix: `state.${namespace}.`, pageSize: PAGE })
         for await (const { key: storageKey, value } of documents) {
@@ -223,12 +229,17 @@ export function createPersistentStateBackend(
       const reason = error instanceof Error ? error.message : String(error)
       throw new CoreError(
         'E_STORAGE',
-        `Could not restore the persisted state namespaces (${[...persisted].join(', ')}) from storage ("${CORE}"/"state.*"): ${reason}; check the storage and start again`,
-        { cause: error, details: { namespaces: [...persisted], storageNamespace: CORE } },
+        `Could not restore the persisted state namespaces (${namespaces.join(', ')}) from storage ("${CORE}"/"state.*"): ${reason}; check the storage and start again`,
+        { cause: error, details: { namespaces: [...namespaces], storageNamespace: CORE } },
       )
     }
+    if (restoreOptions?.state !== undefined) expireThrough = restoreOptions.state
     for (const [namespace, map] of staged) {
+      // Stored entries replace what memory held for a namespace persisted from now on.
       if (map.size > 0) maps.set(namespace, map)
+      else maps.delete(namespace)
+      loaded.add(namespace)
+      if (expireThrough === undefined) continue
       for (const [key, entry] of map) {
         if (entry.expiresAt !== undefined)
           expiring.push({ namespace, key, expiresAt: entry.expiresAt })
@@ -237,10 +248,9 @@ export function createPersistentStateBackend(
     revision = Math.max(revision, highest)
     report.revision = revision
     expiring.sort((a, b) => a.expiresAt - b.expiresAt)
-    if (restoreOptions?.state !== undefined) {
-      expireThrough = restoreOptions.state
-      arm()
-    } else expiring = []
+    if (timer !== undefined) clock.clearTimeout(timer)
+    timer = undefined
+    arm()
     for (let i = 0; i < stale.length; i += PAGE) {
       const ops = stale.slice(i, i + PAGE).map((key) => ({ op: 'delete' as const, key }))
       await storage.batch(CORE, ops).catch((error: unknown) => {
@@ -253,13 +263,43 @@ export function createPersistentStateBackend(
     return report
   }
 
+  /** Runs `work` after the loads queued before it. */
+  const queued = <T>(work: () => Promise<T>): Promise<T> => {
+    const run = loading.then(work, work)
+    loading = run.catch(() => undefined)
+    return run
+  }
+  const unloaded = (): string[] => [...persisted].filter((n) => !loaded.has(n)).sort()
+
   return {
-    namespaces: Object.freeze([...persisted].sort()),
+    get namespaces() {
+      return Object.freeze([...persisted].sort())
+    },
+
+    persist(namespaces, restoreOptions) {
+      if (!Array.isArray(namespaces)) {
+        return Promise.reject(
+          new CoreError('E_VALIDATION', 'persist() takes an array of state namespaces', {
+            details: { option: 'namespaces' },
+          }),
+        )
+      }
+      try {
+        for (const ns of namespaces) assertNamespace(ns, 'persisted state namespace')
+      } catch (error) {
+        return Promise.reject(error)
+      }
+      return queued(async () => {
+        const fresh = [...new Set(namespaces)].filter((n) => !loaded.has(n)).sort()
+        for (const ns of fresh) persisted.add(ns)
+        return load(restoreOptions, fresh)
+      })
+    },
 
     restore(restoreOptions) {
       if (restored !== undefined) return Promise.resolve(restored)
       if (restoring !== undefined) return restoring
-      const run = load(restoreOptions).then(
+      const run = queued(() => load(restoreOptions, unloaded())).then(
         (report) => {
           restored = report
           restoring = undefined

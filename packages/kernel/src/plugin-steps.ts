@@ -89,6 +89,9 @@ async function setup(k: KernelState, rec: PluginRecord): Promise<void> {
       )
     }
     step = 'setup'
+    // A plugin loaded or reloaded after boot gets its persisted state namespace loaded here.
+    if (rec.manifest.persistState === true)
+      await k.persistedState?.persist([rec.name], { state: k.state })
     const config = validateConfig(k, rec)
     const handle = createScopedContext({
       name: rec.name,
