@@ -61,7 +61,7 @@ describe.skipIf(!brokerUp && !IN_CI)(
       kernel = createKernel({
         logger: silentLogger,
         plugins: [{ manifest, plugin: zigbee2mqtt }],
-        config: { zigbee2mqtt: { baseTopic: base, persist: false } },
+        config: { zigbee2mqtt: { baseTopic: base } },
         required: ['zigbee2mqtt'],
       })
       // The bridge's services exist before the plugins start; it connects afterwards, and sends

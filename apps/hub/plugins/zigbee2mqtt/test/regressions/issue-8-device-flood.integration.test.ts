@@ -60,7 +60,7 @@ describe.skipIf(!brokerUp && !IN_CI)('issue 8: a device-data flood through Mosqu
     logger: silentLogger,
     storage,
     plugins: [{ manifest, plugin: zigbee2mqtt }],
-    config: { zigbee2mqtt: { baseTopic: base, persist: true, qos: 1 } },
+    config: { zigbee2mqtt: { baseTopic: base, qos: 1 } },
     required: ['zigbee2mqtt'],
   })
   const bridge = createMqttBridge(kernel, {
