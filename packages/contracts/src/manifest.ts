@@ -104,6 +104,10 @@ export type PluginIsolation = Static<typeof PluginIsolationSchema>
  * - `config`: JSON Schema 2020-12 of the plugin's config (validated, defaults applied);
  * - `isolation`: `inline` (default);
  * - `storage.version`: the plugin-data version its `migrations` bring storage to;
+ * - `persistState`: `true` to have the kernel persist the plugin's state namespace (its
+ *   name) into storage: every set, delete and expiry is written to storage before it takes
+ *   effect, and the namespace is restored before the plugin's `setup` (default `false`, state
+ *   kept in memory; a kernel given a shared `stateBackend` keeps the state there instead);
  * - `description`: one sentence.
  *
  * @see semver 2.0.0 and node-semver ranges; JSON Schema 2020-12
@@ -134,6 +138,12 @@ export const PluginManifestSchema = Type.Object(
     permissions: Type.Optional(PluginPermissionsSchema),
     config: Type.Optional(JsonSchemaSchema),
     isolation: Type.Optional(PluginIsolationSchema),
+    persistState: Type.Optional(
+      Type.Boolean({
+        description:
+          "Persist the plugin's state namespace into storage, restored before setup (default false)",
+      }),
+    ),
     storage: Type.Optional(
       Type.Object(
         {

@@ -235,16 +235,8 @@ export function createTokenStore(
 
     async list(): Promise<TokenInfo[]> {
       const out: TokenInfo[] = []
-      let cursor: string | undefined
-      do {
-        const page = await ns.list({
-          prefix: 'token.',
-          limit: 1000,
-          ...(cursor === undefined ? {} : { cursor }),
-        })
-        for (const { value } of page.items) out.push(infoOf(value as unknown as StoredToken))
-        cursor = page.cursor
-      } while (cursor !== undefined)
+      for await (const { value } of ns.iterate({ prefix: 'token.', pageSize: 1000 }))
+        out.push(infoOf(value as unknown as StoredToken))
       return out.sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id))
     },
 

@@ -9,7 +9,7 @@ import {
 import type { EventBus, Unsubscribe } from '@core/event-bus'
 import type { ServiceRegistry } from '@core/service-registry'
 import type { ListStateOptions, StateEngine } from '@core/state-engine'
-import type { NamespacedStorage, Storage } from '@core/storage'
+import type { IterateOptions, NamespacedStorage, Storage, StorageEntry } from '@core/storage'
 import type { PermissionChecker, PermissionKind } from './permissions.js'
 import type {
   PluginContext,
@@ -344,6 +344,7 @@ function plainStorage(
     delete: (key) => run('storage.write', `${ns}.${key}`, () => view.delete(key)),
     count: (options) => run('storage.read', whole, () => view.count(options)),
     list: (options) => run('storage.read', whole, () => view.list(options)),
+    iterate: (options) => iterateGuarded(() => guard('storage.read', whole), view, options),
     query: (options) => run('storage.read', whole, () => view.query(options)),
     batch: (ops) => run('storage.write', whole, () => view.batch(ops)),
     transaction: (fn) =>
@@ -351,6 +352,16 @@ function plainStorage(
         view.transaction((tx) => fn(plainStorage(tx, ns, noGuard))),
       ),
   } as ScopedStorage)
+}
+
+/** `view.iterate` behind `check`, which runs on the first `next()` (as storage validates). */
+async function* iterateGuarded(
+  check: () => void,
+  view: NamespacedStorage,
+  options: IterateOptions | undefined,
+): AsyncGenerator<StorageEntry, void, undefined> {
+  check()
+  yield* view.iterate(options)
 }
 
 /** Inside a transaction already checked: nothing more to check. */

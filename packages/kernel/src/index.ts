@@ -5,18 +5,15 @@ export { DEFAULT_LIFECYCLE_TIMEOUT_MS, DEFAULT_SHUTDOWN_TIMEOUT_MS } from './lif
 export { CORE_API_VERSION } from './manifest.js'
 export type { PermissionKind } from './permissions.js'
 export { patternContains } from './permissions.js'
+export type { PersistedStateDocument } from './persisted-documents.js'
+export { PERSISTED_STATE_STORAGE_NAMESPACE, persistedStateKey } from './persisted-documents.js'
+export { createPersistentStateBackend } from './persistent-state.js'
 export type {
   CreatePersistentStateBackendOptions,
-  PersistedStateDocument,
   PersistentStateBackend,
   PersistentStateRestoreReport,
   RestorePersistentStateOptions,
-} from './persistent-state.js'
-export {
-  createPersistentStateBackend,
-  PERSISTED_STATE_STORAGE_NAMESPACE,
-  persistedStateKey,
-} from './persistent-state.js'
+} from './persistent-state-types.js'
 export type { Policy, PolicyDecision, PolicyRequest, SecurityDeniedData } from './policy.js'
 export { compilePolicy, patternsOverlap, SECURITY_DENIED_EVENT } from './policy.js'
 export type {

@@ -1,141 +1,32 @@
-import { createHash } from 'node:crypto'
 import {
   assertNamespace,
-  type Clock,
   CoreError,
   createStderrLogger,
-  deepFreeze,
-  type JsonValue,
-  type Logger,
   type StateChange,
   type StateChangeReason,
   type StateEntry,
   systemClock,
 } from '@core/contracts'
+import type { BackendWriteResult, StateEngine, StateListItem } from '@core/state-engine'
+import {
+  markOf,
+  PERSISTED_STATE_STORAGE_NAMESPACE,
+  persistedStateKey,
+  REVISION_KEY,
+  readDocument,
+  toEntry,
+} from './persisted-documents.js'
 import type {
-  BackendWriteResult,
-  StateBackend,
-  StateEngine,
-  StateListItem,
-} from '@core/state-engine'
-import type { Storage } from '@core/storage'
+  CreatePersistentStateBackendOptions,
+  PersistentStateBackend,
+  PersistentStateRestoreReport,
+  RestorePersistentStateOptions,
+} from './persistent-state-types.js'
 
-/**
- * The storage namespace persisted state lives in: `core`, a name no plugin may take (the
- * kernel reserves it), so no plugin's own documents can collide with it.
- * @public
- */
-export const PERSISTED_STATE_STORAGE_NAMESPACE = 'core'
-
-/** Storage key of the document that records the highest revision a removal took. */
-const REVISION_KEY = 'state.#revision'
-/** Longest storage key (`MAX_KEY_LENGTH` of `@core/storage`), in code points; state keys are ASCII. */
-const MAX_STORAGE_KEY = 128
 /** Most documents read per page on restore (`MAX_LIMIT` of `@core/storage`). */
 const PAGE = 1000
 /** Longest delay handed to the clock at once: Node fires longer delays immediately. */
 const MAX_TIMER_DELAY_MS = 2_147_483_647
-
-/**
- * One persisted state entry as stored in `core`/`state.<namespace>.<key>`: the entry with
- * its revision and times, plus its namespace and key (the storage key of a long key is a
- * hash, so the key itself is kept here).
- * @public
- */
-export interface PersistedStateDocument {
-  /** The state namespace. */
-  namespace: string
-  /** The state key. */
-  key: string
-  /** The JSON value. */
-  value: JsonValue
-  /** The entry's revision (store-wide counter), >= 1. */
-  revision: number
-  /** Epoch ms of the write. */
-  updatedAt: number
-  /** Epoch ms the entry expires at; absent = no TTL. */
-  expiresAt?: number
-}
-
-/** Options of {@link createPersistentStateBackend}. @public */
-export interface CreatePersistentStateBackendOptions {
-  /** Where the chosen namespaces are persisted: the source of truth for them. */
-  storage: Storage
-  /** The state namespaces to persist (`NAMESPACE_PATTERN`); others stay in memory only. */
-  namespaces: readonly string[]
-  /**
-   * Time source for `restore()` (what counts as expired) and the timer that expires restored
-   * entries. Use the state engine's clock. @defaultValue systemClock
-   */
-  clock?: Clock
-  /** Where unreadable documents and failed clean-ups are reported. @defaultValue stderr, warn+ */
-  logger?: Logger
-}
-
-/** Options of {@link PersistentStateBackend.restore}. @public */
-export interface RestorePersistentStateOptions {
-  /**
-   * The engine using this backend. When given, each restored entry with a TTL is expired
-   * through it at its `expiresAt` (`state.delete(ns, key, { ifRevision: 0 })`, which removes
-   * only an expired entry and publishes its `expired` change). Without it, restored entries
-   * still read as absent once expired, but no `expired` change is published for them.
-   */
-  state?: Pick<StateEngine, 'delete'>
-}
-
-/** What {@link PersistentStateBackend.restore} found. @public */
-export interface PersistentStateRestoreReport {
-  /** Entries restored, by namespace (every persisted namespace is listed). */
-  namespaces: Record<string, number>
-  /** Entries restored in all. */
-  restored: number
-  /** Entries dropped because they had expired (also removed from storage). */
-  dropped: number
-  /** Documents that could not be read as entries (logged and left in storage). */
-  skipped: number
-  /** The store-wide revision counter after the restore: the next change takes `revision + 1`. */
-  revision: number
-}
-
-/**
- * A {@link StateBackend} that mirrors chosen namespaces into storage. See
- * {@link createPersistentStateBackend}.
- * @public
- */
-export interface PersistentStateBackend extends StateBackend {
-  /** The persisted namespaces, sorted. */
-  readonly namespaces: readonly string[]
-  /**
-   * Loads the persisted namespaces from storage (call it once, before using them). All or
-   * nothing: on failure nothing is loaded and it can be called again. A second call after
-   * success returns the first report and loads nothing.
-   * @throws {@link CoreError} `E_STORAGE` when storage cannot be read.
-   */
-  restore(options?: RestorePersistentStateOptions): Promise<PersistentStateRestoreReport>
-  /** Stops the timer that expires restored entries. Idempotent; the backend stays usable. */
-  close(): void
-}
-
-/**
- * The storage key (in {@link PERSISTED_STATE_STORAGE_NAMESPACE}) of a persisted state key:
- * `state.<namespace>.<key>`, or, when that exceeds the 128 characters of a storage key,
- * `state.<namespace>.#<base64url SHA-256 of key>` (a state key never holds `#`, so the two
- * forms never collide; the document keeps the key itself).
- *
- * @param namespace - A state namespace.
- * @param key - A state key.
- * @returns The storage key.
- * @example
- * ```ts
- * persistedStateKey('lights', 'kitchen.main') // 'state.lights.kitchen.main'
- * ```
- * @public
- */
-export function persistedStateKey(namespace: string, key: string): string {
-  const plain = `state.${namespace}.${key}`
-  if (plain.length <= MAX_STORAGE_KEY) return plain
-  return `state.${namespace}.#${createHash('sha256').update(key).digest('base64url')}`
-}
 
 /**
  * Creates a state backend that persists the chosen namespaces into storage: storage is their
@@ -202,7 +93,11 @@ export function createPersistentStateBackend(
     )
   }
   for (const ns of options.namespaces) assertNamespace(ns, 'persisted state namespace')
-  const persisted: ReadonlySet<string> = new Set(options.namespaces)
+  const persisted = new Set<string>(options.namespaces)
+  /** Persisted namespaces loaded from storage: only these may be used. */
+  const loaded = new Set<string>()
+  /** Loads run one at a time (restore and persist). */
+  let loading: Promise<unknown> = Promise.resolve()
   const clock = options.clock ?? systemClock
   const logger = options.logger ?? createStderrLogger({ component: 'persistent-state' })
   const CORE = PERSISTED_STATE_STORAGE_NAMESPACE
@@ -218,7 +113,7 @@ export function createPersistentStateBackend(
   /** Throws unless `namespace` may be used now (persisted ones only after restore). */
   const usable = (namespace: string): boolean => {
     if (!persisted.has(namespace)) return false
-    if (restored === undefined) {
+    if (!loaded.has(namespace)) {
       throw new CoreError(
         'E_UNAVAILABLE',
         `State namespace "${namespace}" is persisted and has not been restored from storage yet: call restore() first (the kernel does it in start())`,
@@ -287,8 +182,10 @@ export function createPersistentStateBackend(
     arm()
   }
 
+  /** Loads `namespaces` from storage, all or nothing; they are usable once it resolved. */
   const load = async (
     restoreOptions: RestorePersistentStateOptions | undefined,
+    namespaces: readonly string[],
   ): Promise<PersistentStateRestoreReport> => {
     const now = clock.now()
     const report: PersistentStateRestoreReport = {
@@ -303,35 +200,27 @@ export function createPersistentStateBackend(
     let highest = 0
     try {
       highest = markOf(await storage.get(CORE, REVISION_KEY))
-      for (const namespace of [...persisted].sort()) {
+      for (const namespace of namespaces) {
         const map = new Map<string, StateEntry>()
-        let cursor: string | undefined
-        do {
-          const page = await storage.list(CORE, {
-            prefix: `state.${namespace}.`,
-            limit: PAGE,
-            ...(cursor === undefined ? {} : { cursor }),
-          })
-          for (const { key: storageKey, value } of page.items) {
-            const doc = readDocument(value, namespace, storageKey)
-            if (doc === undefined) {
-              report.skipped++
-              logger.warn(
-                { namespace, storageNamespace: CORE, storageKey },
-                'persistent-state: a stored state document is unreadable; it was skipped',
-              )
-              continue
-            }
-            highest = Math.max(highest, doc.revision)
-            if (doc.expiresAt !== undefined && doc.expiresAt <= now) {
-              report.dropped++
-              stale.push(storageKey)
-              continue
-            }
-            map.set(doc.key, toEntry(doc))
+        const documents = storage.iterate(CORE, { prefix: `state.${namespace}.`, pageSize: PAGE })
+        for await (const { key: storageKey, value } of documents) {
+          const doc = readDocument(value, namespace, storageKey)
+          if (doc === undefined) {
+            report.skipped++
+            logger.warn(
+              { namespace, storageNamespace: CORE, storageKey },
+              'persistent-state: a stored state document is unreadable; it was skipped',
+            )
+            continue
           }
-          cursor = page.cursor
-        } while (cursor !== undefined)
+          highest = Math.max(highest, doc.revision)
+          if (doc.expiresAt !== undefined && doc.expiresAt <= now) {
+            report.dropped++
+            stale.push(storageKey)
+            continue
+          }
+          map.set(doc.key, toEntry(doc))
+        }
         staged.set(namespace, map)
         report.namespaces[namespace] = map.size
         report.restored += map.size
@@ -340,12 +229,17 @@ export function createPersistentStateBackend(
       const reason = error instanceof Error ? error.message : String(error)
       throw new CoreError(
         'E_STORAGE',
-        `Could not restore the persisted state namespaces (${[...persisted].join(', ')}) from storage ("${CORE}"/"state.*"): ${reason}; check the storage and start again`,
-        { cause: error, details: { namespaces: [...persisted], storageNamespace: CORE } },
+        `Could not restore the persisted state namespaces (${namespaces.join(', ')}) from storage ("${CORE}"/"state.*"): ${reason}; check the storage and start again`,
+        { cause: error, details: { namespaces: [...namespaces], storageNamespace: CORE } },
       )
     }
+    if (restoreOptions?.state !== undefined) expireThrough = restoreOptions.state
     for (const [namespace, map] of staged) {
+      // Stored entries replace what memory held for a namespace persisted from now on.
       if (map.size > 0) maps.set(namespace, map)
+      else maps.delete(namespace)
+      loaded.add(namespace)
+      if (expireThrough === undefined) continue
       for (const [key, entry] of map) {
         if (entry.expiresAt !== undefined)
           expiring.push({ namespace, key, expiresAt: entry.expiresAt })
@@ -354,10 +248,9 @@ export function createPersistentStateBackend(
     revision = Math.max(revision, highest)
     report.revision = revision
     expiring.sort((a, b) => a.expiresAt - b.expiresAt)
-    if (restoreOptions?.state !== undefined) {
-      expireThrough = restoreOptions.state
-      arm()
-    } else expiring = []
+    if (timer !== undefined) clock.clearTimeout(timer)
+    timer = undefined
+    arm()
     for (let i = 0; i < stale.length; i += PAGE) {
       const ops = stale.slice(i, i + PAGE).map((key) => ({ op: 'delete' as const, key }))
       await storage.batch(CORE, ops).catch((error: unknown) => {
@@ -370,13 +263,43 @@ export function createPersistentStateBackend(
     return report
   }
 
+  /** Runs `work` after the loads queued before it. */
+  const queued = <T>(work: () => Promise<T>): Promise<T> => {
+    const run = loading.then(work, work)
+    loading = run.catch(() => undefined)
+    return run
+  }
+  const unloaded = (): string[] => [...persisted].filter((n) => !loaded.has(n)).sort()
+
   return {
-    namespaces: Object.freeze([...persisted].sort()),
+    get namespaces() {
+      return Object.freeze([...persisted].sort())
+    },
+
+    persist(namespaces, restoreOptions) {
+      if (!Array.isArray(namespaces)) {
+        return Promise.reject(
+          new CoreError('E_VALIDATION', 'persist() takes an array of state namespaces', {
+            details: { option: 'namespaces' },
+          }),
+        )
+      }
+      try {
+        for (const ns of namespaces) assertNamespace(ns, 'persisted state namespace')
+      } catch (error) {
+        return Promise.reject(error)
+      }
+      return queued(async () => {
+        const fresh = [...new Set(namespaces)].filter((n) => !loaded.has(n)).sort()
+        for (const ns of fresh) persisted.add(ns)
+        return load(restoreOptions, fresh)
+      })
+    },
 
     restore(restoreOptions) {
       if (restored !== undefined) return Promise.resolve(restored)
       if (restoring !== undefined) return restoring
-      const run = load(restoreOptions).then(
+      const run = queued(() => load(restoreOptions, unloaded())).then(
         (report) => {
           restored = report
           restoring = undefined
@@ -505,13 +428,6 @@ function live(entry: StateEntry | undefined, now: number): StateEntry | undefine
     : undefined
 }
 
-/** The revision recorded in the `state.#revision` document, 0 when none (or unreadable). */
-function markOf(doc: JsonValue | undefined): number {
-  const revision =
-    typeof doc === 'object' && doc !== null && !Array.isArray(doc) ? doc.revision : undefined
-  return typeof revision === 'number' && Number.isSafeInteger(revision) ? revision : 0
-}
-
 function refused(actual: number): BackendWriteResult {
   return { ok: false, actual, changes: [] }
 }
@@ -529,47 +445,4 @@ function change(
   if (reason === 'set') out.value = value
   if (previous !== undefined) out.previous = previous.value
   return Object.freeze(out)
-}
-
-/** A stored document as an entry (deep-frozen), or `undefined` when it is not one of ours. */
-function readDocument(
-  doc: JsonValue,
-  namespace: string,
-  storageKey: string,
-): PersistedStateDocument | undefined {
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return undefined
-  const { key, revision, updatedAt, expiresAt } = doc
-  if (
-    typeof key !== 'string' ||
-    doc.namespace !== namespace ||
-    !('value' in doc) ||
-    persistedStateKey(namespace, key) !== storageKey ||
-    typeof revision !== 'number' ||
-    !Number.isSafeInteger(revision) ||
-    revision < 1 ||
-    typeof updatedAt !== 'number' ||
-    !Number.isFinite(updatedAt) ||
-    (expiresAt !== undefined && (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt)))
-  ) {
-    return undefined
-  }
-  const out: PersistedStateDocument = {
-    namespace,
-    key,
-    value: doc.value as JsonValue,
-    revision,
-    updatedAt,
-  }
-  if (expiresAt !== undefined) out.expiresAt = expiresAt
-  return out
-}
-
-function toEntry(doc: PersistedStateDocument): StateEntry {
-  const value = doc.value
-  deepFreeze(value)
-  return Object.freeze(
-    doc.expiresAt === undefined
-      ? { value, revision: doc.revision, updatedAt: doc.updatedAt }
-      : { value, revision: doc.revision, updatedAt: doc.updatedAt, expiresAt: doc.expiresAt },
-  )
 }

@@ -164,6 +164,24 @@ describe('ctx.storage', () => {
     expect(error.message).toContain('may not write storage document "other.doc"')
     await forbidden(() => ctx.storage.forNamespace('third').get('x'))
   })
+
+  it('should iterate its own documents in key order, and another namespace only with storage.read', async () => {
+    const { kernel, ctx } = await contextOf({ storage: { read: ['other.#'] } })
+    await ctx.storage.batch([
+      { op: 'set', key: 'b', value: 2 },
+      { op: 'set', key: 'a', value: 1 },
+    ])
+    await kernel.storage.set('other', 'doc', { a: 1 })
+    await kernel.storage.set('third', 'doc', { a: 1 })
+    const keys = async (entries: AsyncIterable<{ key: string }>): Promise<string[]> => {
+      const out: string[] = []
+      for await (const { key } of entries) out.push(key)
+      return out
+    }
+    expect(await keys(ctx.storage.iterate({ pageSize: 1 }))).toEqual(['a', 'b'])
+    expect(await keys(ctx.storage.forNamespace('other').iterate())).toEqual(['doc'])
+    await forbidden(() => keys(ctx.storage.forNamespace('third').iterate()))
+  })
 })
 
 describe('denials', () => {

@@ -1,4 +1,3 @@
-import { join } from 'node:path'
 import { type Clock, CoreError, type StateChange, silentLogger } from '@core/contracts'
 import { createEventBus } from '@core/event-bus'
 import {
@@ -8,7 +7,6 @@ import {
   type StateListItem,
 } from '@core/state-engine'
 import { createMemoryAdapter, createStorage, type StorageAdapter } from '@core/storage'
-import { createSqliteAdapter } from '@core/storage-sqlite'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
@@ -18,7 +16,7 @@ import {
   PERSISTED_STATE_STORAGE_NAMESPACE,
   persistedStateKey,
 } from '../src/index.js'
-import { tempDir, testKernel, until } from './helpers.js'
+import { testKernel, until } from './helpers.js'
 
 const CORE = PERSISTED_STATE_STORAGE_NAMESPACE
 
@@ -131,9 +129,11 @@ describe('persistState: state that survives a restart', () => {
     expect(seen).toBe('evening')
   })
 
-  it('should restore state from a SQLite file that was closed and reopened', async () => {
-    const filename = join(await tempDir(), 'hub.db')
-    const storage1 = createStorage(await createSqliteAdapter({ filename }))
+  it('should restore state from a storage that was closed and opened again over the same data', async () => {
+    const data = createMemoryAdapter()
+    // The adapter outlives each storage, as a database file outlives the process.
+    const reopen = (): StorageAdapter => ({ ...data, name: 'reopened', close: async () => {} })
+    const storage1 = createStorage(reopen())
     const first = testKernel({ storage: storage1, persistState: ['scenes'] })
     await first.start()
     await first.state.set('scenes', 'current', { name: 'night', ids: [1, 2, 3] })
@@ -143,7 +143,7 @@ describe('persistState: state that survives a restart', () => {
     await first.stop()
     await storage1.close()
 
-    const storage2 = createStorage(await createSqliteAdapter({ filename }))
+    const storage2 = createStorage(reopen())
     try {
       const second = testKernel({ storage: storage2, persistState: ['scenes'] })
       await second.start()
@@ -520,5 +520,61 @@ describe('createPersistentStateBackend', () => {
     await until(async () => !(await storage.has(CORE, 'state.presence.hall')))
     backend.close()
     await state.close()
+  })
+})
+
+describe('manifest persistState: a plugin asks for its own namespace to be persisted', () => {
+  const counter = (seen: unknown[]) => ({
+    manifest: { name: 'counter', coreApi: '^1.0.0', persistState: true },
+    plugin: definePlugin({
+      async setup(ctx) {
+        const current = await ctx.state.get<number>('counter', 'count')
+        seen.push(current?.value)
+        await ctx.state.set('counter', 'count', (current?.value ?? 0) + 1)
+      },
+    }),
+  })
+
+  it('should write its state through to storage and restore it before setup on the next start', async () => {
+    const storage = createStorage(createMemoryAdapter())
+    const seen: unknown[] = []
+    const first = testKernel({ storage, plugins: [counter(seen)], required: ['counter'] })
+    await first.start()
+    expect(await storage.get(CORE, persistedStateKey('counter', 'count'))).toMatchObject({
+      namespace: 'counter',
+      key: 'count',
+      value: 1,
+    })
+    await first.stop()
+    const second = testKernel({ storage, plugins: [counter(seen)], required: ['counter'] })
+    await second.start()
+    expect(seen).toEqual([undefined, 1])
+    expect((await second.state.get('counter', 'count'))?.value).toBe(2)
+  })
+
+  it('should keep the state of a plugin without it in memory only', async () => {
+    const storage = createStorage(createMemoryAdapter())
+    const plain = {
+      manifest: { name: 'plain', coreApi: '^1.0.0' },
+      plugin: definePlugin({
+        async setup(ctx) {
+          await ctx.state.set('plain', 'count', 1)
+        },
+      }),
+    }
+    const kernel = testKernel({ storage, plugins: [plain], required: ['plain'] })
+    await kernel.start()
+    expect((await kernel.state.get('plain', 'count'))?.value).toBe(1)
+    expect(await storage.count(CORE, { prefix: 'state.' })).toBe(0)
+  })
+
+  it('should fail the boot with E_STORAGE when its namespace cannot be restored', async () => {
+    const { adapter, fault } = flakyAdapter()
+    const storage = createStorage(adapter)
+    fault.reads = true
+    const kernel = testKernel({ storage, plugins: [counter([])] })
+    await expect(kernel.start()).rejects.toSatisfy((error: unknown) =>
+      CoreError.is(error, 'E_STORAGE'),
+    )
   })
 })

@@ -15,10 +15,12 @@ export { FifoLock } from './fifo-lock.js'
 export { createMemoryAdapter } from './memory-adapter.js'
 export type { PluginMigrationResult, RunPluginMigrationsOptions } from './migrations.js'
 export { runPluginMigrations } from './migrations.js'
+export { createStorage } from './storage.js'
 export type {
   BatchOp,
   CountOptions,
   CreateStorageOptions,
+  IterateOptions,
   ListOptions,
   ListPage,
   MigrationStep,
@@ -27,8 +29,7 @@ export type {
   StorageEntry,
   StorageOps,
   StorageTransaction,
-} from './storage.js'
-export { createStorage } from './storage.js'
+} from './types.js'
 export type { QueryOptions, WhereCondition } from './validate.js'
 export {
   assertStorageKey,

@@ -1,5 +1,5 @@
 import { assertNamespace, CoreError } from '@core/contracts'
-import type { MigrationStep, StorageOps } from './storage.js'
+import type { MigrationStep, StorageOps } from './types.js'
 
 /** Options of {@link runPluginMigrations}. @public */
 export interface RunPluginMigrationsOptions {

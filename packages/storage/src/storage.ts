@@ -1,5 +1,19 @@
 import { assertNamespace, CoreError, type JsonValue } from '@core/contracts'
 import type { AdapterBatchOp, AdapterEntry, StorageAdapter, StorageAdapterOps } from './adapter.js'
+import { iterateList } from './iterate.js'
+import type {
+  BatchOp,
+  CountOptions,
+  CreateStorageOptions,
+  IterateOptions,
+  ListOptions,
+  ListPage,
+  NamespacedStorage,
+  Storage,
+  StorageEntry,
+  StorageOps,
+  StorageTransaction,
+} from './types.js'
 import {
   assertStorageKey,
   checkBatchArray,
@@ -13,123 +27,6 @@ import {
   type QueryOptions,
   serialise,
 } from './validate.js'
-
-/** One document with its key. @public */
-export interface StorageEntry<T extends JsonValue = JsonValue> {
-  key: string
-  value: T
-}
-
-/** One page of {@link Storage.list}. @public */
-export interface ListPage<T extends JsonValue = JsonValue> {
-  /** Entries in key order (Unicode code point order). */
-  items: StorageEntry<T>[]
-  /** Pass to the next `list` call; absent when this is the last page. */
-  cursor?: string
-}
-
-/** Options of {@link Storage.list}. @public */
-export interface ListOptions {
-  /** Only keys starting with this string. @defaultValue '' (all keys) */
-  prefix?: string
-  /** Page size, 1-1,000. @defaultValue 100 */
-  limit?: number
-  /** The `cursor` of the previous page; absent for the first page. */
-  cursor?: string
-}
-
-/** Options of {@link Storage.count}. @public */
-export interface CountOptions {
-  /** Only keys starting with this string. @defaultValue '' (all keys) */
-  prefix?: string
-}
-
-/** One operation of {@link Storage.batch}. @public */
-export type BatchOp = { op: 'set'; key: string; value: unknown } | { op: 'delete'; key: string }
-
-/** Options of {@link createStorage}. @public */
-export interface CreateStorageOptions {
-  /** Largest value, in bytes of its UTF-8 JSON text. @defaultValue 1048576 (1 MiB) */
-  maxValueBytes?: number
-}
-
-/** A plugin's migration steps: `{ [toVersion]: async (tx) => … }`. @public */
-export type MigrationStep = (tx: NamespacedStorage) => Promise<void>
-
-/**
- * The storage API bound to one namespace: what the kernel hands a plugin as `ctx.storage`.
- * Same behaviour as {@link Storage}, without the namespace argument.
- * @public
- */
-export interface NamespacedStorage {
-  /** The namespace every call is bound to. */
-  readonly namespace: string
-  get<T extends JsonValue = JsonValue>(key: string): Promise<T | undefined>
-  set(key: string, value: unknown): Promise<void>
-  delete(key: string): Promise<boolean>
-  has(key: string): Promise<boolean>
-  count(options?: CountOptions): Promise<number>
-  list<T extends JsonValue = JsonValue>(options?: ListOptions): Promise<ListPage<T>>
-  query<T extends JsonValue = JsonValue>(options?: QueryOptions): Promise<StorageEntry<T>[]>
-  batch(ops: BatchOp[]): Promise<void>
-  transaction<T>(fn: (tx: NamespacedStorage) => Promise<T>): Promise<T>
-}
-
-/**
- * Operations shared by the storage and its transaction handles. Every namespace must match
- * `NAMESPACE_PATTERN` of `@core/contracts`; every key follows {@link assertStorageKey}.
- * @public
- */
-export interface StorageOps {
-  /** The document, or `undefined` when absent. A fresh copy: changing it changes nothing stored. */
-  get<T extends JsonValue = JsonValue>(namespace: string, key: string): Promise<T | undefined>
-  /** Inserts or replaces the document (a deep copy of `value` is stored). */
-  set(namespace: string, key: string, value: unknown): Promise<void>
-  /** Removes the document; `true` if it existed. */
-  delete(namespace: string, key: string): Promise<boolean>
-  /** Whether the key is present. */
-  has(namespace: string, key: string): Promise<boolean>
-  /** Number of documents, optionally only keys starting with `prefix`. */
-  count(namespace: string, options?: CountOptions): Promise<number>
-  /** A page of documents in key order; see {@link ListPage}. */
-  list<T extends JsonValue = JsonValue>(
-    namespace: string,
-    options?: ListOptions,
-  ): Promise<ListPage<T>>
-  /** Documents matching `where`, sorted by `orderBy` (default key), at most `limit`. */
-  query<T extends JsonValue = JsonValue>(
-    namespace: string,
-    options?: QueryOptions,
-  ): Promise<StorageEntry<T>[]>
-  /** Applies sets and deletes in order, all or nothing. */
-  batch(namespace: string, ops: BatchOp[]): Promise<void>
-  /** Runs `fn` in a (nested, when called on a transaction) transaction. */
-  transaction<T>(fn: (tx: StorageTransaction) => Promise<T>): Promise<T>
-  /** The same API bound to one namespace. */
-  forNamespace(namespace: string): NamespacedStorage
-  /** The recorded schema version of a namespace's data; 0 when none. */
-  schemaVersion(namespace: string): Promise<number>
-  /** Records the schema version of a namespace's data (an integer >= 0). */
-  setSchemaVersion(namespace: string, version: number): Promise<void>
-}
-
-/**
- * A transaction handle, valid until its function settles. @public
- */
-export type StorageTransaction = StorageOps
-
-/**
- * Persistent namespaced JSON documents. See {@link createStorage}.
- * @public
- */
-export interface Storage extends StorageOps {
-  /** The adapter's name: `memory`, `sqlite`, `postgres`. */
-  readonly adapterName: string
-  /** The configured value size limit, in bytes. */
-  readonly maxValueBytes: number
-  /** Lets started work finish, then closes the adapter. Idempotent. */
-  close(): Promise<void>
-}
 
 /**
  * Creates the storage API over an adapter: validates every namespace, key, value and query,
@@ -330,6 +227,12 @@ class Handle {
         if (more) page.cursor = encodeCursor(items[items.length - 1]!.key)
         return page
       },
+      iterate<T extends JsonValue = JsonValue>(
+        namespace: string,
+        options?: IterateOptions,
+      ): AsyncIterable<StorageEntry<T>> {
+        return iterateList<T>((page) => ops.list<T>(namespace, page), options)
+      },
       async query<T extends JsonValue = JsonValue>(
         namespace: string,
         options?: QueryOptions,
@@ -427,6 +330,7 @@ function bind(ops: StorageOps, namespace: string): NamespacedStorage {
     has: (key) => ops.has(namespace, key),
     count: (options) => ops.count(namespace, options),
     list: (options) => ops.list(namespace, options),
+    iterate: (options) => ops.iterate(namespace, options),
     query: (options) => ops.query(namespace, options),
     batch: (batchOps) => ops.batch(namespace, batchOps),
     transaction: (fn) => ops.transaction((tx) => fn(tx.forNamespace(namespace))),

@@ -116,26 +116,19 @@ export default function automation(
 
   return {
     async setup() {
-      let cursor: string | undefined
-      do {
-        const page = await ctx.storage.list(
-          cursor === undefined ? { limit: 1000 } : { limit: 1000, cursor },
-        )
-        for (const item of page.items) {
-          const value = item.value as unknown as Rule
-          const live = fresh(value)
-          rules.set(value.id, live)
-          try {
-            arm(live)
-          } catch (error) {
-            ctx.logger.error(
-              { rule: value.id, err: error },
-              `stored rule "${value.id}" cannot run: ${(error as Error).message}`,
-            )
-          }
+      for await (const item of ctx.storage.iterate({ pageSize: 1000 })) {
+        const value = item.value as unknown as Rule
+        const live = fresh(value)
+        rules.set(value.id, live)
+        try {
+          arm(live)
+        } catch (error) {
+          ctx.logger.error(
+            { rule: value.id, err: error },
+            `stored rule "${value.id}" cannot run: ${(error as Error).message}`,
+          )
         }
-        cursor = page.cursor
-      } while (cursor !== undefined)
+      }
       if (rules.size > 0) ctx.logger.info(`${rules.size} rule(s) restored`)
 
       ctx.services.register(

@@ -20,16 +20,13 @@ export type {
   SetStateParams,
 } from './schemas.js'
 
-/** The plugin's config (manifest `corePlugin.config`). */
-export interface DevicesConfig {
-  /** Keep devices in storage so that they survive restarts. @defaultValue true */
-  persist: boolean
-}
+/** The plugin's config (manifest `corePlugin.config`): nothing to set. */
+export type DevicesConfig = Record<string, never>
 
 /**
  * The devices plugin: a registry of devices held in state (`devices.<id>`, so every change is
- * also a `state.devices.<id>` event) and, unless `persist: false`, written through to storage
- * and restored into state on setup.
+ * also a `state.devices.<id>` event). Its manifest says `persistState: true`: the kernel writes
+ * the namespace through to storage and restores it before setup.
  *
  * Services: `devices.add`, `devices.get`, `devices.list`, `devices.rename`, `devices.remove`,
  * `devices.set-state`. Events: `devices.<id>.added`, `.renamed`, `.removed` and
@@ -38,7 +35,7 @@ export interface DevicesConfig {
 export default definePlugin<DevicesConfig>({
   async setup(ctx) {
     const registry = createRegistry(ctx)
-    await registry.restore()
+    await registry.adoptLegacyDocuments()
     const { services } = ctx
     services.register('devices.add', (p: AddParams) => registry.add(p), {
       description: 'Adds a device; its id defaults to a slug of its name',
@@ -92,7 +89,6 @@ function createRegistry(ctx: PluginContext<DevicesConfig>) {
     })
   }
   const save = async (device: Device): Promise<void> => {
-    if (ctx.config.persist) await ctx.storage.set(device.id, device)
     await ctx.state.set(ns, device.id, device)
   }
   const find = async (id: string): Promise<Device> => {
@@ -109,19 +105,15 @@ function createRegistry(ctx: PluginContext<DevicesConfig>) {
   }
 
   return {
-    async restore(): Promise<void> {
-      if (!ctx.config.persist) return
-      let cursor: string | undefined
-      do {
-        const page = await ctx.storage.list(
-          cursor === undefined ? { limit: 1000 } : { limit: 1000, cursor },
-        )
-        for (const item of page.items) {
-          const device = item.value as unknown as Device
-          await ctx.state.set(ns, device.id, device)
-        }
-        cursor = page.cursor
-      } while (cursor !== undefined)
+    /**
+     * Moves devices that earlier versions kept as storage documents of their own into the
+     * (persisted) state, once: each is set in state, then its document is deleted.
+     */
+    async adoptLegacyDocuments(): Promise<void> {
+      for await (const { key, value } of ctx.storage.iterate({ pageSize: 1000 })) {
+        if ((await ctx.state.get(ns, key)) === undefined) await ctx.state.set(ns, key, value)
+        await ctx.storage.delete(key)
+      }
     },
     add: (p: AddParams) =>
       serial(async () => {
@@ -178,7 +170,6 @@ function createRegistry(ctx: PluginContext<DevicesConfig>) {
     remove: (id: string) =>
       serial(async () => {
         const device = await find(id)
-        if (ctx.config.persist) await ctx.storage.delete(id)
         await ctx.state.delete(ns, id)
         emit(id, 'removed', { device })
         return { id, removed: true as const }

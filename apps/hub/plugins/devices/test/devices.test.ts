@@ -157,22 +157,39 @@ describe('devices plugin', () => {
     expect(Object.keys(panel.state)).toHaveLength(20)
   })
 
-  it('restores devices from storage after a restart', async () => {
+  it('restores devices after a restart: the kernel persists its state namespace', async () => {
     const storage = createStorage(createMemoryAdapter())
     hub = await createMockHub({ plugins: [plugin], storage })
     await hub.call('devices.add', { id: 'lamp', name: 'Lamp' })
     await hub.call('devices.set-state', { id: 'lamp', state: { on: true } })
+    await hub.call('devices.add', { id: 'fan', name: 'Fan' })
+    await hub.call('devices.remove', { id: 'fan' })
     await hub.stop()
     hub = await createMockHub({ plugins: [plugin], storage })
     expect(await hub.call('devices.get', { id: 'lamp' })).toMatchObject({ state: { on: true } })
+    expect((await hub.call<Device[]>('devices.list')).map((d) => d.id)).toEqual(['lamp'])
     await hub.stop()
-    hub = await createMockHub({
-      plugins: [plugin],
-      storage,
-      config: { devices: { persist: false } },
-    })
-    expect(await hub.call('devices.list')).toEqual([])
     await storage.close()
+  })
+
+  it('moves devices kept as storage documents by earlier versions into state, once', async () => {
+    const storage = createStorage(createMemoryAdapter())
+    const legacy = { id: 'lamp', name: 'Lamp', type: 'light', state: { on: true } }
+    await storage.set('devices', 'lamp', legacy)
+    hub = await createMockHub({ plugins: [plugin], storage })
+    expect(await hub.call('devices.get', { id: 'lamp' })).toMatchObject({ state: { on: true } })
+    expect(await storage.count('devices')).toBe(0)
+    await hub.stop()
+    hub = await createMockHub({ plugins: [plugin], storage })
+    expect(await hub.call('devices.get', { id: 'lamp' })).toMatchObject({ name: 'Lamp' })
+    await hub.stop()
+    await storage.close()
+  })
+
+  it('refuses the config option persist of earlier versions with a clear E_VALIDATION', async () => {
+    await expect(
+      createMockHub({ plugins: [plugin], config: { devices: { persist: false } } }),
+    ).rejects.toSatisfy((e: unknown) => /config\.devices/.test(String((e as Error).message)))
   })
 
   it('lets another plugin read devices only through its permissions', async () => {

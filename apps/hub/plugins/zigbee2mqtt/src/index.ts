@@ -57,9 +57,12 @@ export type {
  * - Bad input (non-JSON state, an unknown availability form, a non-array device list) is
  *   logged and counted in `bridge.rejected`, never thrown. Device data past `maxDevices`,
  *   `maxAttributes` or `maxDeviceBytes` is refused and counted in `bridge.refused`.
- * - Storage first: a device change is stored, then set in state, then kept in memory; one
- *   storage refuses is refused as a whole (`bridge.persistFailures`, an error log and
- *   `zigbee2mqtt.bridge.persist-failed`), so memory, state and storage always agree.
+ * - `exposes.<ieee address>` holds each device's exposes (what its commands are checked against).
+ * - Storage first: the manifest says `persistState: true`, so the kernel writes every change
+ *   of the namespace to storage before state takes it, and restores the namespace on start;
+ *   a device change is set in state, then kept in memory. One storage refuses is refused as a
+ *   whole (`bridge.persistFailures`, an error log and `zigbee2mqtt.bridge.persist-failed`), so
+ *   memory, state and storage always agree.
  *
  * @see https://www.zigbee2mqtt.io/guide/usage/mqtt_topics_and_messages.html
  */

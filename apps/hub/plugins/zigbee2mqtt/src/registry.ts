@@ -8,8 +8,6 @@ import { deviceKey, topicToWords } from './names.js'
 export interface Zigbee2MqttConfig {
   /** Zigbee2MQTT's `mqtt.base_topic`. @defaultValue 'zigbee2mqtt' */
   baseTopic: string
-  /** Keep devices and their last states in storage, restored on setup. @defaultValue true */
-  persist: boolean
   /** QoS of the subscription and the `/set` commands. @defaultValue 1 */
   qos: 0 | 1 | 2
   /** Devices taken from one `bridge/devices` listing; the rest are refused and counted. @defaultValue 1000 */
@@ -167,9 +165,11 @@ export function createRegistry(ctx: PluginContext<Zigbee2MqttConfig>) {
     )
     await saveBridge()
   }
-  /** Runs a storage write; on failure counts it, tells (log, state, event) and returns false. */
+  /**
+   * Runs a write to the (kernel-persisted) state, which storage must accept first; on failure
+   * counts it, tells (log, state, event) and returns false.
+   */
   const persisted = async (what: string, write: () => Promise<unknown>): Promise<boolean> => {
-    if (!ctx.config.persist) return true
     try {
       await write()
       return true
@@ -187,8 +187,9 @@ export function createRegistry(ctx: PluginContext<Zigbee2MqttConfig>) {
     }
   }
   /**
-   * Makes `device` the entry's device: storage first, then state, then memory. Refused (false)
-   * when it passes `maxDeviceBytes` or storage fails; nothing changes then.
+   * Makes `device` the entry's device: state first (stored by the kernel before it changes),
+   * then memory. Refused (false) when it passes `maxDeviceBytes` or storage fails; nothing
+   * changes then.
    */
   const commit = async (entry: Entry, device: ZigbeeDevice, topic: string): Promise<boolean> => {
     const bytes = jsonBytes(device)
@@ -200,21 +201,18 @@ export function createRegistry(ctx: PluginContext<Zigbee2MqttConfig>) {
       return false
     }
     const stored = await persisted(`device ${device.ieee_address}`, () =>
-      ctx.storage.set(`device.${device.ieee_address}`, device),
+      ctx.state.set(ns, deviceKey(device.friendly_name), device),
     )
     if (!stored) return false
-    await ctx.state.set(ns, deviceKey(device.friendly_name), device)
     entry.device = device
     return true
   }
-  const forget = async (device: ZigbeeDevice, keepStorage: boolean): Promise<void> => {
-    if (!keepStorage) {
-      await persisted(`the removal of device ${device.ieee_address}`, async () => {
-        await ctx.storage.delete(`device.${device.ieee_address}`)
-        await ctx.storage.delete(`exposes.${device.ieee_address}`)
-      })
-    }
-    await ctx.state.delete(ns, deviceKey(device.friendly_name))
+  /** Removes the device's state key; its exposes too unless it was only renamed. */
+  const forget = async (device: ZigbeeDevice, renamed: boolean): Promise<void> => {
+    await persisted(`the removal of device ${device.ieee_address}`, async () => {
+      if (!renamed) await ctx.state.delete(ns, exposesKey(device.ieee_address))
+      await ctx.state.delete(ns, deviceKey(device.friendly_name))
+    })
   }
   const eventBase = (name: string): string => `${ns}.device.${topicToWords(name)}`
 
@@ -305,7 +303,7 @@ export function createRegistry(ctx: PluginContext<Zigbee2MqttConfig>) {
       const kept =
         ((old !== undefined && sameJson(old.exposes, entry.exposes)) ||
           (await persisted(`the exposes of ${entry.device.ieee_address}`, () =>
-            ctx.storage.set(`exposes.${entry.device.ieee_address}`, entry.exposes),
+            ctx.state.set(ns, exposesKey(entry.device.ieee_address), entry.exposes),
           ))) &&
         ((old !== undefined && sameJson(old.device, entry.device)) ||
           (await commit(entry, entry.device, topic)))
@@ -428,27 +426,31 @@ export function createRegistry(ctx: PluginContext<Zigbee2MqttConfig>) {
     if (devicesKnown) log.debug({ topic }, 'message for a device not in bridge/devices (kept)')
   }
 
+  const adoptLegacyDocuments = async (): Promise<void> => {
+    for await (const { key, value } of ctx.storage.iterate({ prefix: 'device.', pageSize: 500 })) {
+      const device = value as unknown as ZigbeeDevice
+      const exposes = await ctx.storage.get(`exposes.${device.ieee_address}`)
+      if (exposes !== undefined) await ctx.state.set(ns, exposesKey(device.ieee_address), exposes)
+      await ctx.state.set(ns, deviceKey(device.friendly_name), device)
+      await ctx.storage.delete(`exposes.${device.ieee_address}`)
+      await ctx.storage.delete(key)
+    }
+  }
+
   return {
     handle,
-    /** Loads the devices kept in storage into memory and state (last known states). */
+    /**
+     * Loads the last known devices (with their states) and exposes from the state the kernel
+     * restored into memory; devices earlier versions kept as storage documents of their own
+     * are moved into state first, once.
+     */
     async restore(): Promise<void> {
-      if (!ctx.config.persist) return
-      let cursor: string | undefined
-      do {
-        const page = await ctx.storage.list(
-          cursor === undefined
-            ? { prefix: 'device.', limit: 500 }
-            : { prefix: 'device.', limit: 500, cursor },
-        )
-        for (const item of page.items) {
-          const device = item.value as unknown as ZigbeeDevice
-          const exposes = await ctx.storage.get(`exposes.${device.ieee_address}`)
-          const entry: Entry = { device, caps: capabilitiesOf(exposes), exposes }
-          byName.set(device.friendly_name, entry)
-          await ctx.state.set(ns, deviceKey(device.friendly_name), device)
-        }
-        cursor = page.cursor
-      } while (cursor !== undefined)
+      await adoptLegacyDocuments()
+      for (const { value } of await ctx.state.list(ns, { prefix: 'devices' })) {
+        const device = value as unknown as ZigbeeDevice
+        const exposes = (await ctx.state.get(ns, exposesKey(device.ieee_address)))?.value
+        byName.set(device.friendly_name, { device, caps: capabilitiesOf(exposes), exposes })
+      }
       bridge.devices = byName.size
       await saveBridge()
     },
@@ -503,4 +505,9 @@ function commandsOf(caps: Capabilities): ZigbeeDevice['commands'] {
 function availabilityOf(payload: unknown): 'online' | 'offline' | undefined {
   const value = isObject(payload) ? payload.state : payload
   return value === 'online' || value === 'offline' ? value : undefined
+}
+
+/** State key of a device's exposes: `exposes.<ieee address>` (kept across renames). */
+function exposesKey(ieee: string): string {
+  return `exposes.${ieee}`
 }

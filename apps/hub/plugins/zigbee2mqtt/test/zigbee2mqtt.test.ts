@@ -108,13 +108,16 @@ describe('zigbee2mqtt plugin', () => {
     const h = await boot()
     await replayAll(h)
     const keys = (await h.state.list('zigbee2mqtt')).map((e) => e.key)
-    expect(keys).toEqual([
+    expect(keys.filter((k) => !k.startsWith('exposes.'))).toEqual([
       'bridge',
       'devices.bathroom.climate',
       'devices.coffee%20machine',
       'devices.front_door',
       'devices.living_room.ceiling',
     ])
+    // Each device's exposes, by IEEE address (kept across renames).
+    expect(keys.filter((k) => k.startsWith('exposes.'))).toHaveLength(4)
+    expect(keys).toContain('exposes.0x000b57fffec6a5b2')
     expect(await device(h, 'devices.living_room.ceiling')).toMatchObject({
       ieee_address: '0x000b57fffec6a5b2',
       friendly_name: 'living_room/ceiling',
@@ -393,6 +396,31 @@ describe('zigbee2mqtt plugin', () => {
     await hub.stop()
     hub = undefined
     await storage.close?.()
+  })
+
+  it('moves devices kept as storage documents by earlier versions into state, once', async () => {
+    hub = await createMockHub({ plugins: [plugin], services: mqttStubs() })
+    await replayAll(hub)
+    const lamp = (await device(hub, 'devices.living_room.ceiling')) as ZigbeeDevice
+    const exposes = (await hub.state.get('zigbee2mqtt', `exposes.${lamp.ieee_address}`))?.value
+    await hub.stop()
+    // As an earlier version left it: documents of its own in its storage namespace.
+    const legacy = createStorage(createMemoryAdapter())
+    await legacy.set('zigbee2mqtt', `device.${lamp.ieee_address}`, lamp)
+    await legacy.set('zigbee2mqtt', `exposes.${lamp.ieee_address}`, exposes)
+    const published: Array<{ topic: string; payload: unknown }> = []
+    hub = await createMockHub({
+      plugins: [plugin],
+      services: mqttStubs(published),
+      storage: legacy,
+    })
+    expect(await device(hub, 'devices.living_room.ceiling')).toEqual(lamp)
+    expect(await legacy.count('zigbee2mqtt')).toBe(0)
+    await hub.call('zigbee2mqtt.turn_on', { device: 'living_room/ceiling', brightness: 10 })
+    expect(published).toHaveLength(1)
+    await hub.stop()
+    hub = undefined
+    await legacy.close()
   })
 
   it('follows a custom base topic', async () => {

@@ -2,7 +2,12 @@ import { randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { connect as tcpConnect } from 'node:net'
 import { silentLogger } from '@core/contracts'
-import { createKernel, type InlinePlugin } from '@core/kernel'
+import {
+  createKernel,
+  type InlinePlugin,
+  PERSISTED_STATE_STORAGE_NAMESPACE,
+  persistedStateKey,
+} from '@core/kernel'
 import { createMqttBridge } from '@core/mqtt'
 import { createMemoryAdapter, createStorage } from '@core/storage'
 import mqtt, { type MqttClient } from 'mqtt'
@@ -43,9 +48,6 @@ const DEVICES = recording.messages.find((m) => m.topic === 'bridge/devices')?.pa
   friendly_name: string
   ieee_address: string
 }>
-const FRONT_DOOR = DEVICES.find((d) => d.friendly_name === 'front_door') as {
-  ieee_address: string
-}
 const manifest = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8'))
   .corePlugin as InlinePlugin['manifest']
 
@@ -60,7 +62,7 @@ describe.skipIf(!brokerUp && !IN_CI)('issue 8: a device-data flood through Mosqu
     logger: silentLogger,
     storage,
     plugins: [{ manifest, plugin: zigbee2mqtt }],
-    config: { zigbee2mqtt: { baseTopic: base, persist: true, qos: 1 } },
+    config: { zigbee2mqtt: { baseTopic: base, qos: 1 } },
     required: ['zigbee2mqtt'],
   })
   const bridge = createMqttBridge(kernel, {
@@ -86,9 +88,12 @@ describe.skipIf(!brokerUp && !IN_CI)('issue 8: a device-data flood through Mosqu
 
   const frontDoor = async (): Promise<{ state?: ZigbeeDevice; stored?: ZigbeeDevice }> => ({
     state: (await kernel.state.get<ZigbeeDevice>('zigbee2mqtt', 'devices.front_door'))?.value,
-    stored: (await storage.get('zigbee2mqtt', `device.${FRONT_DOOR.ieee_address}`)) as
-      | ZigbeeDevice
-      | undefined,
+    stored: (
+      (await storage.get(
+        PERSISTED_STATE_STORAGE_NAMESPACE,
+        persistedStateKey('zigbee2mqtt', 'devices.front_door'),
+      )) as { value: ZigbeeDevice } | undefined
+    )?.value,
   })
 
   it('keeps answering under 100 ms, refuses the flood, and keeps state and storage equal', async () => {

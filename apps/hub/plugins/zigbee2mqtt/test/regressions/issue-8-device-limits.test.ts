@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises'
+import { PERSISTED_STATE_STORAGE_NAMESPACE, persistedStateKey } from '@core/kernel'
 import { topicToWords } from '@core/mqtt'
 import { createMemoryAdapter, createStorage, type Storage } from '@core/storage'
 import { createMockHub, type MockHub } from '@core/testing'
@@ -69,9 +70,11 @@ const bridgeInfo = async (h: MockHub): Promise<BridgeInfo | undefined> =>
 /** The front door as state and as storage hold it: they must agree. */
 async function frontDoor(h: MockHub): Promise<{ state: ZigbeeDevice; stored: ZigbeeDevice }> {
   const state = (await h.state.get<ZigbeeDevice>('zigbee2mqtt', 'devices.front_door'))?.value
-  const stored = (await storage?.get('zigbee2mqtt', `device.${FRONT_DOOR.ieee_address}`)) as
-    | ZigbeeDevice
-    | undefined
+  const doc = (await storage?.get(
+    PERSISTED_STATE_STORAGE_NAMESPACE,
+    persistedStateKey('zigbee2mqtt', 'devices.front_door'),
+  )) as { value: ZigbeeDevice } | undefined
+  const stored = doc?.value
   if (state === undefined || stored === undefined) throw new Error('front_door not known')
   return { state, stored }
 }
