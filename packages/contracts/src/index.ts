@@ -16,6 +16,20 @@ export {
   PluginManifestSchema,
   PluginPermissionsSchema,
 } from './manifest.js'
+export type { MqttMessageData } from './mqtt-topics.js'
+export {
+  assertMqttFilter,
+  assertMqttTopic,
+  filterToPattern,
+  levelToWord,
+  MAX_MQTT_TOPIC_BYTES,
+  MESSAGE_EVENT_PREFIX,
+  MqttMessageDataSchema,
+  mqttTopicMatches,
+  topicToWords,
+  wordsToTopic,
+  wordToLevel,
+} from './mqtt-topics.js'
 export {
   assertKey,
   assertNamespace,

@@ -1,8 +1,13 @@
-import type { CloudEvent, Logger, RateLimitedLogger } from '@core/contracts'
+import {
+  type CloudEvent,
+  type Logger,
+  MESSAGE_EVENT_PREFIX,
+  type RateLimitedLogger,
+  wordToLevel,
+} from '@core/contracts'
 import { createTopicMatcher, type Unsubscribe } from '@core/event-bus'
 import type { Kernel } from '@core/kernel'
 import type { SendOptions } from './connection.js'
-import { MESSAGE_EVENT_PREFIX, wordToLevelLoose } from './topic-words.js'
 
 /** What {@link startMirror} needs. @internal */
 export interface MirrorDeps {
@@ -54,9 +59,9 @@ export function startMirror(deps: MirrorDeps): Mirror {
   const namespaces = new Set<string>()
   const stateMatcher = createTopicMatcher<true>()
 
-  const levels = (words: string): string => words.split('.').map(wordToLevelLoose).join('/')
+  const levels = (words: string): string => words.split('.').map(levelOf).join('/')
   const stateTopic = (ns: string, key: string): string =>
-    `${prefix}/state/${wordToLevelLoose(ns)}/${levels(key)}`
+    `${prefix}/state/${levelOf(ns)}/${levels(key)}`
 
   const subscribeOnce = <T>(
     patterns: readonly string[],
@@ -167,4 +172,17 @@ export function stateKeyOf(type: string): { namespace: string; key: string } | u
   const second = type.indexOf('.', first + 1)
   if (first < 0 || second < 0 || second === type.length - 1) return undefined
   return { namespace: type.slice(first + 1, second), key: type.slice(second + 1) }
+}
+
+/**
+ * The MQTT level an event or state-key word stands for when it is canonical
+ * (`living%20room` → `living room`), else the word itself, so that the topic built from it is
+ * always valid. @internal
+ */
+export function levelOf(word: string): string {
+  try {
+    return wordToLevel(word)
+  } catch {
+    return word
+  }
 }

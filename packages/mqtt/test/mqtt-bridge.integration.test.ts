@@ -1,11 +1,10 @@
-import { type CloudEvent, CoreError, silentLogger } from '@core/contracts'
+import { type CloudEvent, CoreError, type MqttMessageData, silentLogger } from '@core/contracts'
 import { createKernel, type InlinePlugin, type Kernel, type PluginContext } from '@core/kernel'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
   type CreateMqttBridgeOptions,
   createMqttBridge,
   type MqttBridge,
-  type MqttMessageData,
   type MqttStatusResult,
 } from '../src/index.js'
 import {

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises'
-import { topicToWords } from '@core/mqtt'
+import { topicToWords } from '@core/contracts'
 import { createMemoryAdapter, createStorage, type Storage } from '@core/storage'
 import { createMockHub, type MockHub } from '@core/testing'
 import { afterEach, describe, expect, it } from 'vitest'
