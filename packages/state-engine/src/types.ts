@@ -229,7 +229,9 @@ export interface BackendWriteResult<T = unknown> {
   /**
    * Every change this call made, in revision order: first, if the call found the key's entry
    * expired but not yet removed, an `expired` change that removed it; then the call's own
-   * change (none for a `delete` of an absent key or an `expire` that no longer applies).
+   * change (none for a `delete` of an absent key or an `expire` that no longer applies). A
+   * change may leave out `updatedAt` and `expiresAt`: the engine fills them in from the call's
+   * `now` and the stored `entry`.
    */
   changes: StateChange<T>[]
   /**
