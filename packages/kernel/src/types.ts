@@ -1,11 +1,10 @@
-import type { Clock, CoreError, JsonSchema, Logger, PluginManifest } from '@core/contracts'
+import type { Clock, CoreError, JsonSchema, Logger, PluginManifest, Undo } from '@core/contracts'
 import type {
   EventBus,
   EventHandler,
   PublishOptions,
   PublishReport,
   SubscribeOptions,
-  Unsubscribe,
 } from '@core/event-bus'
 import type {
   CallOptions,
@@ -211,9 +210,9 @@ export interface ScopedEvents {
     pattern: string,
     handler: EventHandler<T>,
     options?: SubscribeOptions,
-  ): Unsubscribe
+  ): Undo
   /** Registers a payload schema for an event type it may publish; returns the undo. @throws E_FORBIDDEN */
-  defineEvent(type: string, schema: JsonSchema): Unsubscribe
+  defineEvent(type: string, schema: JsonSchema): Undo
 }
 
 /** What a service handler receives besides its params (the registry's `ServiceContext`). @public */

@@ -5,9 +5,10 @@ import {
   type RateLimitedLogger,
   type StateChange,
   type StateEntry,
+  type Undo,
   wordToLevel,
 } from '@core/contracts'
-import { createTopicMatcher, type Unsubscribe } from '@core/event-bus'
+import { createTopicMatcher } from '@core/event-bus'
 import type { Kernel } from '@core/kernel'
 import type { SendOptions } from './connection.js'
 
@@ -57,7 +58,7 @@ const CLEARED = 0
  */
 export function startMirror(deps: MirrorDeps): Mirror {
   const { kernel, prefix, send, logger: log, limited } = deps
-  const undos: Unsubscribe[] = []
+  const undos: Undo[] = []
   /** `<ns>\0<key>` → the last revision sent (a value or a clear). */
   const sent = new Map<string, number>()
   const namespaces = new Set<string>()

@@ -12,8 +12,9 @@ import {
   type StateEntry,
   systemClock,
   toCoreError,
+  type Undo,
 } from '@core/contracts'
-import type { PublishOptions, Unsubscribe } from '@core/event-bus'
+import type { PublishOptions } from '@core/event-bus'
 import { createExpiryScheduler, type ExpiryItem } from './expiry-scheduler.js'
 import { createMemoryStateBackend } from './memory-backend.js'
 import type {
@@ -99,7 +100,7 @@ export function createStateEngine(options: CreateStateEngineOptions): StateEngin
   const publishOptions: PublishOptions = { source: options.source ?? '/core/state', wait: false }
   /** Per key: the promise of its latest write; the next write to that key starts after it. */
   const lanes = new Map<string, Promise<unknown>>()
-  const watches = new Set<Unsubscribe>()
+  const watches = new Set<Undo>()
   let closed = false
 
   const onPublishFailed = (error: unknown): void => {
@@ -387,7 +388,7 @@ export function createStateEngine(options: CreateStateEngineOptions): StateEngin
           unsubscribe()
         },
         { [Symbol.dispose]: (): void => undo() },
-      ) as Unsubscribe
+      ) as Undo
       watches.add(undo)
       watchOptions?.signal?.addEventListener('abort', () => watches.delete(undo), { once: true })
       return undo

@@ -1,5 +1,5 @@
-import type { Clock, CloudEvent, Logger, StateChange, StateEntry } from '@core/contracts'
-import type { EventBus, SubscribeOptions, Unsubscribe } from '@core/event-bus'
+import type { Clock, CloudEvent, Logger, StateChange, StateEntry, Undo } from '@core/contracts'
+import type { EventBus, SubscribeOptions } from '@core/event-bus'
 
 /**
  * One entry of {@link StateEngine.list}: the key (without its namespace) and its entry.
@@ -170,7 +170,7 @@ export interface StateEngine {
     keyPattern: string,
     handler: StateWatchHandler<T>,
     options?: WatchStateOptions,
-  ): Unsubscribe
+  ): Undo
   /**
    * Stops the TTL scheduler (pending expiries are not processed by this engine any more),
    * ends the watches made through this engine, and waits for writes in flight. A backend

@@ -1,5 +1,5 @@
-import type { CloudEvent, CoreError, Logger } from '@core/contracts'
-import type { EventBus, PublishOptions, PublishReport, Unsubscribe } from '@core/event-bus'
+import type { CloudEvent, CoreError, Logger, Undo } from '@core/contracts'
+import type { EventBus, PublishOptions, PublishReport } from '@core/event-bus'
 import type {
   BootReport,
   CallServiceOptions,
@@ -157,7 +157,7 @@ export interface MockHub {
   /** Publishes an event from outside any plugin (source `/test`); `data` default `{}`. */
   publish<T = unknown>(type: string, data?: T, options?: PublishOptions): Promise<PublishReport>
   /** Registers a stub for a service (as the `services` option does). @returns its undo. */
-  stub(name: string, stub: ServiceStub): Unsubscribe
+  stub(name: string, stub: ServiceStub): Undo
   /** The events recorded since creation (or `clear()`), oldest first; only those matching `pattern` when given. */
   events<T = unknown>(pattern?: string): CloudEvent<T>[]
   /**
