@@ -39,7 +39,7 @@ export function createMemoryStateBackend(): StateBackend {
     const entry = map.get(key)
     if (entry?.expiresAt === undefined || entry.expiresAt > now) return undefined
     map.delete(key)
-    return change(namespace, key, 'expired', ++revision, now, undefined, entry.value)
+    return change(namespace, key, 'expired', ++revision, undefined, entry.value)
   }
 
   return {
@@ -80,11 +80,9 @@ export function createMemoryStateBackend(): StateBackend {
         key,
         'set',
         entry.revision,
-        now,
         value,
         current?.value,
         current !== undefined,
-        expiresAt,
       )
       return {
         ok: true,
@@ -113,7 +111,7 @@ export function createMemoryStateBackend(): StateBackend {
       return {
         ok: true,
         actual,
-        changes: [change(namespace, key, 'delete', ++revision, now, undefined, current.value)],
+        changes: [change(namespace, key, 'delete', ++revision, undefined, current.value)],
       }
     },
 
@@ -152,15 +150,12 @@ function change(
   key: string,
   reason: StateChangeReason,
   revision: number,
-  updatedAt: number,
   value: unknown,
   previous: unknown,
   hadPrevious: boolean = previous !== undefined,
-  expiresAt?: number,
 ): StateChange {
-  const out: StateChange = { namespace, key, revision, reason, updatedAt }
+  const out: StateChange = { namespace, key, revision, reason }
   if (reason === 'set') out.value = value
   if (hadPrevious) out.previous = previous
-  if (expiresAt !== undefined) out.expiresAt = expiresAt
   return Object.freeze(out)
 }
