@@ -1,3 +1,5 @@
+// The registry's own option types, under their own names: a plugin's `ctx.services` takes them.
+export type { CallOptions, RegisterOptions } from '@core/service-registry'
 export { definePlugin } from './define-plugin.js'
 export { DEFAULT_STALL_THRESHOLD_MS } from './fault-containment.js'
 export { createKernel } from './kernel.js'
@@ -20,7 +22,6 @@ export {
 export type {
   Awaitable,
   BootReport,
-  CallServiceOptions,
   ComponentHealth,
   CreateKernelOptions,
   HealthCheck,
@@ -45,7 +46,6 @@ export type {
   PluginSource,
   PluginStorage,
   PluginTransitionEvent,
-  RegisterServiceOptions,
   ReloadPluginOptions,
   ScopedEvents,
   ScopedServices,

@@ -7,8 +7,6 @@ import type {
   SubscribeOptions,
 } from '@core/event-bus'
 import type {
-  CallOptions,
-  RegisterOptions,
   ServiceHandler as RegistryServiceHandler,
   ServiceContext,
   ServiceRegistry,
@@ -220,12 +218,6 @@ export type ServiceCallContext = ServiceContext
 
 /** A service handler: `(params, context) => result` (the registry's `ServiceHandler`). @public */
 export type ServiceHandler<P = unknown, R = unknown> = RegistryServiceHandler<P, R>
-
-/** Options of {@link ScopedServices.register} (the registry's `RegisterOptions`). @public */
-export type RegisterServiceOptions = RegisterOptions
-
-/** Options of {@link ScopedServices.call} (the registry's `CallOptions`). @public */
-export type CallServiceOptions = CallOptions
 
 /**
  * The service registry as a plugin sees it: the registry's own `register`, `call`, `has`

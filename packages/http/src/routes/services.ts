@@ -1,5 +1,5 @@
 import { isTraceparent } from '@core/contracts'
-import type { CallServiceOptions } from '@core/kernel'
+import type { CallOptions } from '@core/kernel'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance } from 'fastify'
 import Type from 'typebox'
@@ -41,7 +41,7 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: ApiContext): vo
     if (typeof traceparent === 'string' && isTraceparent(traceparent)) {
       meta.traceparent = traceparent
     }
-    const options: CallServiceOptions = { meta }
+    const options: CallOptions = { meta }
     if (ctx.cancelOnDisconnect) {
       const res = reply.raw
       const controller = new AbortController()
