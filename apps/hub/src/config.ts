@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { assertPattern, CoreError, PLUGIN_NAME_PATTERN, validationError } from '@core/contracts'
 import { assertStrongAdminToken, isLoopbackHost } from '@core/http'
+import { DEFAULT_MQTT_PREFIX, DEFAULT_MQTT_URL } from '@core/mqtt'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import Type, { type Static } from 'typebox'
 import { parse as parseYaml } from 'yaml'
@@ -45,10 +46,6 @@ export type ConfigOrigin = 'default' | 'file' | 'env'
 export const DEFAULT_HTTP_HOST = '127.0.0.1'
 /** The hub's HTTP port when neither the file nor the environment names one. */
 export const DEFAULT_HTTP_PORT = 8080
-/** The MQTT broker when neither the file nor the environment names one. */
-export const DEFAULT_MQTT_URL = 'mqtt://127.0.0.1:1883'
-/** The first topic level(s) of the kernel's own MQTT topics by default. */
-export const DEFAULT_MQTT_PREFIX = 'core'
 /** How long the boot waits for the first broker connection before going on without it, ms. */
 export const DEFAULT_MQTT_START_WAIT_MS = 2_000
 /**

@@ -1,45 +1,23 @@
 import { createRequire } from 'node:module'
 import { CoreError } from '@core/contracts'
 import { Command, CommanderError } from 'commander'
-import { createHubClient, type HubClient } from './client.js'
-import { registerHubCommands } from './commands.js'
+import { registerAdminCommands } from './admin-commands.js'
+import { registerCallCommands } from './call-commands.js'
+import { createHubClient } from './client.js'
+import type { CommandContext } from './commands.js'
+import { registerEventCommands } from './event-commands.js'
 import { EXIT_CODES, exitCodeOf } from './exit-codes.js'
 import { formatError, formatJsonLine, problemOf } from './format.js'
+import { registerMetaCommands } from './meta-commands.js'
 import { registerNodeCommands } from './node-commands.js'
 import { parseJsonArgument } from './params.js'
+import { registerStateCommands } from './state-commands.js'
 import {
-  type CliWriter,
   type CreateCliOptions,
   DEFAULT_HUB_URL,
   DEFAULT_TIMEOUT_MS,
   type HubStart,
 } from './types.js'
-
-/** The options every command that talks to a hub accepts. @internal */
-export interface HubOptions {
-  url?: string
-  token?: string
-  timeout?: string
-  json?: boolean
-}
-
-/** What a command's action gets. @internal */
-export interface CommandContext {
-  readonly stdout: CliWriter
-  readonly stderr: CliWriter
-  /** Prints people's text, or `value` as one JSON line with `--json`. */
-  print(options: HubOptions, people: () => string, value: unknown): void
-  /** The client for the command's `--url`, `--token` and `--timeout`. */
-  client(options: HubOptions): HubClient
-  /** Reads a JSON argument (`-` reads stdin). @throws E_VALIDATION naming `argument`. */
-  json(text: string, argument: string): Promise<unknown>
-  /** Aborted by Ctrl+C (or the `signal` option). */
-  signal(): AbortSignal
-  /** Removes the Ctrl+C listeners {@link CommandContext.signal} added; actions call it last. */
-  release(): void
-  /** Sets the process exit code without failing (e.g. an unhealthy `core health`). */
-  exit(code: number): void
-}
 
 interface RunState {
   json: boolean
@@ -174,7 +152,11 @@ E_SERVICE_NOT_FOUND, 4 E_UNAUTHENTICATED or E_FORBIDDEN, 5 E_CONFLICT, 6 E_TIMEO
       state.exitCode = code
     },
   }
-  registerHubCommands(program, context)
+  registerCallCommands(program, context)
+  registerStateCommands(program, context)
+  registerEventCommands(program, context)
+  registerAdminCommands(program, context)
+  registerMetaCommands(program, context)
   registerNodeCommands(program, context)
   return program
 }

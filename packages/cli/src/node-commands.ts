@@ -1,7 +1,6 @@
 import { parseLabelSelector } from '@core/node-registry'
 import type { Command } from 'commander'
-import type { CommandContext, HubOptions } from './cli.js'
-import { hub, text } from './commands.js'
+import { type CommandContext, type HubOptions, hub, text } from './commands.js'
 import { formatDetails, formatTable, formatTime } from './format.js'
 
 /**

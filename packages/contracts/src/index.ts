@@ -16,6 +16,20 @@ export {
   PluginManifestSchema,
   PluginPermissionsSchema,
 } from './manifest.js'
+export type { MqttMessageData } from './mqtt-topics.js'
+export {
+  assertMqttFilter,
+  assertMqttTopic,
+  filterToPattern,
+  levelToWord,
+  MAX_MQTT_TOPIC_BYTES,
+  MESSAGE_EVENT_PREFIX,
+  MqttMessageDataSchema,
+  mqttTopicMatches,
+  topicToWords,
+  wordsToTopic,
+  wordToLevel,
+} from './mqtt-topics.js'
 export {
   assertKey,
   assertNamespace,
@@ -65,5 +79,6 @@ export type { StateChange, StateChangeReason, StateEntry } from './state.js'
 export { StateChangeReasonSchema, StateChangeSchema, StateEntrySchema } from './state.js'
 export type { TraceParent } from './trace.js'
 export { isTraceparent, nextTraceparent, parseTraceparent } from './trace.js'
+export type { Undo } from './undo.js'
 export type { ValidationIssue } from './validation.js'
 export { validationError } from './validation.js'

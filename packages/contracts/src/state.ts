@@ -40,7 +40,14 @@ export type StateChangeReason = Static<typeof StateChangeReasonSchema>
  * - `value`: the new value; absent after `delete` and `expired`;
  * - `previous`: the value before; absent when the key did not exist;
  * - `revision`: the revision the change produced; a delete or an expiry takes a new revision
- *   too, greater than any the key had (revisions are never reused).
+ *   too, greater than any the key had (revisions are never reused);
+ * - `updatedAt`: epoch milliseconds of the change: after a `set`, the new entry's `updatedAt`;
+ * - `expiresAt`: after a `set` with a TTL, the new entry's `expiresAt` (epoch ms).
+ *
+ * With `value`, `revision`, `updatedAt` and `expiresAt`, a `set` change holds the whole new
+ * {@link StateEntry}: a consumer need not read the key back. The state engine stamps
+ * `updatedAt` (and `expiresAt`) on the changes of every write made through it; a change a
+ * shared backend relays from another hub carries them when that backend reports them.
  *
  * @public
  */
@@ -52,6 +59,8 @@ export const StateChangeSchema = Type.Object(
     previous: Type.Optional(Type.Unknown()),
     revision: Type.Integer({ minimum: 1 }),
     reason: StateChangeReasonSchema,
+    updatedAt: Type.Optional(Type.Integer({ minimum: 0 })),
+    expiresAt: Type.Optional(Type.Integer({ minimum: 0 })),
   },
   { $id: 'https://core-runtime.dev/schemas/state-change.json', title: 'StateChange' },
 )

@@ -7,6 +7,7 @@ import {
   type SerializedCoreError,
   systemClock,
   toShareable,
+  type Undo,
 } from '@core/contracts'
 import { assertSource, createEnvelopeBuilder } from './envelope.js'
 import { SchemaRegistry } from './schemas.js'
@@ -28,7 +29,6 @@ import type {
   PublishOptions,
   PublishReport,
   SubscribeOptions,
-  Unsubscribe,
 } from './types.js'
 
 /**
@@ -359,7 +359,7 @@ export function createEventBus(options: CreateEventBusOptions = {}): EventBus {
     pattern: string,
     handler: EventHandler<T>,
     options: SubscribeOptions = {},
-  ): Unsubscribe => {
+  ): Undo => {
     if (typeof handler !== 'function') {
       throw new CoreError(
         'E_VALIDATION',
@@ -444,7 +444,7 @@ export function createEventBus(options: CreateEventBusOptions = {}): EventBus {
     return makeUndo(unsubscribe)
   }
 
-  const defineEvent = (type: string, schema: JsonSchema): Unsubscribe =>
+  const defineEvent = (type: string, schema: JsonSchema): Undo =>
     makeUndo(schemas.define(type, schema))
 
   const stats = (): EventBusStats => ({ ...counters })
@@ -454,14 +454,14 @@ export function createEventBus(options: CreateEventBusOptions = {}): EventBus {
 
 const RESOLVED: Promise<void> = Promise.resolve()
 
-function makeUndo(undo: () => void): Unsubscribe {
+function makeUndo(undo: () => void): Undo {
   let done = false
   const once = (): void => {
     if (done) return
     done = true
     undo()
   }
-  return Object.assign(once, { [Symbol.dispose]: once }) as Unsubscribe
+  return Object.assign(once, { [Symbol.dispose]: once }) as Undo
 }
 
 function noop(): void {}

@@ -11,5 +11,4 @@ export type {
   PublishOptions,
   PublishReport,
   SubscribeOptions,
-  Unsubscribe,
 } from './types.js'

@@ -1,4 +1,4 @@
-import type { Clock, CloudEvent, JsonSchema, Logger } from '@core/contracts'
+import type { Clock, CloudEvent, JsonSchema, Logger, Undo } from '@core/contracts'
 
 /**
  * A subscriber's handler: receives the CloudEvents envelope. May return a promise; the
@@ -7,13 +7,6 @@ import type { Clock, CloudEvent, JsonSchema, Logger } from '@core/contracts'
  * @public
  */
 export type EventHandler<T = unknown> = (event: CloudEvent<T>) => void | Promise<void>
-
-/**
- * The undo of a registration: call it (or `using` it) to remove the registration.
- * Calling it twice is harmless. Disposing it (`Symbol.dispose`, present from Node 20.4) does the same.
- * @public
- */
-export type Unsubscribe = (() => void) & Disposable
 
 /** Options of {@link EventBus.publish}. @public */
 export interface PublishOptions {
@@ -156,7 +149,7 @@ export interface EventBus {
     pattern: string,
     handler: EventHandler<T>,
     options?: SubscribeOptions,
-  ): Unsubscribe
+  ): Undo
   /**
    * Registers a JSON Schema (2020-12) for the `data` of one event type; returns its undo.
    * @throws {@link CoreError} `E_CONFLICT` if the type already has a schema.
@@ -167,7 +160,7 @@ export interface EventBus {
    * bus.defineEvent('lights.kitchen.changed', { type: 'object', required: ['on'] })
    * ```
    */
-  defineEvent(type: string, schema: JsonSchema): Unsubscribe
+  defineEvent(type: string, schema: JsonSchema): Undo
   /** A copy of the bus's counters, for metrics. */
   stats(): EventBusStats
 }

@@ -1,4 +1,4 @@
-import type { CloudEvent } from '@core/contracts'
+import type { CloudEvent, Undo } from '@core/contracts'
 import { describe, expectTypeOf, it } from 'vitest'
 import {
   createEventBus,
@@ -7,7 +7,6 @@ import {
   type EventBusStats,
   type PublishReport,
   type TopicMatcher,
-  type Unsubscribe,
 } from '../src/index.js'
 
 describe('types', () => {
@@ -18,10 +17,10 @@ describe('types', () => {
       expectTypeOf(event).toEqualTypeOf<CloudEvent<{ on: boolean }>>()
       expectTypeOf(event.data.on).toBeBoolean()
     })
-    expectTypeOf(off).toEqualTypeOf<Unsubscribe>()
+    expectTypeOf(off).toEqualTypeOf<Undo>()
     expectTypeOf(off).toBeCallableWith()
     expectTypeOf(off).toExtend<Disposable>()
-    expectTypeOf(bus.defineEvent('a.b', { type: 'object' })).toEqualTypeOf<Unsubscribe>()
+    expectTypeOf(bus.defineEvent('a.b', { type: 'object' })).toEqualTypeOf<Undo>()
     expectTypeOf(bus.stats()).toEqualTypeOf<EventBusStats>()
   })
 

@@ -3,7 +3,7 @@ import { CoreError, type Logger } from '@core/contracts'
 import type { FastifyRequest, onRequestHookHandler } from 'fastify'
 import { assertStrongAdminToken } from './admin-token.js'
 import { bearerOf, isLoopbackHost } from './auth.js'
-import { PRINCIPAL, principalOf } from './routes.js'
+import { PRINCIPAL, principalOf } from './routes/context.js'
 import { PEEK, type Principal, type TokenStore } from './tokens.js'
 
 /** Who may reach a route: anyone, a token, or (metrics, docs) a loopback client or a read scope. @internal */

@@ -1,32 +1,18 @@
 import type { AddressInfo } from 'node:net'
 import { CoreError } from '@core/contracts'
 import type { Kernel } from '@core/kernel'
-import fastifyRateLimit from '@fastify/rate-limit'
 import fastifySwagger from '@fastify/swagger'
-import Fastify, {
-  type FastifyInstance,
-  type FastifyReply,
-  type FastifyRequest,
-  type onResponseHookHandler,
-} from 'fastify'
-import { parse as secureJsonParse } from 'secure-json-parse'
-import {
-  type Access,
-  createAccessHooks,
-  createAuthenticator,
-  type FailureCounter,
-} from './access.js'
+import Fastify, { type FastifyInstance, type onResponseHookHandler } from 'fastify'
+import { createAuthenticator } from './access.js'
 import { isLoopbackHost } from './auth.js'
+import { addAuthHook, asArray } from './auth-hook.js'
+import { acceptJsonBodiesOnly } from './json-body.js'
+import { registerMetaRoutes } from './meta-routes.js'
 import { createHttpMetrics } from './metrics.js'
-import { buildOpenApi, DOCS_FILES, DOCS_HTML, docsFile } from './openapi.js'
-import {
-  HIDDEN_CODES,
-  occurrenceId,
-  PROBLEM_CONTENT_TYPE,
-  problemOf,
-  toCoreErrorWithStatus,
-} from './problem.js'
-import { type ApiContext, PRINCIPAL, registerApiRoutes } from './routes.js'
+import { sendProblem } from './problem.js'
+import { type ApiContext, PRINCIPAL } from './routes/context.js'
+import { registerApiRoutes } from './routes.js'
+import { createEventReplayBuffer, DEFAULT_SSE_REPLAY_EVENTS } from './sse-replay.js'
 import { type AuditedTokenStore, auditTokens } from './token-audit.js'
 import { createTokenStore } from './tokens.js'
 import type { CreateHttpServerOptions, HttpAddress, HttpServer, ListenOptions } from './types.js'
@@ -101,16 +87,13 @@ export function createHttpServer(
     options.tokens ?? createTokenStore(kernel.storage, { logger }),
     { bus: kernel.bus, logger, source: options.source ?? '/core/http' },
   )
+  const sseReplayEvents = integer(
+    options.sseReplayEvents ?? DEFAULT_SSE_REPLAY_EVENTS,
+    'sseReplayEvents',
+    0,
+  )
   // Before anything with a lifetime: a guessable adminToken throws here.
   const authenticator = createAuthenticator(tokens, options.adminToken)
-  let countFailure: FailureCounter | undefined
-  const hooks = createAccessHooks({
-    tokens,
-    authenticator,
-    loopbackMeta,
-    logger,
-    countFailure: (request) => countFailure?.(request),
-  })
   const metrics = createHttpMetrics(kernel, { processMetrics: options.processMetrics ?? true })
   const streams = new Set<() => void>()
 
@@ -139,26 +122,17 @@ export function createHttpServer(
     routerOptions: { maxParamLength: 512 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   })
-  // Only JSON bodies: anything else is 415, not a string handed to a service.
-  app.removeContentTypeParser('text/plain')
-  app.removeContentTypeParser('application/json')
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
-    try {
-      done(null, parseJsonBody(body as string))
-    } catch (error) {
-      done(error as Error, undefined)
-    }
-  })
+  acceptJsonBodiesOnly(app)
   // Response schemas document; they do not filter what is sent.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data))
   app.decorateRequest(PRINCIPAL, null)
-
-  // Counts failed authentications only (see `refuse`): valid tokens never reach the limiter.
-  void app.register(fastifyRateLimit, {
-    global: false,
-    max: authFailures.max,
-    timeWindow: authFailures.windowMs,
-    keyGenerator: (request) => request.ip,
+  const armFailureCounter = addAuthHook(app, {
+    auth,
+    tokens,
+    authenticator,
+    loopbackMeta,
+    logger,
+    authFailures,
   })
 
   void app.register(fastifySwagger, {
@@ -195,14 +169,7 @@ export function createHttpServer(
     },
   })
 
-  // Hooks are attached per route (not globally) so that they know their route statically:
-  // Fastify builds a new object for each read of request.routeOptions.
   app.addHook('onRoute', (route) => {
-    const access =
-      (route.config as { access?: Access } | undefined)?.access ??
-      (route.url.startsWith('/api/') ? 'token' : 'public')
-    const first = !auth ? hooks.anonymous : hooks[access]
-    route.onRequest = [first, ...asArray(route.onRequest)]
     const record = metrics.route(String(route.method), route.url)
     const onResponse: onResponseHookHandler = (_request, reply, done) => {
       record(reply.statusCode, reply.elapsedTime / 1000)
@@ -211,34 +178,8 @@ export function createHttpServer(
     route.onResponse = [...asArray(route.onResponse), onResponse]
   })
 
-  // ─── errors ───────────────────────────────────────────────────────────────────────────
-  const sendProblem = (error: unknown, request: FastifyRequest, reply: FastifyReply): void => {
-    const mapped = toCoreErrorWithStatus(error)
-    const { err } = mapped
-    const retryAfterS = err.details?.retryAfterS
-    const status = typeof retryAfterS === 'number' ? 429 : mapped.status
-    let instance = request.url.split('?', 1)[0]
-    if (HIDDEN_CODES.includes(err.code)) {
-      // The client gets a generic detail naming this id; the log keeps the real error.
-      instance = occurrenceId()
-      logger.error({ err: error, url: request.url, instance }, 'request failed')
-    } else if (status >= 500) {
-      logger.debug({ err: error, url: request.url }, 'request failed')
-    }
-    if (typeof retryAfterS === 'number') reply.header('retry-after', String(retryAfterS))
-    if (err.code === 'E_UNAUTHENTICATED') {
-      const given = request.headers.authorization !== undefined
-      reply.header(
-        'www-authenticate',
-        given ? 'Bearer realm="core", error="invalid_token"' : 'Bearer realm="core"',
-      )
-    } else if (err.code === 'E_FORBIDDEN' && err.details?.permission !== undefined) {
-      reply.header('www-authenticate', 'Bearer realm="core", error="insufficient_scope"')
-    }
-    const problem = problemOf(err, status, instance)
-    void reply.code(status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem))
-  }
-  app.setErrorHandler((error, request, reply) => sendProblem(error, request, reply))
+  // ─── errors (RFC 9457) ────────────────────────────────────────────────────────────────
+  app.setErrorHandler((error, request, reply) => sendProblem(error, request, reply, logger))
   app.setNotFoundHandler((request, reply) => {
     metrics.route(request.method, 'unmatched')(404, reply.elapsedTime / 1000)
     sendProblem(
@@ -248,6 +189,7 @@ export function createHttpServer(
       ),
       request,
       reply,
+      logger,
     )
   })
 
@@ -267,107 +209,14 @@ export function createHttpServer(
     cancelOnDisconnect: options.cancelOnDisconnect ?? false,
     source: options.source ?? '/core/http',
     streams,
+    replay: createEventReplayBuffer(kernel.bus, sseReplayEvents),
   }
   // Registered as a plugin so that they load after @fastify/swagger, which records routes.
   void app.register(async (scoped) => {
-    countFailure = scoped.createRateLimit() as FailureCounter
+    armFailureCounter(scoped)
     registerApiRoutes(scoped, ctx)
-    registerMetaRoutes(scoped)
+    registerMetaRoutes(scoped, { kernel, metrics, publicRoutes, auth })
   })
-
-  const access = (open: boolean, what?: 'metrics' | 'docs'): { access: Access } => ({
-    access: open ? 'public' : (what ?? 'token'),
-  })
-  const security = (open: boolean): Array<Record<string, string[]>> =>
-    open || !auth ? [] : [{ bearerAuth: [] }]
-
-  function registerMetaRoutes(app: FastifyInstance): void {
-    app.get(
-      '/health',
-      {
-        config: access(publicRoutes.health),
-        schema: {
-          tags: ['meta'],
-          summary: 'Health of the kernel, its components and plugins',
-          description:
-            '200 when healthy or degraded, 503 when unhealthy; the body is kernel.health().',
-          security: security(publicRoutes.health),
-          response: {
-            200: { type: 'object', additionalProperties: true },
-            503: { type: 'object', additionalProperties: true },
-          },
-        },
-      },
-      async (_request, reply) => {
-        const report = await kernel.health()
-        return reply.code(report.status === 'unhealthy' ? 503 : 200).send(report)
-      },
-    )
-
-    app.get(
-      '/metrics',
-      {
-        config: access(publicRoutes.metrics, 'metrics'),
-        schema: {
-          tags: ['meta'],
-          summary: 'Prometheus metrics (text exposition format 0.0.4)',
-          security: security(publicRoutes.metrics),
-          response: {
-            200: {
-              description: 'Metrics',
-              content: { 'text/plain': { schema: { type: 'string' } } },
-            },
-          },
-        },
-      },
-      async (_request, reply) => {
-        const text = await metrics.registry.metrics()
-        return reply.type(metrics.registry.contentType).send(text)
-      },
-    )
-
-    app.get(
-      '/openapi.json',
-      {
-        config: access(publicRoutes.docs, 'docs'),
-        schema: {
-          tags: ['meta'],
-          summary: 'This OpenAPI 3.1 document, generated from the live service registry',
-          security: security(publicRoutes.docs),
-          response: { 200: { type: 'object', additionalProperties: true } },
-        },
-      },
-      async (_request, reply) =>
-        reply
-          .type('application/json; charset=utf-8')
-          .send(JSON.stringify(buildOpenApi(app, kernel.services.list(), auth))),
-    )
-
-    app.get(
-      '/docs',
-      {
-        config: access(publicRoutes.docs, 'docs'),
-        schema: { hide: true },
-      },
-      async (_request, reply) =>
-        reply
-          .type('text/html; charset=utf-8')
-          .header('content-security-policy', DOCS_CSP)
-          .send(DOCS_HTML),
-    )
-
-    app.get(
-      '/docs/static/:file',
-      { config: access(publicRoutes.docs, 'docs'), schema: { hide: true } },
-      async (request, reply) => {
-        const { file } = request.params as { file: string }
-        const type = DOCS_FILES[file]
-        if (type === undefined) throw new CoreError('E_NOT_FOUND', `No docs asset "${file}"`)
-        const body = await docsFile(file)
-        return reply.type(type).header('cache-control', 'public, max-age=3600').send(body)
-      },
-    )
-  }
 
   let closed: Promise<void> | undefined
   return {
@@ -402,45 +251,11 @@ export function createHttpServer(
       closed ??= (async () => {
         metrics.close()
         await app.close()
+        ctx.replay.close()
       })()
       return closed
     },
   }
-}
-
-const DOCS_CSP =
-  "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'"
-
-/**
- * Parses a JSON body, refusing `__proto__` keys and `constructor.prototype` paths
- * (secure-json-parse), so that no handler can be tricked into polluting a prototype.
- */
-function parseJsonBody(body: string): unknown {
-  if (body.trim() === '') {
-    throw new CoreError(
-      'E_VALIDATION',
-      'The request body is empty but Content-Type is application/json: send a JSON document, or no body and no Content-Type',
-    )
-  }
-  try {
-    return secureJsonParse(body, { protoAction: 'error', constructorAction: 'error' })
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error)
-    if (/prototype/i.test(message)) {
-      throw new CoreError(
-        'E_VALIDATION',
-        'The request body contains a "__proto__" or "constructor.prototype" key, which is refused: rename the key',
-        { cause: error },
-      )
-    }
-    throw new CoreError('E_VALIDATION', `The request body is not valid JSON: ${message}`, {
-      cause: error,
-    })
-  }
-}
-
-function asArray<T>(value: T | T[] | undefined): T[] {
-  return value === undefined ? [] : Array.isArray(value) ? value : [value]
 }
 
 function assertLoopback(host: string): void {

@@ -11,6 +11,8 @@ export {
   problemFromError,
   STATUS_BY_CODE,
 } from './problem.js'
+export type { EventsMissedData } from './sse-replay.js'
+export { EVENTS_MISSED_EVENT } from './sse-replay.js'
 export { TOKEN_CREATED_EVENT, TOKEN_REVOKED_EVENT } from './token-audit.js'
 export type {
   CreatedToken,

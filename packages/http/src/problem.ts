@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto'
-import { CORE_ERROR_TITLES, CoreError, type CoreErrorCode, validationError } from '@core/contracts'
+import {
+  CORE_ERROR_TITLES,
+  CoreError,
+  type CoreErrorCode,
+  type Logger,
+  validationError,
+} from '@core/contracts'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 
 /** The media type of every error body (RFC 9457 §3). @public */
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
@@ -230,4 +237,43 @@ const FASTIFY_ERRORS: Record<
     status: 404,
     message: () => 'No such route: see GET /openapi.json for the routes this hub serves',
   },
+}
+
+/**
+ * Sends `error` as an RFC 9457 problem (see {@link problemFromError}), with the headers its
+ * code calls for: `Retry-After` (and 429) when `details.retryAfterS` is set, `WWW-Authenticate`
+ * for `E_UNAUTHENTICATED` and for an `E_FORBIDDEN` of a missing scope (RFC 6750 §3). A hidden
+ * code is logged with the `urn:uuid:` occurrence id the client gets; other 5xx at debug level.
+ * @internal
+ */
+export function sendProblem(
+  error: unknown,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  logger: Logger,
+): void {
+  const mapped = toCoreErrorWithStatus(error)
+  const { err } = mapped
+  const retryAfterS = err.details?.retryAfterS
+  const status = typeof retryAfterS === 'number' ? 429 : mapped.status
+  let instance = request.url.split('?', 1)[0]
+  if (HIDDEN_CODES.includes(err.code)) {
+    // The client gets a generic detail naming this id; the log keeps the real error.
+    instance = occurrenceId()
+    logger.error({ err: error, url: request.url, instance }, 'request failed')
+  } else if (status >= 500) {
+    logger.debug({ err: error, url: request.url }, 'request failed')
+  }
+  if (typeof retryAfterS === 'number') reply.header('retry-after', String(retryAfterS))
+  if (err.code === 'E_UNAUTHENTICATED') {
+    const given = request.headers.authorization !== undefined
+    reply.header(
+      'www-authenticate',
+      given ? 'Bearer realm="core", error="invalid_token"' : 'Bearer realm="core"',
+    )
+  } else if (err.code === 'E_FORBIDDEN' && err.details?.permission !== undefined) {
+    reply.header('www-authenticate', 'Bearer realm="core", error="insufficient_scope"')
+  }
+  const problem = problemOf(err, status, instance)
+  void reply.code(status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem))
 }

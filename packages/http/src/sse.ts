@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
 import type { CloudEvent } from '@core/contracts'
-import type { EventBus } from '@core/event-bus'
+import { createTopicMatcher, type EventBus } from '@core/event-bus'
 import type { FastifyReply } from 'fastify'
+import { EVENTS_MISSED_EVENT, type EventReplayBuffer, type EventsMissedData } from './sse-replay.js'
 
 /** What {@link openEventStream} needs besides the reply. @internal */
 export interface EventStreamOptions {
@@ -17,6 +19,12 @@ export interface EventStreamOptions {
   onChange(delta: 1 | -1): void
   /** Open streams, so that closing the server can end them. */
   streams: Set<() => void>
+  /** The hub's recent events; started by the first stream. */
+  replay: EventReplayBuffer
+  /** The client's `Last-Event-ID` header: resume after that event. */
+  lastEventId?: string
+  /** CloudEvents `source` of the {@link EVENTS_MISSED_EVENT} event. */
+  source: string
 }
 
 /**
@@ -26,6 +34,11 @@ export interface EventStreamOptions {
  * of a wide pattern). A `: heartbeat` comment goes out every `heartbeatMs`. When the client goes away (or the
  * server closes) the subscription is removed and the timer cleared. A slow client applies
  * back-pressure to its own bus subscription only, whose bounded queue drops the oldest events.
+ *
+ * With `lastEventId` (the `Last-Event-ID` header a reconnecting EventSource sends), the events
+ * the hub recorded after that one and that the stream would have carried are sent first, in
+ * order, then the live ones; if that id is no longer in the replay buffer (older than its last
+ * `replay.size` events, or unknown), one {@link EVENTS_MISSED_EVENT} event says so instead.
  *
  * Subscribes before taking over the response, so a malformed pattern throws `E_VALIDATION`
  * while a normal error response can still be sent.
@@ -60,6 +73,11 @@ export function openEventStream(reply: FastifyReply, options: EventStreamOptions
     'x-accel-buffering': 'no',
   })
   res.write(`: subscribed to ${options.pattern}\nretry: 3000\n\n`)
+  // Synchronous from subscribe() to here: no live event can be delivered before the replay.
+  const replayed =
+    options.lastEventId === undefined ? '' : replayFrames(options, options.lastEventId)
+  if (replayed !== '') res.write(replayed)
+  options.replay.start()
   const timer = setInterval(() => {
     res.write(': heartbeat\n\n')
   }, options.heartbeatMs)
@@ -77,6 +95,32 @@ export function openEventStream(reply: FastifyReply, options: EventStreamOptions
   options.streams.add(end)
   res.once('close', end)
   res.once('error', end)
+}
+
+/** The frames that resume a stream after `lastEventId`, or the one that says events were missed. */
+function replayFrames(options: EventStreamOptions, lastEventId: string): string {
+  const recorded = options.replay.after(lastEventId)
+  if (recorded === undefined) {
+    const data: EventsMissedData = { lastEventId, replayEvents: options.replay.size }
+    return frame({
+      specversion: '1.0',
+      id: randomUUID(),
+      source: options.source,
+      type: EVENTS_MISSED_EVENT,
+      time: new Date().toISOString(),
+      datacontenttype: 'application/json',
+      data,
+    })
+  }
+  const matcher = createTopicMatcher<true>({ cacheSize: 0 })
+  matcher.add(options.pattern, true)
+  let out = ''
+  for (const event of recorded) {
+    if (matcher.match(event.type).length === 0) continue
+    if (options.accept !== undefined && !options.accept(event.type)) continue
+    out += frame(event)
+  }
+  return out
 }
 
 /** One SSE frame. Ids are stripped of line breaks, which would end the field. */

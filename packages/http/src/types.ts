@@ -101,6 +101,14 @@ export interface CreateHttpServerOptions {
   cancelOnDisconnect?: boolean
   /** Interval of SSE heartbeat comments, ms. @defaultValue 15_000 */
   heartbeatMs?: number
+  /**
+   * How many of the hub's latest events (all types) are kept, from the first SSE stream on, so
+   * that a client reconnecting with `Last-Event-ID` gets the ones it missed (filtered by its
+   * pattern and scopes). When its id is older than that, or unknown, the stream sends one
+   * `core.http.events_missed` event instead (`EVENTS_MISSED_EVENT`). An integer ≥ 0; 0 keeps
+   * none. @defaultValue 1_000
+   */
+  sseReplayEvents?: number
   /** CloudEvents `source` of events published over HTTP. @defaultValue '/core/http' */
   source?: string
   /** Also export prom-client's default process and Node.js metrics. @defaultValue true */

@@ -154,10 +154,15 @@ export interface Frame {
 }
 
 /** Opens an SSE stream with fetch and parses its frames as they arrive. */
-export async function openStream(hub: Hub, query: string, token = ADMIN_TOKEN) {
+export async function openStream(
+  hub: Hub,
+  query: string,
+  token = ADMIN_TOKEN,
+  headers: Record<string, string> = {},
+) {
   const controller = new AbortController()
   const res = await fetch(`${hub.url}/api/v1/events${query}`, {
-    headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' },
+    headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream', ...headers },
     signal: controller.signal,
   })
   const frames: Frame[] = []

@@ -9,6 +9,7 @@ describe('public surface', () => {
         "DEFAULT_BODY_LIMIT_BYTES",
         "DEFAULT_TOKEN_NAMESPACE",
         "DOCS_READ_SCOPE",
+        "EVENTS_MISSED_EVENT",
         "HIDDEN_CODES",
         "METRICS_READ_SCOPE",
         "MIN_ADMIN_TOKEN_BITS",

@@ -1,14 +1,6 @@
-import type { JsonSchema, Logger, PluginManifest } from '@core/contracts'
+import type { JsonSchema, Logger, PluginManifest, Undo } from '@core/contracts'
+import type { EventHandler, PublishOptions, PublishReport, SubscribeOptions } from '@core/event-bus'
 import type {
-  EventHandler,
-  PublishOptions,
-  PublishReport,
-  SubscribeOptions,
-  Unsubscribe,
-} from '@core/event-bus'
-import type {
-  CallOptions,
-  RegisterOptions,
   ServiceHandler as RegistryServiceHandler,
   ServiceContext,
   ServiceRegistry,
@@ -37,9 +29,9 @@ export interface ScopedEvents {
     pattern: string,
     handler: EventHandler<T>,
     options?: SubscribeOptions,
-  ): Unsubscribe
+  ): Undo
   /** Registers a payload schema for an event type it may publish; returns the undo. @throws E_FORBIDDEN */
-  defineEvent(type: string, schema: JsonSchema): Unsubscribe
+  defineEvent(type: string, schema: JsonSchema): Undo
 }
 
 /** What a service handler receives besides its params (the registry's `ServiceContext`). @public */
@@ -47,12 +39,6 @@ export type ServiceCallContext = ServiceContext
 
 /** A service handler: `(params, context) => result` (the registry's `ServiceHandler`). @public */
 export type ServiceHandler<P = unknown, R = unknown> = RegistryServiceHandler<P, R>
-
-/** Options of {@link ScopedServices.register} (the registry's `RegisterOptions`). @public */
-export type RegisterServiceOptions = RegisterOptions
-
-/** Options of {@link ScopedServices.call} (the registry's `CallOptions`). @public */
-export type CallServiceOptions = CallOptions
 
 /**
  * The service registry as a plugin sees it: the registry's own `register`, `call`, `has`

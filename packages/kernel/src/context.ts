@@ -5,8 +5,9 @@ import {
   deepFreeze,
   type Logger,
   type PluginManifest,
+  type Undo,
 } from '@core/contracts'
-import type { EventBus, Unsubscribe } from '@core/event-bus'
+import type { EventBus } from '@core/event-bus'
 import type { ServiceRegistry } from '@core/service-registry'
 import type { ListStateOptions, StateEngine } from '@core/state-engine'
 import type { IterateOptions, NamespacedStorage, Storage, StorageEntry } from '@core/storage'
@@ -103,7 +104,7 @@ export function createScopedContext(deps: ContextDeps): ContextHandle {
       throw error
     }
   }
-  const track = (kind: keyof typeof undos, undo: () => void): Unsubscribe => {
+  const track = (kind: keyof typeof undos, undo: () => void): Undo => {
     let done = false
     const once = (): void => {
       if (done) return
@@ -112,7 +113,7 @@ export function createScopedContext(deps: ContextDeps): ContextHandle {
       undo()
     }
     undos[kind].add(once)
-    return Object.assign(once, { [Symbol.dispose]: once }) as Unsubscribe
+    return Object.assign(once, { [Symbol.dispose]: once }) as Undo
   }
 
   const events: ScopedEvents = {

@@ -1,3 +1,5 @@
+// The registry's own option types, under their own names: a plugin's `ctx.services` takes them.
+export type { CallOptions, RegisterOptions } from '@core/service-registry'
 export { definePlugin } from './define-plugin.js'
 export { DEFAULT_STALL_THRESHOLD_MS } from './fault-containment.js'
 export { createKernel } from './kernel.js'
@@ -19,7 +21,6 @@ export { compilePolicy, patternsOverlap, SECURITY_DENIED_EVENT } from './policy.
 export type {
   Awaitable,
   BootReport,
-  CallServiceOptions,
   ComponentHealth,
   CreateKernelOptions,
   HealthCheck,
@@ -44,7 +45,6 @@ export type {
   PluginSource,
   PluginStorage,
   PluginTransitionEvent,
-  RegisterServiceOptions,
   ReloadPluginOptions,
   ScopedEvents,
   ScopedServices,

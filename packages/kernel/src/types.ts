@@ -176,10 +176,8 @@ export interface InlinePlugin {
 
 // The context, kernel and option types live in their topic files; re-exported for the package.
 export type {
-  CallServiceOptions,
   PluginContext,
   PluginStorage,
-  RegisterServiceOptions,
   ScopedEvents,
   ScopedServices,
   ScopedState,

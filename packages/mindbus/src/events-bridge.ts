@@ -1,5 +1,5 @@
-import type { CloudEvent } from '@core/contracts'
-import type { EventBus, Unsubscribe } from '@core/event-bus'
+import type { CloudEvent, Undo } from '@core/contracts'
+import type { EventBus } from '@core/event-bus'
 import type { AsyncMessage, Connection, Consumer, Publisher } from 'rabbitmq-client'
 import { ConsumerStatus } from 'rabbitmq-client'
 import { consuming } from './command-server.js'
@@ -13,7 +13,7 @@ import type { NodeState } from './state.js'
  * exported again, and a node drops its own events.
  */
 export class EventsBridge {
-  private readonly subscriptions: Unsubscribe[] = []
+  private readonly subscriptions: Undo[] = []
   private consumer: Consumer | undefined
   /** Exports whose confirm is still awaited: pipelined, at most {@link MAX_EXPORTS_IN_FLIGHT}. */
   private readonly inFlight = new Set<Promise<void>>()

@@ -1,4 +1,5 @@
 import {
+  assertMqttTopic,
   assertServiceName,
   CoreError,
   isTraceparent,
@@ -10,7 +11,6 @@ import type { Kernel } from '@core/kernel'
 import type { IPublishPacket } from 'mqtt'
 import type { SendOptions } from './connection.js'
 import { parseJsonPayload } from './payload.js'
-import { assertMqttTopic } from './topic-words.js'
 import type { AuthorizeMqttCall, Counters } from './types.js'
 
 /** What {@link createCallServer} needs. @internal */

@@ -4,18 +4,6 @@ export {
   DEFAULT_MQTT_PREFIX,
   DEFAULT_MQTT_URL,
 } from './mqtt-bridge.js'
-export {
-  assertMqttFilter,
-  assertMqttTopic,
-  filterToPattern,
-  levelToWord,
-  MAX_MQTT_TOPIC_BYTES,
-  MESSAGE_EVENT_PREFIX,
-  mqttTopicMatches,
-  topicToWords,
-  wordsToTopic,
-  wordToLevel,
-} from './topic-words.js'
 export type {
   AuthorizeMqttCall,
   CreateMqttBridgeOptions,
@@ -23,7 +11,6 @@ export type {
   MqttBridgeStats,
   MqttCallAuthorization,
   MqttCallMode,
-  MqttMessageData,
   MqttPublishParams,
   MqttQos,
   MqttReconnectOptions,

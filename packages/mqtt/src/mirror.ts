@@ -1,8 +1,16 @@
-import type { CloudEvent, Logger, RateLimitedLogger } from '@core/contracts'
-import { createTopicMatcher, type Unsubscribe } from '@core/event-bus'
+import {
+  type CloudEvent,
+  type Logger,
+  MESSAGE_EVENT_PREFIX,
+  type RateLimitedLogger,
+  type StateChange,
+  type StateEntry,
+  type Undo,
+  wordToLevel,
+} from '@core/contracts'
+import { createTopicMatcher } from '@core/event-bus'
 import type { Kernel } from '@core/kernel'
 import type { SendOptions } from './connection.js'
-import { MESSAGE_EVENT_PREFIX, wordToLevelLoose } from './topic-words.js'
 
 /** What {@link startMirror} needs. @internal */
 export interface MirrorDeps {
@@ -38,8 +46,10 @@ const CLEARED = 0
  * Words become levels by reversing the percent-encoding where it is canonical
  * (`living%20room` → `living room`).
  *
- * A `state.<namespace>.<key…>` event only says which key to look at: namespace and key come
- * from the event type and the entry from `kernel.state.get`, never from the event's data.
+ * A `state.<namespace>.<key…>` event (published by the kernel alone) carries the whole new
+ * entry (`value`, `revision`, `updatedAt`, `expiresAt`), which is sent as it is; namespace and
+ * key come from the event type, never from its data. Only a change that lacks `updatedAt` (one
+ * a shared backend relayed without it) makes the mirror read the key with `kernel.state.get`.
  *
  * Overlapping patterns forward an event once: pattern `i` skips what an earlier pattern matches.
  * Each state key's messages go out in revision order, and a resync never publishes an older
@@ -48,15 +58,15 @@ const CLEARED = 0
  */
 export function startMirror(deps: MirrorDeps): Mirror {
   const { kernel, prefix, send, logger: log, limited } = deps
-  const undos: Unsubscribe[] = []
+  const undos: Undo[] = []
   /** `<ns>\0<key>` → the last revision sent (a value or a clear). */
   const sent = new Map<string, number>()
   const namespaces = new Set<string>()
   const stateMatcher = createTopicMatcher<true>()
 
-  const levels = (words: string): string => words.split('.').map(wordToLevelLoose).join('/')
+  const levels = (words: string): string => words.split('.').map(levelOf).join('/')
   const stateTopic = (ns: string, key: string): string =>
-    `${prefix}/state/${wordToLevelLoose(ns)}/${levels(key)}`
+    `${prefix}/state/${levelOf(ns)}/${levels(key)}`
 
   const subscribeOnce = <T>(
     patterns: readonly string[],
@@ -84,16 +94,21 @@ export function startMirror(deps: MirrorDeps): Mirror {
   )
 
   /**
-   * Brings one key's retained message in line with the state engine. The key comes from the
-   * event type (`state.<namespace>.<key…>`) and the value from `kernel.state.get`: never from
-   * the event's data, which a forged event could fill with another namespace or a revision
-   * from the future.
+   * Brings one key's retained message in line with `entry` (`undefined`: the key is gone, as of
+   * revision `removedAt` when known). The key comes from the event type
+   * (`state.<namespace>.<key…>`), never from the event's data. Never goes back to an older
+   * revision than one already sent (a resync may have sent a newer one).
    */
-  const mirrorKey = async (ns: string, key: string): Promise<void> => {
+  const mirrorEntry = (
+    ns: string,
+    key: string,
+    entry: StateEntry | undefined,
+    removedAt = Number.POSITIVE_INFINITY,
+  ): void => {
     const id = `${ns}\u0000${key}`
-    const entry = await kernel.state.get(ns, key)
     if (entry === undefined) {
-      if (sent.get(id) === CLEARED) return
+      const last = sent.get(id)
+      if (last === CLEARED || (last !== undefined && last > removedAt)) return
       sent.set(id, CLEARED)
       send(stateTopic(ns, key), '', STATE_QOS)
       return
@@ -104,20 +119,33 @@ export function startMirror(deps: MirrorDeps): Mirror {
   }
 
   for (const p of deps.state) stateMatcher.add(p, true)
-  subscribeOnce<unknown>(
+  subscribeOnce<StateChange | undefined>(
     deps.state,
     (p) => `state.${p}`,
     async (event) => {
       const target = stateKeyOf(event.type)
       if (target === undefined) return
       namespaces.add(target.namespace)
-      await mirrorKey(target.namespace, target.key).catch((error: unknown) => {
-        limited.warn(
-          'mqtt.state-mirror.failed',
-          { err: error, namespace: target.namespace, key: target.key },
-          'state mirror failed',
-        )
-      })
+      const change = event.data
+      if (change?.reason === 'delete' || change?.reason === 'expired') {
+        mirrorEntry(target.namespace, target.key, undefined, change.revision)
+        return
+      }
+      const entry = entryOf(change)
+      if (entry !== undefined) {
+        mirrorEntry(target.namespace, target.key, entry)
+        return
+      }
+      await kernel.state.get(target.namespace, target.key).then(
+        (read) => mirrorEntry(target.namespace, target.key, read),
+        (error: unknown) => {
+          limited.warn(
+            'mqtt.state-mirror.failed',
+            { err: error, namespace: target.namespace, key: target.key },
+            'state mirror failed',
+          )
+        },
+      )
     },
   )
 
@@ -159,6 +187,21 @@ export function startMirror(deps: MirrorDeps): Mirror {
 }
 
 /**
+ * The new entry a `set` change holds; `undefined` when the change does not hold it all (no
+ * `updatedAt`: relayed by a shared backend without it), so the key must be read.
+ */
+function entryOf(change: StateChange | undefined): StateEntry | undefined {
+  if (change?.reason !== 'set' || change.updatedAt === undefined) return undefined
+  const entry: StateEntry = {
+    value: change.value,
+    revision: change.revision,
+    updatedAt: change.updatedAt,
+  }
+  if (change.expiresAt !== undefined) entry.expiresAt = change.expiresAt
+  return entry
+}
+
+/**
  * `{ namespace, key }` of a `state.<namespace>.<key…>` event type; `undefined` for a type with
  * no key (the kernel never publishes one). @internal
  */
@@ -167,4 +210,17 @@ export function stateKeyOf(type: string): { namespace: string; key: string } | u
   const second = type.indexOf('.', first + 1)
   if (first < 0 || second < 0 || second === type.length - 1) return undefined
   return { namespace: type.slice(first + 1, second), key: type.slice(second + 1) }
+}
+
+/**
+ * The MQTT level an event or state-key word stands for when it is canonical
+ * (`living%20room` → `living room`), else the word itself, so that the topic built from it is
+ * always valid. @internal
+ */
+export function levelOf(word: string): string {
+  try {
+    return wordToLevel(word)
+  } catch {
+    return word
+  }
 }

@@ -1,12 +1,17 @@
 import { randomBytes } from 'node:crypto'
-import { assertPattern, CoreError, type Logger, rateLimited } from '@core/contracts'
+import {
+  assertMqttTopic,
+  assertPattern,
+  CoreError,
+  type Logger,
+  rateLimited,
+} from '@core/contracts'
 import { createTopicMatcher, type TopicMatcher } from '@core/event-bus'
 import type { Kernel } from '@core/kernel'
 import { type CallServer, createCallServer } from './call-server.js'
 import { type Connection, openConnection, redact, type SendOptions } from './connection.js'
 import { type Mirror, startMirror } from './mirror.js'
 import { type PluginServices, registerPluginServices } from './plugin-services.js'
-import { assertMqttTopic } from './topic-words.js'
 import type {
   AuthorizeMqttCall,
   Counters,

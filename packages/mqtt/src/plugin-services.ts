@@ -1,25 +1,23 @@
 import {
+  assertMqttFilter,
+  assertMqttTopic,
   assertPattern,
   assertTopic,
   CoreError,
+  filterToPattern,
   type Logger,
+  MESSAGE_EVENT_PREFIX,
+  type MqttMessageData,
+  mqttTopicMatches,
   type RateLimitedLogger,
+  topicToWords,
 } from '@core/contracts'
 import type { Kernel, PluginTransitionEvent, ServiceCallContext } from '@core/kernel'
 import type { IPublishPacket } from 'mqtt'
 import type { Connection } from './connection.js'
 import { decodePayload, encodePayload } from './payload.js'
-import {
-  assertMqttFilter,
-  assertMqttTopic,
-  filterToPattern,
-  MESSAGE_EVENT_PREFIX,
-  mqttTopicMatches,
-  topicToWords,
-} from './topic-words.js'
 import type {
   Counters,
-  MqttMessageData,
   MqttPublishParams,
   MqttQos,
   MqttStatusResult,

@@ -206,17 +206,6 @@ export interface MqttUnsubscribeResult {
   released: boolean
 }
 
-/** The `data` of an `mqtt.message.<words>` event: one inbound MQTT message. @public */
-export interface MqttMessageData {
-  /** The MQTT topic, as received. */
-  topic: string
-  /** The payload parsed as JSON when it parses, else the UTF-8 text (`''` when empty). */
-  payload: unknown
-  /** True for a retained message delivered on subscribe. */
-  retain: boolean
-  qos: MqttQos
-}
-
 /** Result of the `mqtt.status` service. @public */
 export interface MqttStatusResult {
   url: string

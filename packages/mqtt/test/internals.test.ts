@@ -11,17 +11,7 @@ describe('public surface', () => {
         "DEFAULT_MQTT_MAX_IN_FLIGHT",
         "DEFAULT_MQTT_PREFIX",
         "DEFAULT_MQTT_URL",
-        "MAX_MQTT_TOPIC_BYTES",
-        "MESSAGE_EVENT_PREFIX",
-        "assertMqttFilter",
-        "assertMqttTopic",
         "createMqttBridge",
-        "filterToPattern",
-        "levelToWord",
-        "mqttTopicMatches",
-        "topicToWords",
-        "wordToLevel",
-        "wordsToTopic",
       ]
     `)
   })

@@ -1,11 +1,10 @@
-import { type CloudEvent, CoreError, silentLogger } from '@core/contracts'
+import { type CloudEvent, CoreError, type MqttMessageData, silentLogger } from '@core/contracts'
 import { createKernel, type InlinePlugin, type Kernel, type PluginContext } from '@core/kernel'
-import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import {
   type CreateMqttBridgeOptions,
   createMqttBridge,
   type MqttBridge,
-  type MqttMessageData,
   type MqttStatusResult,
 } from '../src/index.js'
 import {
@@ -383,6 +382,26 @@ describe.skipIf(skipBroker)('MQTT bridge on the real broker', () => {
       const after = await client(5, [`${prefix}/state/#`])
       await expect(after.next(() => true, 300)).rejects.toThrow(/no matching/)
       expect(watcher.messages.some((m) => m.topic.includes('/state/other/'))).toBe(false)
+    })
+
+    it('mirrors each set from its change event, TTL included, without reading the key back', async () => {
+      const { kernel, prefix } = await boot({ state: ['lights.#'] })
+      const watcher = await client(5, [`${prefix}/state/#`])
+      const get = vi.spyOn(kernel.state, 'get')
+      const first = await kernel.state.set('lights', 'hall', { on: true }, { ttlMs: 60_000 })
+      const second = await kernel.state.set('lights', 'hall', { on: false })
+      const messages = [await watcher.next(() => true), await watcher.next(() => true)]
+      expect(messages.map((m) => JSON.parse(m.text))).toEqual([
+        {
+          value: { on: true },
+          revision: first.revision,
+          updatedAt: first.updatedAt,
+          expiresAt: first.expiresAt,
+        },
+        { value: { on: false }, revision: second.revision, updatedAt: second.updatedAt },
+      ])
+      expect(get).not.toHaveBeenCalled()
+      get.mockRestore()
     })
 
     it('publishes the state that existed before it connected', async () => {

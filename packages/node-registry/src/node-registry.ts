@@ -1,5 +1,4 @@
-import { CoreError, silentLogger, systemClock } from '@core/contracts'
-import type { Unsubscribe } from '@core/event-bus'
+import { CoreError, silentLogger, systemClock, type Undo } from '@core/contracts'
 import {
   compileLabelSelector,
   type LabelSelector,
@@ -218,7 +217,7 @@ export function createNodeRegistry(options: CreateNodeRegistryOptions = {}): Nod
       const undo = (): void => {
         handlers.delete(handler)
       }
-      return Object.assign(undo, { [Symbol.dispose]: undo }) as Unsubscribe
+      return Object.assign(undo, { [Symbol.dispose]: undo }) as Undo
     },
     counts() {
       const counts: Record<NodeHealthState, number> = { ALIVE: 0, NOT_READY: 0, OFFLINE: 0 }

@@ -5,8 +5,9 @@ import type {
   NodeLabels,
   NodePassport,
   NodeStatus,
+  Undo,
 } from '@core/contracts'
-import type { EventBus, Unsubscribe } from '@core/event-bus'
+import type { EventBus } from '@core/event-bus'
 import type { NodeRegistryBackend } from './backend.js'
 import type { LabelSelector } from './label-selector.js'
 import type { NodePassportConverters } from './passport.js'
@@ -150,7 +151,7 @@ export interface NodeRegistry {
    */
   findNodes(options?: FindNodesOptions): NodeEntry[]
   /** Calls `handler` with every {@link NodeRegistryEvent}; returns the undo. */
-  watch(handler: (event: NodeRegistryEvent) => void): Unsubscribe
+  watch(handler: (event: NodeRegistryEvent) => void): Undo
   /** Number of nodes per health state (for gauges). */
   counts(): Record<NodeHealthState, number>
   /** The registry's own health. */

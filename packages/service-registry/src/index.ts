@@ -15,5 +15,4 @@ export type {
   ServiceContext,
   ServiceHandler,
   ServiceRegistry,
-  Unregister,
 } from './types.js'

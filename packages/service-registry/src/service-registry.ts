@@ -11,6 +11,7 @@ import {
   systemClock,
   toCoreError,
   toShareable,
+  type Undo,
   validationError,
 } from '@core/contracts'
 import semver from 'semver'
@@ -31,7 +32,6 @@ import type {
   RemoteTransport,
   ServiceHandler,
   ServiceRegistry,
-  Unregister,
 } from './types.js'
 import { insertByVersion, parseVersion, pickHighest, RangeCache } from './versions.js'
 
@@ -394,7 +394,7 @@ class Registry {
     )
   }
 
-  register(name: string, handler: ServiceHandler, options: RegisterOptions): Unregister {
+  register(name: string, handler: ServiceHandler, options: RegisterOptions): Undo {
     assertServiceName(name)
     if (typeof handler !== 'function') {
       throw new CoreError(
@@ -510,7 +510,7 @@ class Registry {
     return local
   }
 
-  use(middleware: Middleware): Unregister {
+  use(middleware: Middleware): Undo {
     if (typeof middleware !== 'function') {
       throw new CoreError(
         'E_VALIDATION',
@@ -530,7 +530,7 @@ class Registry {
     })
   }
 
-  observe(observer: CallObserver): Unregister {
+  observe(observer: CallObserver): Undo {
     if (typeof observer !== 'function') {
       throw new CoreError('E_VALIDATION', 'An observer is a function (outcome) => void', {
         details: { received: typeof observer },
@@ -634,7 +634,7 @@ function describe(s: LocalService): ServiceDescriptor {
   return d
 }
 
-function undoable(fn: () => void): Unregister {
+function undoable(fn: () => void): Undo {
   let done = false
   const undo = (): void => {
     if (done) return

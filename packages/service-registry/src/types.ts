@@ -5,6 +5,7 @@ import type {
   Logger,
   SerializedCoreError,
   ServiceDescriptor,
+  Undo,
 } from '@core/contracts'
 
 /**
@@ -98,13 +99,6 @@ export interface CallContext {
  * @public
  */
 export type Middleware = (context: CallContext, next: () => Promise<unknown>) => Promise<unknown>
-
-/**
- * The undo of a registration or `use`: call it (or let `using` dispose of it) to remove what it
- * added. Calling it again is harmless.
- * @public
- */
-export type Unregister = (() => void) & Disposable
 
 /** Options of {@link ServiceRegistry.register}. @public */
 export interface RegisterOptions {
@@ -238,7 +232,7 @@ export interface ServiceRegistry {
     name: string,
     handler: ServiceHandler<P, R>,
     options: RegisterOptions,
-  ): Unregister
+  ): Undo
   /**
    * Calls `name` with `params` and resolves with its result. Never throws synchronously: every
    * refusal is a rejected promise carrying a {@link CoreError}.
@@ -291,7 +285,7 @@ export interface ServiceRegistry {
    * })
    * ```
    */
-  use(middleware: Middleware): Unregister
+  use(middleware: Middleware): Undo
   /**
    * Adds an observer, told once when each call ends: its service name and version, how it ended
    * and how long it took. For metrics and tracing; unlike a middleware it cannot change the call,
@@ -304,7 +298,7 @@ export interface ServiceRegistry {
    * services.observe(({ name, outcome, durationMs }) => histogram.observe({ name, outcome }, durationMs / 1000))
    * ```
    */
-  observe(observer: CallObserver): Unregister
+  observe(observer: CallObserver): Undo
   /**
    * Serves a call received from another node: runs it locally (never forwarding it again) with
    * `request.timeoutMs` as the caller's deadline and `signal` as its cancel, and resolves with

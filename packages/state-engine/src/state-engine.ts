@@ -12,8 +12,9 @@ import {
   type StateEntry,
   systemClock,
   toCoreError,
+  type Undo,
 } from '@core/contracts'
-import type { PublishOptions, Unsubscribe } from '@core/event-bus'
+import type { PublishOptions } from '@core/event-bus'
 import { createExpiryScheduler, type ExpiryItem } from './expiry-scheduler.js'
 import { createMemoryStateBackend } from './memory-backend.js'
 import type {
@@ -34,9 +35,11 @@ const TOPIC_ROOT = 'state'
  * every set, delete and expiry.
  *
  * **Events.** Each change publishes `state.<namespace>.<key>` whose `data` is a
- * `StateChange` `{ namespace, key, value?, previous?, revision, reason }` (`reason` is `set`,
- * `delete` or `expired`; `value` is absent after a delete or expiry, `previous` when the key
- * did not exist). `watch` is a bus subscription on `state.<namespace>.<keyPattern>`.
+ * `StateChange` `{ namespace, key, value?, previous?, revision, reason, updatedAt, expiresAt? }`
+ * (`reason` is `set`, `delete` or `expired`; `value` is absent after a delete or expiry,
+ * `previous` when the key did not exist; `updatedAt` is when the change was made, epoch ms, and
+ * after a set the new entry's `updatedAt`, with its `expiresAt` when it has a TTL, so that a
+ * set's event holds the whole new entry). `watch` is a bus subscription on `state.<namespace>.<keyPattern>`.
  *
  * **Order and delivery.** Writes to one key are serialised by the engine and their events
  * are handed to the bus in revision order, so every watcher sees one key's changes in revision
@@ -97,7 +100,7 @@ export function createStateEngine(options: CreateStateEngineOptions): StateEngin
   const publishOptions: PublishOptions = { source: options.source ?? '/core/state', wait: false }
   /** Per key: the promise of its latest write; the next write to that key starts after it. */
   const lanes = new Map<string, Promise<unknown>>()
-  const watches = new Set<Unsubscribe>()
+  const watches = new Set<Undo>()
   let closed = false
 
   const onPublishFailed = (error: unknown): void => {
@@ -176,14 +179,18 @@ export function createStateEngine(options: CreateStateEngineOptions): StateEngin
 
   const expire = (item: ExpiryItem): void => {
     const { namespace, key, revision } = item
+    let now = 0
     write(
       `${TOPIC_ROOT}.${namespace}.${key}`,
       'expire',
       namespace,
       key,
-      () => backend.expire(namespace, key, revision, clock.now()),
+      () => {
+        now = clock.now()
+        return backend.expire(namespace, key, revision, now)
+      },
       (result) => {
-        if (result.reported !== true) publish(result.changes)
+        if (result.reported !== true) publish(stamped(result.changes, now))
       },
     ).catch((error: unknown) => {
       logger.error({ err: error, namespace, key }, 'state-engine: expiring a state key failed')
@@ -246,13 +253,14 @@ export function createStateEngine(options: CreateStateEngineOptions): StateEngin
         return Promise.reject(error)
       }
       let expiresAt: number | undefined
+      let now = 0
       return write(
         topic,
         'set',
         namespace,
         key,
         () => {
-          const now = clock.now()
+          now = clock.now()
           expiresAt = ttlMs === undefined ? undefined : now + ttlMs
           return backend.set(namespace, key, copy, { now, expiresAt, ifRevision })
         },
@@ -261,7 +269,7 @@ export function createStateEngine(options: CreateStateEngineOptions): StateEngin
           const entry = freezeEntry(result.entry as StateEntry)
           if (expiresAt === undefined) scheduler.cancel(namespace, key)
           else scheduler.schedule(namespace, key, entry.revision, expiresAt)
-          if (result.reported !== true) publish(result.changes)
+          if (result.reported !== true) publish(stamped(result.changes, now, entry))
           return entry as StateEntry<T>
         },
       )
@@ -287,16 +295,20 @@ export function createStateEngine(options: CreateStateEngineOptions): StateEngin
       } catch (error) {
         return Promise.reject(error)
       }
+      let now = 0
       return write(
         topic,
         'delete',
         namespace,
         key,
-        () => backend.delete(namespace, key, { now: clock.now(), ifRevision }),
+        () => {
+          now = clock.now()
+          return backend.delete(namespace, key, { now, ifRevision })
+        },
         (result) => {
           if (!result.ok) throw conflict(namespace, key, ifRevision as number, result.actual)
           if (result.changes.length > 0) scheduler.cancel(namespace, key)
-          if (result.reported !== true) publish(result.changes)
+          if (result.reported !== true) publish(stamped(result.changes, now))
           return result.changes.some((change) => change.reason === 'delete')
         },
       )
@@ -376,7 +388,7 @@ export function createStateEngine(options: CreateStateEngineOptions): StateEngin
           unsubscribe()
         },
         { [Symbol.dispose]: (): void => undo() },
-      ) as Unsubscribe
+      ) as Undo
       watches.add(undo)
       watchOptions?.signal?.addEventListener('abort', () => watches.delete(undo), { once: true })
       return undo
@@ -490,6 +502,22 @@ function freezeEntry<E extends StateEntry>(entry: E): E {
   if (Object.isFrozen(entry)) return entry
   deepFreeze(entry.value)
   return Object.freeze(entry)
+}
+
+/**
+ * The changes of one write with `updatedAt` (and, for the `set`, the new entry's `expiresAt`)
+ * filled in where the backend left them out: `now` is the engine's clock reading the write was
+ * made with. Changes that carry them (the memory backend's) are returned as they are.
+ */
+function stamped(changes: StateChange[], now: number, entry?: StateEntry): StateChange[] {
+  if (changes.every((change) => change.updatedAt !== undefined)) return changes
+  return changes.map((change) => {
+    if (change.updatedAt !== undefined) return change
+    if (change.reason !== 'set' || entry === undefined) return { ...change, updatedAt: now }
+    const out: StateChange = { ...change, updatedAt: entry.updatedAt }
+    if (entry.expiresAt !== undefined) out.expiresAt = entry.expiresAt
+    return out
+  })
 }
 
 function freezeChange(change: StateChange): StateChange {

@@ -1,5 +1,5 @@
-import type { Clock, CloudEvent, Logger, StateChange, StateEntry } from '@core/contracts'
-import type { EventBus, SubscribeOptions, Unsubscribe } from '@core/event-bus'
+import type { Clock, CloudEvent, Logger, StateChange, StateEntry, Undo } from '@core/contracts'
+import type { EventBus, SubscribeOptions } from '@core/event-bus'
 
 /**
  * One entry of {@link StateEngine.list}: the key (without its namespace) and its entry.
@@ -170,7 +170,7 @@ export interface StateEngine {
     keyPattern: string,
     handler: StateWatchHandler<T>,
     options?: WatchStateOptions,
-  ): Unsubscribe
+  ): Undo
   /**
    * Stops the TTL scheduler (pending expiries are not processed by this engine any more),
    * ends the watches made through this engine, and waits for writes in flight. A backend
@@ -229,7 +229,9 @@ export interface BackendWriteResult<T = unknown> {
   /**
    * Every change this call made, in revision order: first, if the call found the key's entry
    * expired but not yet removed, an `expired` change that removed it; then the call's own
-   * change (none for a `delete` of an absent key or an `expire` that no longer applies).
+   * change (none for a `delete` of an absent key or an `expire` that no longer applies). A
+   * change may leave out `updatedAt` and `expiresAt`: the engine fills them in from the call's
+   * `now` and the stored `entry`.
    */
   changes: StateChange<T>[]
   /**

@@ -30,6 +30,7 @@ describe('TTL', () => {
       previous: { on: true },
       revision: expect.any(Number),
       reason: 'expired',
+      updatedAt: clock.now(),
     })
     expect(changes.at(-1)?.revision).toBeGreaterThan(entry.revision)
   })

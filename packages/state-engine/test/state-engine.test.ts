@@ -217,14 +217,14 @@ describe('delete', () => {
 })
 
 describe('change events', () => {
-  it('publishes state.<namespace>.<key> with the StateChange of a set', async () => {
+  it('publishes state.<namespace>.<key> with the StateChange of a set: the whole new entry', async () => {
     const { state, bus } = harness()
     const events: CloudEvent<StateChange>[] = []
     bus.subscribe<StateChange>('state.lights.kitchen.main', (event) => {
       events.push(event)
     })
     const first = await state.set('lights', 'kitchen.main', { on: true })
-    const second = await state.set('lights', 'kitchen.main', { on: false })
+    const second = await state.set('lights', 'kitchen.main', { on: false }, { ttlMs: 5_000 })
     await flush()
     expect(events.map((e) => e.type)).toEqual([
       'state.lights.kitchen.main',
@@ -236,6 +236,7 @@ describe('change events', () => {
       value: { on: true },
       revision: first.revision,
       reason: 'set',
+      updatedAt: first.updatedAt,
     })
     expect(events[1]?.data).toEqual({
       namespace: 'lights',
@@ -244,12 +245,16 @@ describe('change events', () => {
       previous: { on: true },
       revision: second.revision,
       reason: 'set',
+      updatedAt: second.updatedAt,
+      expiresAt: second.expiresAt,
     })
+    expect(second.expiresAt).toBe(second.updatedAt + 5_000)
   })
 
-  it('publishes a delete with the previous value, no value, and a new revision', async () => {
-    const { state, changes } = harness()
+  it('publishes a delete with the previous value, no value, a new revision and its time', async () => {
+    const { state, changes, clock } = harness()
     const entry = await state.set('t', 'k', 'v')
+    clock.advance(250)
     await state.delete('t', 'k')
     await flush()
     const change = changes[1]
@@ -259,9 +264,33 @@ describe('change events', () => {
       previous: 'v',
       revision: expect.any(Number),
       reason: 'delete',
+      updatedAt: entry.updatedAt + 250,
     })
     expect(change?.revision).toBeGreaterThan(entry.revision)
     expect(change).not.toHaveProperty('value')
+  })
+
+  it('fills in updatedAt and expiresAt for a backend whose changes leave them out', async () => {
+    const memory = createMemoryStateBackend()
+    const untimed = <R extends { changes: StateChange[] }>(result: R): R => ({
+      ...result,
+      changes: result.changes.map(({ updatedAt: _u, expiresAt: _e, ...rest }) => rest),
+    })
+    const backend: StateBackend = {
+      ...memory,
+      set: (...args) => untimed(memory.set(...args) as Awaited<ReturnType<typeof memory.set>>),
+      delete: (...args) =>
+        untimed(memory.delete(...args) as Awaited<ReturnType<typeof memory.delete>>),
+    }
+    const { state, changes, clock } = harness({ backend })
+    const entry = await state.set('t', 'k', 'v', { ttlMs: 1_000 })
+    clock.advance(10)
+    await state.delete('t', 'k')
+    await flush()
+    expect(changes.map((c) => [c.reason, c.updatedAt, c.expiresAt])).toEqual([
+      ['set', entry.updatedAt, entry.updatedAt + 1_000],
+      ['delete', entry.updatedAt + 10, undefined],
+    ])
   })
 
   it('uses /core/state as the CloudEvents source unless told otherwise', async () => {
@@ -556,6 +585,7 @@ describe('watch', () => {
       value: 'on',
       revision: entry.revision,
       reason: 'set',
+      updatedAt: entry.updatedAt,
     })
     expect(event.type).toBe('state.lights.kitchen.main')
     expect(event.specversion).toBe('1.0')

@@ -1,5 +1,5 @@
-import type { CloudEvent, StateChange, StateEntry } from '@core/contracts'
-import { createEventBus, type Unsubscribe } from '@core/event-bus'
+import type { CloudEvent, StateChange, StateEntry, Undo } from '@core/contracts'
+import { createEventBus } from '@core/event-bus'
 import { describe, expectTypeOf, it } from 'vitest'
 import {
   createMemoryStateBackend,
@@ -24,7 +24,7 @@ describe('public types', () => {
       expectTypeOf(change).toEqualTypeOf<StateChange<number>>()
       expectTypeOf(event).toEqualTypeOf<CloudEvent<StateChange<number>>>()
     })
-    expectTypeOf(undo).toEqualTypeOf<Unsubscribe>()
+    expectTypeOf(undo).toEqualTypeOf<Undo>()
     undo()
     await state.close()
   })

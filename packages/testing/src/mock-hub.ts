@@ -1,5 +1,5 @@
-import { type CloudEvent, CoreError, type Logger } from '@core/contracts'
-import { createTopicMatcher, type Unsubscribe } from '@core/event-bus'
+import { type CloudEvent, CoreError, type Logger, type Undo } from '@core/contracts'
+import { createTopicMatcher } from '@core/event-bus'
 import {
   type BootReport,
   createKernel,
@@ -140,8 +140,8 @@ export async function createMockHub(options: CreateMockHubOptions = {}): Promise
     }
   })
 
-  const stubs = new Set<Unsubscribe>()
-  const stub = (name: string, given: ServiceStub): Unsubscribe => {
+  const stubs = new Set<Undo>()
+  const stub = (name: string, given: ServiceStub): Undo => {
     const spec = typeof given === 'function' ? { handler: given } : given
     if (typeof spec !== 'object' || spec === null || typeof spec.handler !== 'function') {
       throw new CoreError(

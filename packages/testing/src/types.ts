@@ -1,14 +1,14 @@
-import type { CloudEvent, CoreError, Logger } from '@core/contracts'
-import type { EventBus, PublishOptions, PublishReport, Unsubscribe } from '@core/event-bus'
+import type { CloudEvent, CoreError, Logger, Undo } from '@core/contracts'
+import type { EventBus, PublishOptions, PublishReport } from '@core/event-bus'
 import type {
   BootReport,
-  CallServiceOptions,
+  CallOptions,
   HealthReport,
   Kernel,
   LifecycleTimeouts,
   PluginContext,
   PluginManager,
-  RegisterServiceOptions,
+  RegisterOptions,
   ServiceHandler,
   StopReport,
 } from '@core/kernel'
@@ -27,7 +27,7 @@ import type { LogLevel, LogRecord } from './recording-logger.js'
  */
 export type ServiceStub =
   | ServiceHandler<never, unknown>
-  | ({ handler: ServiceHandler<never, unknown> } & Partial<RegisterServiceOptions>)
+  | ({ handler: ServiceHandler<never, unknown> } & Partial<RegisterOptions>)
 
 /** Options of {@link createMockHub}. @public */
 export interface CreateMockHubOptions {
@@ -117,7 +117,7 @@ export interface PluginActor {
   /** The plugin's current scoped context (events, services, state, storage, timers, config…). */
   readonly ctx: PluginContext
   /** `ctx.services.call(service, params, options)`; `params` default `{}`. */
-  call<R = unknown>(service: string, params?: unknown, options?: CallServiceOptions): Promise<R>
+  call<R = unknown>(service: string, params?: unknown, options?: CallOptions): Promise<R>
   /** `ctx.events.publish(type, data, options)`; `data` default `{}`. */
   publish<T = unknown>(type: string, data?: T, options?: PublishOptions): Promise<PublishReport>
 }
@@ -153,11 +153,11 @@ export interface MockHub {
   /** Acts as the plugin `name` (permission-checked). @throws E_NOT_FOUND when no such plugin was set up. */
   as(name: string): PluginActor
   /** Calls a service from outside any plugin (unrestricted, `meta.caller` unset); `params` default `{}`. */
-  call<R = unknown>(service: string, params?: unknown, options?: CallServiceOptions): Promise<R>
+  call<R = unknown>(service: string, params?: unknown, options?: CallOptions): Promise<R>
   /** Publishes an event from outside any plugin (source `/test`); `data` default `{}`. */
   publish<T = unknown>(type: string, data?: T, options?: PublishOptions): Promise<PublishReport>
   /** Registers a stub for a service (as the `services` option does). @returns its undo. */
-  stub(name: string, stub: ServiceStub): Unsubscribe
+  stub(name: string, stub: ServiceStub): Undo
   /** The events recorded since creation (or `clear()`), oldest first; only those matching `pattern` when given. */
   events<T = unknown>(pattern?: string): CloudEvent<T>[]
   /**

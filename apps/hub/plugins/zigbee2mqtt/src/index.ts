@@ -1,13 +1,7 @@
-import { CoreError, rateLimited } from '@core/contracts'
+import { CoreError, filterToPattern, type MqttMessageData, rateLimited } from '@core/contracts'
 import type { PluginContext, PluginHooks } from '@core/kernel'
 import { checkPayload } from './exposes.js'
-import { topicToWords } from './names.js'
-import {
-  createRegistry,
-  type MqttMessage,
-  type Registry,
-  type Zigbee2MqttConfig,
-} from './registry.js'
+import { createRegistry, type Registry, type Zigbee2MqttConfig } from './registry.js'
 import {
   CommandResult,
   ListParams,
@@ -79,8 +73,8 @@ export default async function zigbee2mqtt(
     start: async () => {
       // Listen on the bus first, then subscribe: the retained messages the broker sends right
       // after SUBACK must find the subscription in place.
-      ctx.events.subscribe<MqttMessage>(
-        `mqtt.message.${topicToWords(base)}.#`,
+      ctx.events.subscribe<MqttMessageData>(
+        filterToPattern(filter),
         (event) =>
           registry.handle(event.data).catch((error: unknown) => {
             limited.error(

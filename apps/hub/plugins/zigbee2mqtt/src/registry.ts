@@ -1,8 +1,13 @@
-import { assertTopic, CoreError, rateLimited } from '@core/contracts'
+import {
+  assertTopic,
+  CoreError,
+  levelToWord,
+  type MqttMessageData,
+  rateLimited,
+} from '@core/contracts'
 import type { PluginContext } from '@core/kernel'
 import { type Capabilities, capabilitiesOf, type DeviceKind } from './exposes.js'
 import { isObject, jsonBytes, sameJson, stringOr } from './json.js'
-import { deviceKey, topicToWords } from './names.js'
 
 /** The plugin's config (manifest `corePlugin.config`, defaults applied by the kernel). */
 export interface Zigbee2MqttConfig {
@@ -89,14 +94,6 @@ export interface AvailabilityChangedEvent {
   previous: Availability
 }
 
-/** The `data` of an `mqtt.message.…` event (as the MQTT bridge publishes it). */
-export interface MqttMessage {
-  topic: string
-  payload: unknown
-  retain: boolean
-  qos: number
-}
-
 interface Entry {
   device: ZigbeeDevice
   caps: Capabilities
@@ -116,7 +113,7 @@ export function createRegistry(ctx: PluginContext<Zigbee2MqttConfig>) {
   const log = ctx.logger
   let byName = new Map<string, Entry>()
   /** Messages for devices not (yet) in `bridge/devices`, by topic after the base. */
-  const pending = new Map<string, MqttMessage>()
+  const pending = new Map<string, MqttMessageData>()
   const bridge: BridgeInfo = {
     state: 'unknown',
     devices: 0,
@@ -214,7 +211,7 @@ export function createRegistry(ctx: PluginContext<Zigbee2MqttConfig>) {
       await ctx.state.delete(ns, deviceKey(device.friendly_name))
     })
   }
-  const eventBase = (name: string): string => `${ns}.device.${topicToWords(name)}`
+  const eventBase = (name: string): string => `${ns}.device.${nameToWords(name)}`
 
   const onDevices = async (topic: string, payload: unknown): Promise<void> => {
     if (!Array.isArray(payload)) {
@@ -394,7 +391,7 @@ export function createRegistry(ctx: PluginContext<Zigbee2MqttConfig>) {
     return undefined
   }
 
-  const handle = async (message: MqttMessage): Promise<void> => {
+  const handle = async (message: MqttMessageData): Promise<void> => {
     const { topic, payload } = message
     if (!topic.startsWith(`${base}/`)) return
     const rest = topic.slice(base.length + 1)
@@ -510,4 +507,17 @@ function availabilityOf(payload: unknown): 'online' | 'offline' | undefined {
 /** State key of a device's exposes: `exposes.<ieee address>` (kept across renames). */
 function exposesKey(ieee: string): string {
   return `exposes.${ieee}`
+}
+
+/**
+ * A friendly name as dot-separated words, one per `/`-separated part, each mapped as the MQTT
+ * bridge maps topic levels (`levelToWord`): `living room/lamp` → `living%20room.lamp`.
+ */
+function nameToWords(friendlyName: string): string {
+  return friendlyName.split('/').map(levelToWord).join('.')
+}
+
+/** The state key of a device: `devices.<friendly name words>`. */
+function deviceKey(friendlyName: string): string {
+  return `devices.${nameToWords(friendlyName)}`
 }

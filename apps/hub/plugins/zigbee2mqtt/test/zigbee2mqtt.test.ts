@@ -1,12 +1,10 @@
 import { readFile } from 'node:fs/promises'
-import { CoreError } from '@core/contracts'
-import { topicToWords as adapterTopicToWords } from '@core/mqtt'
+import { CoreError, filterToPattern, topicToWords } from '@core/contracts'
 import { createMemoryAdapter, createStorage } from '@core/storage'
 import { createMockHub, type MockHub } from '@core/testing'
 import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
 import zigbee2mqtt, { type BridgeInfo, type ZigbeeDevice } from '../src/index.js'
-import { topicToWords } from '../src/names.js'
 
 const packageDir = new URL('..', import.meta.url)
 const plugin = { packageDir, plugin: zigbee2mqtt }
@@ -36,7 +34,7 @@ afterEach(async () => {
 function mqttStubs(published: Array<{ topic: string; payload: unknown; qos?: number }> = []) {
   return {
     'mqtt.subscribe': (p: { filter: string }) => ({
-      pattern: `mqtt.message.${adapterTopicToWords(p.filter.replace(/\/#$/, ''))}.#`,
+      pattern: filterToPattern(p.filter),
     }),
     'mqtt.unsubscribe': () => ({ released: true }),
     'mqtt.publish': (p: { topic: string; payload: unknown; qos?: number }) => {
@@ -69,7 +67,7 @@ async function deliver(h: MockHub, topic: string, payload: unknown, retain = fal
       data = payload
     }
   }
-  await h.publish(`mqtt.message.${adapterTopicToWords(topic)}`, {
+  await h.publish(`mqtt.message.${topicToWords(topic)}`, {
     topic,
     payload: data,
     retain,
@@ -445,27 +443,5 @@ describe('zigbee2mqtt plugin', () => {
   it('fails to start with a clear message when no MQTT bridge serves mqtt.subscribe', async () => {
     const error = await createMockHub({ plugins: [plugin] }).catch((e: unknown) => e)
     expect((error as Error).message).toMatch(/needs the MQTT bridge/)
-  })
-
-  it('escapes topic levels exactly as @core/mqtt does (property)', () => {
-    fc.assert(
-      fc.property(
-        fc.array(
-          fc
-            .string({ unit: 'grapheme', maxLength: 8 })
-            .map((s) => s.replace(/[/+#]/g, '').replaceAll('\u0000', '')),
-          {
-            minLength: 1,
-            maxLength: 5,
-          },
-        ),
-        (levels) => {
-          const topic = levels.join('/')
-          fc.pre(topic.length > 0)
-          expect(topicToWords(topic)).toBe(adapterTopicToWords(topic))
-        },
-      ),
-      { numRuns: 1000 },
-    )
   })
 })

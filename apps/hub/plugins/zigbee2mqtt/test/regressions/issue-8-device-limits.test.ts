@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
+import { topicToWords } from '@core/contracts'
 import { PERSISTED_STATE_STORAGE_NAMESPACE, persistedStateKey } from '@core/kernel'
-import { topicToWords } from '@core/mqtt'
 import { createMemoryAdapter, createStorage, type Storage } from '@core/storage'
 import { createMockHub, type MockHub } from '@core/testing'
 import { afterEach, describe, expect, it } from 'vitest'

@@ -1,4 +1,11 @@
-import { CoreError } from '@core/contracts'
+/**
+ * The one home of the MQTT ↔ event mapping, shared by the MQTT adapter (`@core/mqtt`) and the
+ * plugins that read its events (they never import the adapter): MQTT topic levels ↔ event
+ * words, MQTT filters → bus patterns, topic and filter checks, and the `data` of the
+ * `mqtt.message.<words>` events.
+ */
+import Type, { type Static } from 'typebox'
+import { CoreError } from './errors.js'
 
 /**
  * The first two words of every bus event that carries an inbound MQTT message:
@@ -6,6 +13,31 @@ import { CoreError } from '@core/contracts'
  * @public
  */
 export const MESSAGE_EVENT_PREFIX = 'mqtt.message'
+
+/**
+ * The `data` of an `mqtt.message.<words>` event: one inbound MQTT message, as the MQTT bridge
+ * publishes it.
+ *
+ * - `topic`: the MQTT topic name, as received;
+ * - `payload`: the payload parsed as JSON when it parses, else its UTF-8 text (`''` when empty);
+ * - `retain`: true for a retained message delivered on subscribe;
+ * - `qos`: the QoS it was delivered with (0, 1 or 2).
+ *
+ * @see MQTT 5 §3.3 PUBLISH
+ * @public
+ */
+export const MqttMessageDataSchema = Type.Object(
+  {
+    topic: Type.String({ minLength: 1 }),
+    payload: Type.Unknown(),
+    retain: Type.Boolean(),
+    qos: Type.Union([Type.Literal(0), Type.Literal(1), Type.Literal(2)]),
+  },
+  { $id: 'https://core-runtime.dev/schemas/mqtt-message-data.json', title: 'MqttMessageData' },
+)
+
+/** See {@link MqttMessageDataSchema}. @public */
+export type MqttMessageData = Static<typeof MqttMessageDataSchema>
 
 /** Longest MQTT topic name or filter, in bytes of UTF-8 (MQTT 5, 1.5.4 "UTF-8 Encoded String"). @public */
 export const MAX_MQTT_TOPIC_BYTES = 65_535
@@ -237,15 +269,6 @@ function decodeWord(word: string): string | undefined {
   }
   if (FORBIDDEN_IN_LEVEL.test(level) || level.includes('\u0000')) return undefined
   return levelToWord(level) === word ? level : undefined
-}
-
-/**
- * The level a word stands for when it is canonical, else the word itself: used to turn event
- * words and state keys into readable MQTT levels (`living%20room` → `living room`) while
- * never producing an invalid topic. @internal
- */
-export function wordToLevelLoose(word: string): string {
-  return decodeWord(word) ?? word
 }
 
 function checkString(value: unknown, subject: string): asserts value is string {

@@ -12,7 +12,10 @@ import { createMqttBridge } from '@core/mqtt'
 import { createMemoryAdapter, createStorage } from '@core/storage'
 import mqtt, { type MqttClient } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import zigbee2mqtt, { type BridgeInfo, type ZigbeeDevice } from '../../src/index.js'
+import zigbee2mqtt, {
+  type BridgeInfo,
+  type ZigbeeDevice,
+} from '../../plugins/zigbee2mqtt/src/index.js'
 
 // Issue 8 §1, the proof: about 1.3 MB of Zigbee2MQTT messages that each add 1,000 new attribute
 // names, sent by a broker client, stalled the hub for ~50 s (health at 10 s), grew RSS from 124
@@ -39,17 +42,15 @@ if (!brokerUp && !IN_CI) {
 }
 
 const recording = JSON.parse(
-  await readFile(
-    new URL('../../../../../../tools/z2m-replay/recording.json', import.meta.url),
-    'utf8',
-  ),
+  await readFile(new URL('../../../../tools/z2m-replay/recording.json', import.meta.url), 'utf8'),
 ) as { messages: Array<{ topic: string; payload: unknown }> }
 const DEVICES = recording.messages.find((m) => m.topic === 'bridge/devices')?.payload as Array<{
   friendly_name: string
   ieee_address: string
 }>
-const manifest = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8'))
-  .corePlugin as InlinePlugin['manifest']
+const manifest = JSON.parse(
+  await readFile(new URL('../../plugins/zigbee2mqtt/package.json', import.meta.url), 'utf8'),
+).corePlugin as InlinePlugin['manifest']
 
 /** Probe latencies above this fail the test (the issue measured 10 s). */
 const ANSWER_WITHIN_MS = 100

@@ -1,11 +1,14 @@
 import { randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { connect as tcpConnect } from 'node:net'
-import { type CloudEvent, silentLogger } from '@core/contracts'
+import { type CloudEvent, type MqttMessageData, silentLogger, topicToWords } from '@core/contracts'
 import { createKernel, type InlinePlugin, type Kernel } from '@core/kernel'
-import { createMqttBridge, type MqttBridge, type MqttMessageData, topicToWords } from '@core/mqtt'
+import { createMqttBridge, type MqttBridge } from '@core/mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import zigbee2mqtt, { type StateChangedEvent, type ZigbeeDevice } from '../src/index.js'
+import zigbee2mqtt, {
+  type StateChangedEvent,
+  type ZigbeeDevice,
+} from '../plugins/zigbee2mqtt/src/index.js'
 
 const BROKER_URL = process.env.CORE_MQTT_URL ?? 'mqtt://127.0.0.1:1883'
 const IN_CI = process.env.CI === 'true' || process.env.CI === '1'
@@ -32,13 +35,11 @@ interface Recorded {
   retain?: boolean
 }
 const recording = JSON.parse(
-  await readFile(
-    new URL('../../../../../tools/z2m-replay/recording.json', import.meta.url),
-    'utf8',
-  ),
+  await readFile(new URL('../../../tools/z2m-replay/recording.json', import.meta.url), 'utf8'),
 ) as { messages: Recorded[]; scenarios: Record<string, Recorded[]> }
-const manifest = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'))
-  .corePlugin as InlinePlugin['manifest']
+const manifest = JSON.parse(
+  await readFile(new URL('../plugins/zigbee2mqtt/package.json', import.meta.url), 'utf8'),
+).corePlugin as InlinePlugin['manifest']
 
 async function until(check: () => Promise<boolean> | boolean, timeoutMs = 5_000): Promise<void> {
   const end = Date.now() + timeoutMs

@@ -1,0 +1,86 @@
+import type { Command } from 'commander'
+import {
+  asArray,
+  type CommandContext,
+  collect,
+  commandKit,
+  type HubOptions,
+  hub,
+  text,
+} from './commands.js'
+import { formatJson, formatTable } from './format.js'
+import { buildParams } from './params.js'
+
+/**
+ * Adds `call` and `services list` to `program`.
+ * @internal
+ */
+export function registerCallCommands(program: Command, context: CommandContext): void {
+  const { act, examples } = commandKit(program, context)
+
+  // ─── call ─────────────────────────────────────────────────────────────────────────────
+  hub(
+    program
+      .command('call')
+      .description('call a service; params from <json> and/or --param')
+      .argument('<service>', 'service name, e.g. lights.set')
+      .argument('[json]', 'params as JSON (an object, usually); - reads stdin')
+      .option(
+        '-p, --param <key=value>',
+        'set one param (repeatable); the value is parsed as JSON when it parses, dotted keys nest',
+        collect,
+        [] as string[],
+      ),
+  )
+    .addHelpText(
+      'after',
+      examples(
+        `call lights.set '{"room":"kitchen","on":true}'`,
+        'call lights.set --param room=kitchen --param on=true --param color.r=255',
+        `call lights.set '{"room":"hall"}' -p level=40 --json`,
+      ),
+    )
+    .action(
+      act(
+        async (
+          service: string,
+          json: string | undefined,
+          opts: HubOptions & { param: string[] },
+        ) => {
+          const client = context.client(opts)
+          const base = json === undefined ? undefined : await context.json(json, '<json>')
+          const params = buildParams(base, opts.param)
+          const { body } = await client.request(`/api/v1/services/${encodeURIComponent(service)}`, {
+            method: 'POST',
+            body: params,
+          })
+          context.print(opts, () => formatJson(body), body ?? null)
+        },
+      ),
+    )
+
+  // ─── services ─────────────────────────────────────────────────────────────────────────
+  const services = program.command('services').description('services the hub offers')
+  hub(services.command('list').description('list the services this token may call'))
+    .addHelpText('after', examples('services list', 'services list --json'))
+    .action(
+      act(async (opts: HubOptions) => {
+        const { body } = await context.client(opts).request('/api/v1/services')
+        const list = asArray(body) as Array<Record<string, unknown>>
+        context.print(
+          opts,
+          () =>
+            formatTable(
+              ['name', 'version', 'timeout ms', 'description'],
+              list.map((s) => [
+                text(s.name),
+                text(s.version),
+                text(s.timeoutMs),
+                text(s.description),
+              ]),
+            ),
+          list,
+        )
+      }),
+    )
+}

@@ -1,0 +1,58 @@
+import { isTraceparent } from '@core/contracts'
+import type { CallOptions } from '@core/kernel'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { FastifyInstance } from 'fastify'
+import Type from 'typebox'
+import { allows, requireScope } from '../auth.js'
+import { SERVICES_PATH } from '../openapi.js'
+import { type ApiContext, principalOf } from './context.js'
+
+/**
+ * Registers `GET /api/v1/services` and `POST /api/v1/services/{name}` (documented per service
+ * by `buildOpenApi`, from the registry).
+ * @internal
+ */
+export function registerServiceRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const api = app.withTypeProvider<TypeBoxTypeProvider>()
+  const { kernel } = ctx
+
+  api.get(
+    SERVICES_PATH,
+    {
+      schema: {
+        tags: ['services'],
+        summary: 'List the services this token may call',
+        response: { 200: Type.Array(Type.Object({}, { additionalProperties: true })) },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request)
+      return kernel.services.list().filter((s) => allows(principal, 'services.call', s.name))
+    },
+  )
+
+  // Documented per service by buildOpenApi, from the registry; hidden here.
+  api.post(`${SERVICES_PATH}/:name`, { schema: { hide: true } }, async (request, reply) => {
+    const principal = principalOf(request)
+    const { name } = request.params as { name: string }
+    requireScope(principal, 'services.call', name)
+    const meta: Record<string, unknown> = { caller: 'http', token: principal.id }
+    const traceparent = request.headers.traceparent
+    if (typeof traceparent === 'string' && isTraceparent(traceparent)) {
+      meta.traceparent = traceparent
+    }
+    const options: CallOptions = { meta }
+    if (ctx.cancelOnDisconnect) {
+      const res = reply.raw
+      const controller = new AbortController()
+      res.once('close', () => {
+        if (!res.writableFinished) controller.abort()
+      })
+      options.signal = controller.signal
+    }
+    const params = request.body === undefined ? {} : request.body
+    const result = await kernel.services.call(name, params, options)
+    reply.type('application/json; charset=utf-8')
+    return JSON.stringify(result ?? null)
+  })
+}
