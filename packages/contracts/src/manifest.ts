@@ -141,7 +141,7 @@ export const PluginManifestSchema = Type.Object(
     persistState: Type.Optional(
       Type.Boolean({
         description:
-          "Persist the plugin's state namespace into storage, restored before setup (default false)",
+          "Persist the plugin's state namespace into storage, restored before setup (default false).",
       }),
     ),
     storage: Type.Optional(

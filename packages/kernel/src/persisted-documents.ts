@@ -1,5 +1,16 @@
 import { createHash } from 'node:crypto'
-import { deepFreeze, type JsonValue, type StateEntry } from '@core/contracts'
+import {
+  CoreError,
+  deepFreeze,
+  type JsonValue,
+  type Logger,
+  type StateEntry,
+} from '@core/contracts'
+import type { Storage } from '@core/storage'
+import type { PersistentStateRestoreReport } from './persistent-state-types.js'
+
+/** Most documents read per page on restore (`MAX_LIMIT` of `@core/storage`). */
+export const PAGE = 1000
 
 // How persisted state is laid out in storage: one document per key in the reserved `core`
 // namespace, plus the revision mark of removals.
@@ -106,4 +117,75 @@ export function toEntry(doc: PersistedStateDocument): StateEntry {
       ? { value, revision: doc.revision, updatedAt: doc.updatedAt }
       : { value, revision: doc.revision, updatedAt: doc.updatedAt, expiresAt: doc.expiresAt },
   )
+}
+
+/** What {@link readPersisted} read: entries by namespace, expired keys, the highest revision. @internal */
+export interface PersistedRead {
+  report: PersistentStateRestoreReport
+  staged: Map<string, Map<string, StateEntry>>
+  /** Storage keys of documents already expired at `now` (to remove). */
+  stale: string[]
+  /** The highest revision any document or the removal mark holds. */
+  highest: number
+}
+
+/**
+ * Reads the documents of `namespaces` (in key order, page by page), skipping unreadable ones
+ * (logged) and setting aside those expired at `now`.
+ * @throws {@link CoreError} `E_STORAGE` when storage cannot be read.
+ * @internal
+ */
+export async function readPersisted(
+  storage: Storage,
+  namespaces: readonly string[],
+  now: number,
+  logger: Logger,
+): Promise<PersistedRead> {
+  const CORE = PERSISTED_STATE_STORAGE_NAMESPACE
+  const report: PersistentStateRestoreReport = {
+    namespaces: {},
+    restored: 0,
+    dropped: 0,
+    skipped: 0,
+    revision: 0,
+  }
+  const staged = new Map<string, Map<string, StateEntry>>()
+  const stale: string[] = []
+  let highest = 0
+  try {
+    highest = markOf(await storage.get(CORE, REVISION_KEY))
+    for (const namespace of namespaces) {
+      const map = new Map<string, StateEntry>()
+      const documents = storage.iterate(CORE, { prefix: `state.${namespace}.`, pageSize: PAGE })
+      for await (const { key: storageKey, value } of documents) {
+        const doc = readDocument(value, namespace, storageKey)
+        if (doc === undefined) {
+          report.skipped++
+          logger.warn(
+            { namespace, storageNamespace: CORE, storageKey },
+            'persistent-state: a stored state document is unreadable; it was skipped',
+          )
+          continue
+        }
+        highest = Math.max(highest, doc.revision)
+        if (doc.expiresAt !== undefined && doc.expiresAt <= now) {
+          report.dropped++
+          stale.push(storageKey)
+          continue
+        }
+        map.set(doc.key, toEntry(doc))
+      }
+      staged.set(namespace, map)
+      report.namespaces[namespace] = map.size
+      report.restored += map.size
+    }
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error)
+    throw new CoreError(
+      'E_STORAGE',
+      `Could not restore the persisted state namespaces (${namespaces.join(', ')}) from storage ("${CORE}"/"state.*"): ${reason}; check the storage and start again`,
+      { cause: error, details: { namespaces: [...namespaces], storageNamespace: CORE } },
+    )
+  }
+  return { report, staged, stale, highest }
 }

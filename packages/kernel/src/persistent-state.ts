@@ -10,11 +10,11 @@ import {
 import type { BackendWriteResult, StateEngine, StateListItem } from '@core/state-engine'
 import {
   markOf,
+  PAGE,
   PERSISTED_STATE_STORAGE_NAMESPACE,
   persistedStateKey,
   REVISION_KEY,
-  readDocument,
-  toEntry,
+  readPersisted,
 } from './persisted-documents.js'
 import type {
   CreatePersistentStateBackendOptions,
@@ -23,8 +23,6 @@ import type {
   RestorePersistentStateOptions,
 } from './persistent-state-types.js'
 
-/** Most documents read per page on restore (`MAX_LIMIT` of `@core/storage`). */
-const PAGE = 1000
 /** Longest delay handed to the clock at once: Node fires longer delays immediately. */
 const MAX_TIMER_DELAY_MS = 2_147_483_647
 
@@ -187,52 +185,12 @@ export function createPersistentStateBackend(
     restoreOptions: RestorePersistentStateOptions | undefined,
     namespaces: readonly string[],
   ): Promise<PersistentStateRestoreReport> => {
-    const now = clock.now()
-    const report: PersistentStateRestoreReport = {
-      namespaces: {},
-      restored: 0,
-      dropped: 0,
-      skipped: 0,
-      revision: 0,
-    }
-    const staged = new Map<string, Map<string, StateEntry>>()
-    const stale: string[] = []
-    let highest = 0
-    try {
-      highest = markOf(await storage.get(CORE, REVISION_KEY))
-      for (const namespace of namespaces) {
-        const map = new Map<string, StateEntry>()
-        const documents = storage.iterate(CORE, { prefix: `state.${namespace}.`, pageSize: PAGE })
-        for await (const { key: storageKey, value } of documents) {
-          const doc = readDocument(value, namespace, storageKey)
-          if (doc === undefined) {
-            report.skipped++
-            logger.warn(
-              { namespace, storageNamespace: CORE, storageKey },
-              'persistent-state: a stored state document is unreadable; it was skipped',
-            )
-            continue
-          }
-          highest = Math.max(highest, doc.revision)
-          if (doc.expiresAt !== undefined && doc.expiresAt <= now) {
-            report.dropped++
-            stale.push(storageKey)
-            continue
-          }
-          map.set(doc.key, toEntry(doc))
-        }
-        staged.set(namespace, map)
-        report.namespaces[namespace] = map.size
-        report.restored += map.size
-      }
-    } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error)
-      throw new CoreError(
-        'E_STORAGE',
-        `Could not restore the persisted state namespaces (${namespaces.join(', ')}) from storage ("${CORE}"/"state.*"): ${reason}; check the storage and start again`,
-        { cause: error, details: { namespaces: [...namespaces], storageNamespace: CORE } },
-      )
-    }
+    const { report, staged, stale, highest } = await readPersisted(
+      storage,
+      namespaces,
+      clock.now(),
+      logger,
+    )
     if (restoreOptions?.state !== undefined) expireThrough = restoreOptions.state
     for (const [namespace, map] of staged) {
       // Stored entries replace what memory held for a namespace persisted from now on.

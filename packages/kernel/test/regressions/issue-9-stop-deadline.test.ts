@@ -48,6 +48,6 @@ describe('issue 9: kernel.stop() reaches its deadline in an otherwise idle proce
       step: 'stop',
       error: { code: 'E_PLUGIN_LIFECYCLE', details: { cause: 'E_TIMEOUT' } },
     })
-    expect(report.failed[0]?.error.message).toContain('did not finish within 300 ms')
+    expect(report.failed[0]?.error.message).toMatch(/did not finish within \d+ ms/)
   }, 60_000)
 })
