@@ -17,6 +17,7 @@ import { type ContextHandle, createScopedContext, type ResourceCounts } from './
 import { resolveDependencies } from './dependencies.js'
 import { discoverCandidates, hostFolder, resolvePluginSpec } from './discovery.js'
 import { createFaultContainment, DEFAULT_STALL_THRESHOLD_MS } from './fault-containment.js'
+import { createIsolation } from './isolation/supervisor.js'
 import {
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
   lifecycleError,
@@ -167,6 +168,20 @@ export function createKernel(options: CreateKernelOptions = {}): Kernel {
           },
         })
       : undefined
+  // Isolated (worker) plugins: started in workers by importEntry, failed and restarted here.
+  const isolation = createIsolation({
+    logger: log,
+    options: options.isolation,
+    defaultWatchdogMs: stepTimeout(options.lifecycleTimeoutMs, 'start'),
+    failPlugin: (name, error, reason) => {
+      const rec = records.get(name)
+      if (rec === undefined || rec.state !== 'started') return
+      releaseContext(rec)
+      transition(rec, 'failed', { step: 'start', error, reason })
+    },
+    restartPlugin: (name) =>
+      records.get(name)?.state === 'failed' ? manager.start(name) : Promise.resolve(),
+  })
   /** Runs a lifecycle step under its timeout, watched by the stall watchdog when there is one. */
   const watched = async <T>(
     rec: PluginRecord,
@@ -404,6 +419,7 @@ export function createKernel(options: CreateKernelOptions = {}): Kernel {
   // ─── steps ─────────────────────────────────────────────────────────────────────────────
   /** Imports a disk plugin's entry; a new generation gets a fresh module instance (cache-busting query). */
   const importEntry = (rec: PluginRecord): Promise<Record<string, unknown>> => {
+    if (isolation.isolated(rec.manifest)) return isolation.load(rec.name, rec.manifest, rec.pkg)
     const url = pathToFileURL((rec.pkg as PluginPackage).entryPath).href
     const specifier = rec.generation === 0 ? url : `${url}?core-reload=${rec.generation}`
     return import(specifier) as Promise<Record<string, unknown>>
@@ -412,6 +428,8 @@ export function createKernel(options: CreateKernelOptions = {}): Kernel {
   const load = async (rec: PluginRecord): Promise<void> => {
     try {
       if (rec.inline !== undefined) {
+        if (isolation.isolated(rec.manifest))
+          await isolation.load(rec.name, rec.manifest, undefined)
         rec.instance = toPluginInstance(
           { default: rec.inline.plugin, migrations: rec.inline.migrations },
           rec.path,
@@ -1102,6 +1120,7 @@ export function createKernel(options: CreateKernelOptions = {}): Kernel {
         } catch (error) {
           const deadline = clock.now() + (options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS)
           await shutdown(deadline)
+          await isolation.close()
           containment?.uninstall()
           phase = 'failed'
           throw error
@@ -1114,6 +1133,7 @@ export function createKernel(options: CreateKernelOptions = {}): Kernel {
         const deadline = t0 + (options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS)
         phase = 'stopping'
         const report = await shutdown(deadline)
+        await isolation.close()
         await closeOwned(deadline)
         containment?.uninstall()
         phase = 'stopped'

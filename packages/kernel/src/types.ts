@@ -16,6 +16,7 @@ import type {
 } from '@core/service-registry'
 import type { StateBackend, StateEngine } from '@core/state-engine'
 import type { NamespacedStorage, Storage } from '@core/storage'
+import type { IsolationOptions } from './isolation/supervisor.js'
 
 // ─── Lifecycle ──────────────────────────────────────────────────────────────────────────────
 
@@ -556,4 +557,11 @@ export interface CreateKernelOptions {
   clock?: Clock
   /** Reload a plugin when its files change (dev mode). @defaultValue false */
   watch?: boolean | { debounceMs?: number }
+  /**
+   * Settings of the `worker` isolation level: heap cap, heartbeat, watchdog, restarts. A
+   * plugin whose manifest says `isolation: "worker"` runs in a `worker_threads` Worker; its
+   * `ctx` calls cross a MessagePort and are checked against its manifest here, in the kernel.
+   * @see {@link IsolationOptions}
+   */
+  isolation?: IsolationOptions
 }
