@@ -173,6 +173,7 @@ export function createKernel(options: CreateKernelOptions = {}): Kernel {
     logger: log,
     options: options.isolation,
     defaultWatchdogMs: stepTimeout(options.lifecycleTimeoutMs, 'start'),
+    loadTimeoutMs: stepTimeout(options.lifecycleTimeoutMs, 'load'),
     failPlugin: (name, error, reason) => {
       const rec = records.get(name)
       if (rec === undefined || rec.state !== 'started') return

@@ -42,6 +42,8 @@ export interface IsolationDeps {
   options: IsolationOptions | undefined
   /** The default watchdog, ms (the start step's timeout). */
   defaultWatchdogMs: number
+  /** The watchdog while the entry is imported, ms (the load step's timeout). */
+  loadTimeoutMs: number
   /** Marks a started plugin failed (context released), with the reason shown in its info. */
   failPlugin(name: string, error: CoreError, reason: string): void
   /** Starts a failed plugin again (a fresh load, setup and start). */
@@ -161,6 +163,7 @@ export function createIsolation(deps: IsolationDeps): Isolation {
         resourceLimits: { maxOldGenerationSizeMb: Math.min(asked ?? capMb, capMb) },
         heartbeatMs,
         watchdogMs,
+        startupMs: Math.max(watchdogMs, deps.loadTimeoutMs),
         syncTimeoutMs: watchdogMs,
         logger: deps.logger,
         onExit: (error) => {

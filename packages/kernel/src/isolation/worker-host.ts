@@ -38,6 +38,8 @@ export interface WorkerSessionOptions {
   heartbeatMs: number
   /** No heartbeat answer for this long → the worker is terminated, ms. */
   watchdogMs: number
+  /** The same while the entry is imported (compiling a big plugin is slow), ms. */
+  startupMs: number
   /** How long a synchronous ctx call may block the worker, ms. */
   syncTimeoutMs: number
   /** The kernel's logger (records of the plugin's logger go to its `ctx.logger`). */
@@ -131,16 +133,18 @@ export function startWorkerSession(options: WorkerSessionOptions): Promise<Worke
   let expected = false
   let lastPong = Date.now()
   let lastTick = Date.now()
+  let ready = false
   const heartbeat = setInterval(() => {
     const now = Date.now()
     // The hub's own thread stalled (nothing could be answered meanwhile): give the worker time.
     if (now - lastTick > options.watchdogMs / 2) lastPong = now
     lastTick = now
     const silent = now - lastPong
-    if (silent > options.watchdogMs) {
+    const limit = ready ? options.watchdogMs : options.startupMs
+    if (silent > limit) {
       ending = lifecycle(
         name,
-        `Plugin "${name}": event loop blocked (no heartbeat answer for ${silent} ms, watchdog ${options.watchdogMs} ms); its worker was terminated`,
+        `Plugin "${name}": event loop blocked (no heartbeat answer for ${silent} ms, watchdog ${limit} ms${ready ? '' : ' while loading'}); its worker was terminated`,
       )
       void worker.terminate()
       return
@@ -154,7 +158,6 @@ export function startWorkerSession(options: WorkerSessionOptions): Promise<Worke
   heartbeat.unref()
 
   return new Promise<WorkerSession>((resolve, reject) => {
-    let ready = false
     const session = (api: WorkerSession['api'], migrations: string[]): WorkerSession => ({
       api,
       migrations,
@@ -196,6 +199,7 @@ export function startWorkerSession(options: WorkerSessionOptions): Promise<Worke
         case 'ready': {
           if (ready) return
           ready = true
+          lastPong = Date.now()
           const api = peer.importValue(m.api as Encoded) as WorkerSession['api']
           resolve(session(api, Array.isArray(m.migrations) ? (m.migrations as string[]) : []))
           return
