@@ -7,7 +7,8 @@ import type { Codec, Encoded, ErrorJson } from './codec.js'
  * self-contained (no imports, no outer names).
  *
  * Messages: `call {id, fn, a}` → `ret {id, ok, r | e}`; `free {fn}` (the other side's stub
- * was garbage-collected); `abort {sig, e}` / `sigdone {sig}` for signals that crossed.
+ * was garbage-collected); `abort {sig, e}` for a signal that crossed with a call's arguments
+ * (both sides forget it once the call is answered).
  * @internal
  */
 
@@ -90,6 +91,53 @@ export function createPeer(codec: Codec, options: PeerOptions): Peer {
       // the other side is gone
     }
   }
+  // Calls and replies go out in one message per turn (`batch`): a burst of calls costs one
+  // postMessage each way instead of one per call.
+  let outbox: Array<Record<string, unknown>> = []
+  const flush = (): void => {
+    const batch = outbox
+    outbox = []
+    if (closed || batch.length === 0) return
+    try {
+      options.post(batch.length === 1 ? batch[0] : { t: 'batch', m: batch })
+      return
+    } catch {
+      // one of them cannot be cloned: send them one by one and refuse that one
+    }
+    for (const m of batch) {
+      try {
+        options.post(m)
+      } catch (error) {
+        const why = codec.errorJson(error).message
+        if (m.t === 'call') {
+          const p = pending.get(m.id as number)
+          pending.delete(m.id as number)
+          if (p !== undefined) releaseSignals(p.sigs)
+          p?.reject(
+            options.makeError({
+              name: 'CoreError',
+              code: 'E_VALIDATION',
+              message: `Cannot pass these arguments across the isolation boundary: ${why}`,
+            }),
+          )
+        } else if (m.t === 'ret') {
+          safePost({
+            t: 'ret',
+            id: m.id,
+            ok: false,
+            e: {
+              name: 'CoreError',
+              code: 'E_VALIDATION',
+              message: `Cannot pass this result across the isolation boundary: ${why}`,
+            },
+          })
+        }
+      }
+    }
+  }
+  const send = (message: Record<string, unknown>): void => {
+    if (outbox.push(message) === 1) queueMicrotask(flush)
+  }
   const forbidden = (message: string): ErrorJson => ({
     name: 'CoreError',
     code: 'E_FORBIDDEN',
@@ -137,11 +185,16 @@ export function createPeer(codec: Codec, options: PeerOptions): Peer {
     registry.register(stub, id)
     return stub
   }
+  /** Signals received with the arguments of the call being decoded: forgotten once it is answered. */
+  let receiving: number[] | undefined
   const makeSignal = (payload: unknown): AbortSignal => {
     const p = payload as { id: number; aborted: boolean; e?: ErrorJson }
     const controller = new AbortController()
     if (p.aborted) controller.abort(options.makeError(p.e as ErrorJson))
-    else remoteSignals.set(p.id, controller)
+    else {
+      remoteSignals.set(p.id, controller)
+      receiving?.push(p.id)
+    }
     return controller.signal
   }
   const importValue = (encoded: Encoded): unknown => {
@@ -161,7 +214,7 @@ export function createPeer(codec: Codec, options: PeerOptions): Peer {
       try {
         const a = exportValue(args, sigs)
         pending.set(id, { resolve, reject, sigs })
-        options.post({ t: 'call', id, fn, a })
+        send({ t: 'call', id, fn, a })
       } catch (error) {
         pending.delete(id)
         releaseSignals(sigs)
@@ -175,18 +228,17 @@ export function createPeer(codec: Codec, options: PeerOptions): Peer {
       }
     })
 
+  /** The call was answered: stop mirroring its signals (the other side forgot them). */
   const releaseSignals = (sigs: number[]): void => {
     for (const sig of sigs) {
       localSignals.get(sig)?.()
-      if (localSignals.delete(sig)) safePost({ t: 'sigdone', sig })
+      localSignals.delete(sig)
     }
   }
 
   const reply = (id: number, ok: boolean, value: unknown): void => {
     try {
-      options.post(
-        ok ? { t: 'ret', id, ok, r: exportValue(value) } : { t: 'ret', id, ok, e: value },
-      )
+      send(ok ? { t: 'ret', id, ok, r: exportValue(value) } : { t: 'ret', id, ok, e: value })
     } catch (error) {
       safePost({
         t: 'ret',
@@ -205,6 +257,9 @@ export function createPeer(codec: Codec, options: PeerOptions): Peer {
     if (typeof message !== 'object' || message === null) return false
     const m = message as Record<string, unknown>
     switch (m.t) {
+      case 'batch':
+        if (Array.isArray(m.m)) for (const one of m.m) handle(one)
+        return true
       case 'call': {
         if (typeof m.id !== 'number') return true
         const id = m.id
@@ -214,18 +269,26 @@ export function createPeer(codec: Codec, options: PeerOptions): Peer {
           return true
         }
         let args: unknown
+        const signals: number[] = []
         try {
+          receiving = signals
           args = importValue(m.a as Encoded)
           if (!Array.isArray(args)) throw new TypeError('arguments are not an array')
         } catch (error) {
           reply(id, false, { ...forbidden(codec.errorJson(error).message), code: 'E_VALIDATION' })
           return true
+        } finally {
+          receiving = undefined
+        }
+        const done = (ok: boolean, value: unknown): void => {
+          for (const sig of signals) remoteSignals.delete(sig)
+          reply(id, ok, value)
         }
         Promise.resolve()
           .then(() => fn(...(args as unknown[])))
           .then(
-            (value) => reply(id, true, value),
-            (error: unknown) => reply(id, false, codec.errorJson(error)),
+            (value) => done(true, value),
+            (error: unknown) => done(false, codec.errorJson(error)),
           )
         return true
       }
@@ -252,9 +315,6 @@ export function createPeer(codec: Codec, options: PeerOptions): Peer {
         c?.abort(options.makeError(m.e as ErrorJson))
         return true
       }
-      case 'sigdone':
-        remoteSignals.delete(m.sig as number)
-        return true
       default:
         return false
     }
