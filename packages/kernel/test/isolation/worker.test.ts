@@ -6,6 +6,7 @@ import { createKernel, type InlinePlugin, type Kernel } from '../../src/index.js
 import { testKernel } from '../helpers.js'
 
 const worky = fileURLToPath(new URL('./fixtures/worky', import.meta.url))
+const hangy = fileURLToPath(new URL('./fixtures/hangy', import.meta.url))
 
 /** An inline plugin offering `host.add` and `host.alive`. */
 const host: InlinePlugin = {
@@ -49,8 +50,15 @@ describe('worker isolation: the ctx over the boundary', () => {
       config: { worky: { greeting: 'hello' } },
       lifecycleTimeoutMs: 10_000,
     })
-    const report = await kernel.start()
-    expect(report.failed).toEqual([])
+    const saved = process.env.CORE_ADMIN_TOKEN
+    process.env.CORE_ADMIN_TOKEN = 'the-hub-secret'
+    try {
+      const report = await kernel.start()
+      expect(report.failed).toEqual([])
+    } finally {
+      if (saved === undefined) delete process.env.CORE_ADMIN_TOKEN
+      else process.env.CORE_ADMIN_TOKEN = saved
+    }
   })
   afterAll(async () => {
     await kernel.stop()
@@ -160,6 +168,10 @@ describe('worker isolation: the ctx over the boundary', () => {
     } finally {
       delete (globalThis as Record<string, unknown>).__kernelSecret
     }
+  })
+
+  it("gives the worker the hub's environment without its secrets", async () => {
+    expect(await call(kernel, 'worky.env')).toEqual({ token: null, path: 'string' })
   })
 
   it('turns a plain error thrown in the worker into E_HANDLER with its message', async () => {
@@ -273,6 +285,31 @@ describe('worker isolation: faults end only the worker', () => {
     expect(info.state).toBe('failed')
     expect(info.error?.message).toContain('exited with code 3')
     expect((await kernel.health()).plugins.worky?.status).not.toBe('healthy')
+  })
+})
+
+describe('worker isolation: a failed step', () => {
+  it('ends the worker of a plugin whose setup timed out', async () => {
+    const logs: unknown[][] = []
+    const kernel = testKernel({
+      logger: capturingLogger(logs),
+      plugins: [hangy],
+      lifecycleTimeoutMs: { setup: 1_000 },
+    })
+    const ticks = () => logs.filter((r) => (r[2] as unknown[])[0] === 'tick').length
+    const report = await kernel.start()
+    expect(report.failed.map((f) => [f.name, f.step, f.error.details?.cause])).toEqual([
+      ['hangy', 'setup', 'E_TIMEOUT'],
+    ])
+    expect(ticks()).toBeGreaterThan(0)
+    // Once its worker is gone, the ticks stop.
+    await expect
+      .poll(async () => {
+        const before = ticks()
+        await new Promise((r) => setTimeout(r, 100))
+        return ticks() - before
+      })
+      .toBe(0)
   })
 })
 
