@@ -7,6 +7,7 @@ import { testKernel } from '../helpers.js'
 
 const worky = fileURLToPath(new URL('./fixtures/worky', import.meta.url))
 const hangy = fileURLToPath(new URL('./fixtures/hangy', import.meta.url))
+const classy = fileURLToPath(new URL('./fixtures/classy', import.meta.url))
 
 /** An inline plugin offering `host.add` and `host.alive`. */
 const host: InlinePlugin = {
@@ -310,6 +311,16 @@ describe('worker isolation: a failed step', () => {
         return ticks() - before
       })
       .toBe(0)
+  })
+})
+
+describe('worker isolation: entry shapes', () => {
+  it("runs a class plugin's data migrations in the worker, against the kernel's storage", async () => {
+    const kernel = testKernel({ plugins: [classy] })
+    const report = await kernel.start()
+    expect(report.started).toEqual(['classy'])
+    expect(await kernel.services.call('classy.seed', {})).toEqual({ v: 2 })
+    expect(await kernel.storage.forNamespace('classy').get('seed')).toEqual({ v: 2 })
   })
 })
 
