@@ -71,6 +71,8 @@ export interface Peer {
 export function createPeer(codec: Codec, options: PeerOptions): Peer {
   type Fn = (...args: unknown[]) => unknown
   const local = new Map<number, Fn>()
+  /** Ids of local functions the other side may call synchronously (no others: see answerSync). */
+  const syncLocal = new Set<number>()
   let nextLocal = 1
   const pending = new Map<
     number,
@@ -150,7 +152,9 @@ export function createPeer(codec: Codec, options: PeerOptions): Peer {
       (fn) => {
         const id = nextLocal++
         local.set(id, fn)
-        return { id, sync: options.isSync?.(fn) === true } satisfies FunctionRef
+        const sync = options.isSync?.(fn) === true
+        if (sync) syncLocal.add(id)
+        return { id, sync } satisfies FunctionRef
       },
       (signal) => {
         const id = nextSignal++
@@ -307,7 +311,10 @@ export function createPeer(codec: Codec, options: PeerOptions): Peer {
         return true
       }
       case 'free':
-        if (typeof m.fn === 'number') local.delete(m.fn)
+        if (typeof m.fn === 'number') {
+          local.delete(m.fn)
+          syncLocal.delete(m.fn)
+        }
         return true
       case 'abort': {
         const c = typeof m.sig === 'number' ? remoteSignals.get(m.sig) : undefined
@@ -330,6 +337,14 @@ export function createPeer(codec: Codec, options: PeerOptions): Peer {
         ok: false,
         e: forbidden(`No function #${String(r?.fn)} was handed to this side`),
       }
+    // Only functions handed over as synchronous: an asynchronous one called here would leave
+    // its promise (and a rejection) unattended.
+    if (!syncLocal.has(r.fn as number))
+      return {
+        id,
+        ok: false,
+        e: forbidden(`Function #${String(r.fn)} cannot be called synchronously`),
+      }
     try {
       const args = importValue(r.a as Encoded)
       if (!Array.isArray(args)) throw new TypeError('arguments are not an array')
@@ -340,6 +355,7 @@ export function createPeer(codec: Codec, options: PeerOptions): Peer {
       if (typeof value === 'function') {
         const ref: FunctionRef = { id: nextLocal++, sync: true }
         local.set(ref.id, value as Fn)
+        syncLocal.add(ref.id)
         return { id, ok: true, r: { v: null, x: [[[], 'f', ref]] } }
       }
       return { id, ok: true, r: exportValue(value) }
@@ -353,6 +369,7 @@ export function createPeer(codec: Codec, options: PeerOptions): Peer {
     for (const p of pending.values()) p.reject(error)
     pending.clear()
     local.clear()
+    syncLocal.clear()
     for (const undo of localSignals.values()) undo()
     localSignals.clear()
     remoteSignals.clear()

@@ -191,7 +191,7 @@ export function startWorkerSession(options: WorkerSessionOptions): Promise<Worke
           const bindings = m.b as Record<string, unknown>
           const target =
             typeof bindings === 'object' && bindings !== null && Object.keys(bindings).length > 0
-              ? logger.child(bindings)
+              ? logger.child({ ...bindings, plugin: name }) // cannot pose as another plugin
               : logger
           ;(target[level] as (...a: unknown[]) => void)(...(m.a as unknown[]))
           return

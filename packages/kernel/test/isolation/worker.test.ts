@@ -274,6 +274,13 @@ describe('worker isolation: faults end only the worker', () => {
     await expect.poll(async () => (await kernel.plugins.get('worky')).state).toBe('started')
   })
 
+  it('refuses an asynchronous ctx function forged onto the synchronous port', async () => {
+    const kernel = await faultKernel()
+    // events.publish, services.call, state.*, storage.*… (unattended promises on the hub)
+    expect(await call<number>(kernel, 'worky.forgeSync')).toBeGreaterThan(10)
+    expect(await call<string>(kernel, 'host.alive')).toBe('yes')
+  })
+
   it('leaves the plugin failed, with the reason, after the bounded restarts', async () => {
     const kernel = await faultKernel({ ...fast, restart: { ...fast.restart, attempts: 1 } })
     await call(kernel, 'worky.exit').catch(() => undefined)
