@@ -9,12 +9,18 @@ export type { JsonValue } from './json.js'
 export { cloneJson } from './json.js'
 export type { LogFn, Logger, RateLimitedLogger, RateLimitedOptions } from './logger.js'
 export { createStderrLogger, rateLimited, silentLogger } from './logger.js'
-export type { PluginIsolation, PluginManifest, PluginPermissions } from './manifest.js'
+export type {
+  PluginIsolation,
+  PluginManifest,
+  PluginPermissions,
+  PluginResourceLimits,
+} from './manifest.js'
 export {
   PLUGIN_NAME_PATTERN,
   PluginIsolationSchema,
   PluginManifestSchema,
   PluginPermissionsSchema,
+  PluginResourceLimitsSchema,
 } from './manifest.js'
 export type { MqttMessageData } from './mqtt-topics.js'
 export {

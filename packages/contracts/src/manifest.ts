@@ -92,6 +92,26 @@ export const PluginIsolationSchema = Type.Enum(['inline', 'worker', 'process'], 
 export type PluginIsolation = Static<typeof PluginIsolationSchema>
 
 /**
+ * Limits of an isolated plugin's JavaScript heap, in MB, with Node's `resourceLimits` names
+ * (`worker_threads`): `maxOldGenerationSizeMb` is the main heap. The hub caps it (kernel option
+ * `isolation.maxOldGenerationSizeMb`); a plugin that outgrows it is terminated and failed.
+ * Ignored for `inline` plugins.
+ * @see Node.js `worker_threads` `ResourceLimits`
+ * @public
+ */
+export const PluginResourceLimitsSchema = Type.Object(
+  {
+    maxOldGenerationSizeMb: Type.Optional(
+      Type.Integer({ minimum: 8, maximum: 65_536, description: 'Main heap limit, MB' }),
+    ),
+  },
+  { additionalProperties: false, title: 'PluginResourceLimits' },
+)
+
+/** See {@link PluginResourceLimitsSchema}. @public */
+export type PluginResourceLimits = Static<typeof PluginResourceLimitsSchema>
+
+/**
  * The `corePlugin` field of a plugin's package.json: what makes a package a Core Runtime
  * plugin. The plugin's version is the package.json `version`.
  *
@@ -102,7 +122,9 @@ export type PluginIsolation = Static<typeof PluginIsolationSchema>
  * - `requires` / `optionalRequires`: plugin name → semver range;
  * - `permissions`: see {@link PluginPermissionsSchema};
  * - `config`: JSON Schema 2020-12 of the plugin's config (validated, defaults applied);
- * - `isolation`: `inline` (default);
+ * - `isolation`: `inline` (default, in the kernel's thread) or `worker` (a `worker_threads`
+ *   Worker; `process` is refused for now);
+ * - `resourceLimits`: heap limit of an isolated plugin, see {@link PluginResourceLimitsSchema};
  * - `storage.version`: the plugin-data version its `migrations` bring storage to;
  * - `persistState`: `true` to have the kernel persist the plugin's state namespace (its
  *   name) into storage: every set, delete and expiry is written to storage before it takes
@@ -144,6 +166,7 @@ export const PluginManifestSchema = Type.Object(
           "Persist the plugin's state namespace into storage, restored before setup (default false).",
       }),
     ),
+    resourceLimits: Type.Optional(PluginResourceLimitsSchema),
     storage: Type.Optional(
       Type.Object(
         {

@@ -75,7 +75,7 @@ export async function boot(k: KernelState): Promise<BootReport> {
   // plugin's load step then awaits its own import, in order, under its timeout.
   for (const rec of valid) {
     if (rec.state === 'failed' || rec.pkg === undefined) continue
-    rec.preload = importEntry(rec)
+    rec.preload = importEntry(k, rec)
     rec.preload.catch(() => undefined)
   }
   for (const name of k.order) await bringUpAtBoot(k, k.records.get(name) as PluginRecord, report)

@@ -2,6 +2,7 @@
 export type { CallOptions, RegisterOptions } from '@core/service-registry'
 export { definePlugin } from './define-plugin.js'
 export { DEFAULT_STALL_THRESHOLD_MS } from './fault-containment.js'
+export type { IsolationOptions } from './isolation/supervisor.js'
 export { createKernel } from './kernel.js'
 export { DEFAULT_LIFECYCLE_TIMEOUT_MS, DEFAULT_SHUTDOWN_TIMEOUT_MS } from './lifecycle.js'
 export { CORE_API_VERSION } from './manifest.js'

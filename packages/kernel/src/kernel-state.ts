@@ -5,6 +5,7 @@ import type { StateEngine } from '@core/state-engine'
 import type { Storage } from '@core/storage'
 import type { ResourceCounts } from './context.js'
 import type { FaultContainment } from './fault-containment.js'
+import type { Isolation } from './isolation/supervisor.js'
 import type { ConfigSchemas } from './manifest.js'
 import type { PersistentStateBackend } from './persistent-state-types.js'
 import type { PluginRecord } from './plugin-record.js'
@@ -56,6 +57,10 @@ export interface KernelState {
   containment: FaultContainment | undefined
   /** Health checks added with `addHealthCheck`, by component name. */
   readonly healthChecks: Map<string, HealthCheck>
+  /** Workers of the plugins whose manifest says `isolation: worker`. */
+  isolation: Isolation
+  /** Starts a plugin again (the plugin manager's `start`; set by `createKernel`). */
+  startPlugin: (name: string) => Promise<unknown>
   /** Reloads a plugin whose files changed (the plugin manager's `reload`; set by `createKernel`). */
   onFilesChanged: (name: string) => void
 }

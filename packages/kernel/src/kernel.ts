@@ -7,8 +7,9 @@ import { pino } from 'pino'
 import { boot } from './boot.js'
 import { createFaultContainment, DEFAULT_STALL_THRESHOLD_MS } from './fault-containment.js'
 import { addHealthCheck, health, stats } from './health.js'
+import { createIsolation, type Isolation } from './isolation/supervisor.js'
 import { exclusive, type KernelState } from './kernel-state.js'
-import { DEFAULT_SHUTDOWN_TIMEOUT_MS } from './lifecycle.js'
+import { DEFAULT_SHUTDOWN_TIMEOUT_MS, stepTimeout } from './lifecycle.js'
 import { CORE_API_VERSION, ConfigSchemas } from './manifest.js'
 import { checkOptions } from './options.js'
 import { createPersistentStateBackend } from './persistent-state.js'
@@ -56,6 +57,7 @@ export function createKernel(options: CreateKernelOptions = {}): Kernel {
   checkOptions(options)
   const k = createKernelState(options)
   const plugins = createPluginManager(k)
+  k.startPlugin = (name) => plugins.start(name)
   k.onFilesChanged = (name) => {
     plugins
       .reload(name)
@@ -131,8 +133,25 @@ function createKernelState(options: CreateKernelOptions): KernelState {
     released: { subscriptions: 0, services: 0, watches: 0, timers: 0 },
     containment: undefined,
     healthChecks: new Map(),
+    isolation: undefined as unknown as Isolation,
+    startPlugin: () => Promise.resolve(),
     onFilesChanged: () => {},
   }
+  // Isolated (worker) plugins: started in workers by importEntry, failed and restarted here.
+  k.isolation = createIsolation({
+    logger: log,
+    options: options.isolation,
+    defaultWatchdogMs: stepTimeout(options.lifecycleTimeoutMs, 'start'),
+    loadTimeoutMs: stepTimeout(options.lifecycleTimeoutMs, 'load'),
+    failPlugin: (name, error, reason) => {
+      const rec = k.records.get(name)
+      if (rec === undefined || rec.state !== 'started') return
+      releaseContext(k, rec)
+      transition(k, rec, 'failed', { step: 'start', error, reason })
+    },
+    restartPlugin: (name) =>
+      k.records.get(name)?.state === 'failed' ? k.startPlugin(name) : Promise.resolve(),
+  })
   if (options.containFaults === true) {
     k.containment = createFaultContainment({
       logger: log,
@@ -169,7 +188,10 @@ async function start(k: KernelState): Promise<BootReport> {
     k.phase = 'running'
     return report
   } catch (error) {
-    await keepingAlive(() => shutdown(k, shutdownDeadline(k)))
+    await keepingAlive(async () => {
+      await shutdown(k, shutdownDeadline(k))
+      await k.isolation.close()
+    })
     k.containment?.uninstall()
     k.phase = 'failed'
     throw error
@@ -183,6 +205,7 @@ async function stop(k: KernelState): Promise<StopReport> {
   k.phase = 'stopping'
   const report = await keepingAlive(async () => {
     const stopped = await shutdown(k, deadline)
+    await k.isolation.close()
     await closeOwned(k, deadline)
     return stopped
   })

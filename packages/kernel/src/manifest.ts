@@ -256,11 +256,11 @@ export function checkManifest(
       }
     }
   }
-  if (m.isolation !== undefined && m.isolation !== 'inline') {
+  if (m.isolation === 'process') {
     issues.push({
       instancePath: '/corePlugin/isolation',
       keyword: 'isolation',
-      message: `"${m.isolation}" isolation is not available in this kernel yet; use "inline" (worker and process isolation come with the security work)`,
+      message: `"process" isolation is not available in this kernel yet; use "worker" (a worker_threads Worker) or "inline"`,
     })
   }
   if (m.config !== undefined) {

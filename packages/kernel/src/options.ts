@@ -2,6 +2,7 @@ import type { Clock, Logger, PolicyDocument } from '@core/contracts'
 import { CoreError } from '@core/contracts'
 import type { StateBackend } from '@core/state-engine'
 import type { Storage } from '@core/storage'
+import type { IsolationOptions } from './isolation/supervisor.js'
 import type { InlinePlugin, LifecycleTimeouts } from './types.js'
 
 /** Options of {@link createKernel}. @public */
@@ -44,6 +45,13 @@ export interface CreateKernelOptions {
    * @defaultValue none: manifests alone decide
    */
   policy?: PolicyDocument
+  /**
+   * Settings of the `worker` isolation level: heap cap, heartbeat, watchdog, restarts. A
+   * plugin whose manifest says `isolation: "worker"` runs in a `worker_threads` Worker; its
+   * `ctx` calls cross a MessagePort and are checked against its manifest here, in the kernel.
+   * @see {@link IsolationOptions}
+   */
+  isolation?: IsolationOptions
   /** With `containFaults`: the event-loop delay that makes health `unhealthy`, in ms. @defaultValue 5_000 */
   stallThresholdMs?: number
   /** Folders whose subfolders holding a package.json are plugin candidates. @defaultValue [] */

@@ -41,7 +41,8 @@ async function watched<T>(
  * Imports a disk plugin's entry; a new generation gets a fresh module instance
  * (cache-busting query). @internal
  */
-export function importEntry(rec: PluginRecord): Promise<Record<string, unknown>> {
+export function importEntry(k: KernelState, rec: PluginRecord): Promise<Record<string, unknown>> {
+  if (k.isolation.isolated(rec.manifest)) return k.isolation.load(rec.name, rec.manifest, rec.pkg)
   const url = pathToFileURL((rec.pkg as PluginPackage).entryPath).href
   const specifier = rec.generation === 0 ? url : `${url}?core-reload=${rec.generation}`
   return import(specifier) as Promise<Record<string, unknown>>
@@ -50,13 +51,16 @@ export function importEntry(rec: PluginRecord): Promise<Record<string, unknown>>
 async function load(k: KernelState, rec: PluginRecord): Promise<void> {
   try {
     if (rec.inline !== undefined) {
+      // An inline object asking for `worker` is refused (it has no module a worker could import).
+      if (k.isolation.isolated(rec.manifest))
+        await k.isolation.load(rec.name, rec.manifest, undefined)
       rec.instance = toPluginInstance(
         { default: rec.inline.plugin, migrations: rec.inline.migrations },
         rec.path,
       )
     } else {
       const pkg = rec.pkg as PluginPackage
-      const pending = rec.preload ?? importEntry(rec)
+      const pending = rec.preload ?? importEntry(k, rec)
       rec.preload = undefined
       const mod = await withTimeout(
         k.clock,

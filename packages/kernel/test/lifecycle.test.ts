@@ -308,11 +308,11 @@ describe('bad plugins next to a healthy one', () => {
       'Entry file of plugin "missing-entry" is missing',
     ],
     [
-      'bad/worker-isolation',
-      'worker-isolation',
+      'bad/process-isolation',
+      'process-isolation',
       'discover',
       'E_PLUGIN_MANIFEST',
-      '"worker" isolation is not available',
+      '"process" isolation is not available',
     ],
     [
       'bad/nothing-usable',

@@ -148,11 +148,11 @@ describe('readPluginPackage', () => {
     expect(error.message).toContain('"core-auth" is reserved')
   })
 
-  it('should refuse worker and process isolation with a clear "not available yet"', async () => {
-    const error = await refusal(fixture('bad/worker-isolation'))
+  it('should refuse process isolation with a clear "not available yet"', async () => {
+    const error = await refusal(fixture('bad/process-isolation'))
     expect(error.code).toBe('E_PLUGIN_MANIFEST')
     expect(error.message).toContain(
-      '"worker" isolation is not available in this kernel yet; use "inline"',
+      '"process" isolation is not available in this kernel yet; use "worker"',
     )
   })
 

@@ -8,7 +8,7 @@ import {
   type StopReport,
 } from '@core/kernel'
 import { createFakeClock } from './fake-clock.js'
-import { toInlinePlugin } from './plugins.js'
+import { toKernelPlugin } from './plugins.js'
 import { createRecordingLogger, type LogRecord, type RecordingLogger } from './recording-logger.js'
 import type {
   CallRecord,
@@ -75,13 +75,15 @@ export async function createMockHub(options: CreateMockHubOptions = {}): Promise
     options.logger === undefined ? createRecordingLogger() : undefined
   const logger: Logger = options.logger ?? (recording as RecordingLogger)
   const contexts = new Map<string, PluginContext<unknown>>()
-  const inline: InlinePlugin[] = []
+  const plugins: Array<InlinePlugin | string> = []
+  const names: string[] = []
   for (const spec of options.plugins ?? []) {
-    inline.push(await toInlinePlugin(spec, (ctx) => contexts.set(ctx.name, ctx)))
+    const made = await toKernelPlugin(spec, (ctx) => contexts.set(ctx.name, ctx))
+    plugins.push(made.plugin)
+    names.push(made.name)
   }
-  const names = inline.map((p) => p.manifest.name)
   const kernel = createKernel({
-    plugins: inline,
+    plugins,
     config: options.config ?? {},
     required: options.required ?? names,
     clock,

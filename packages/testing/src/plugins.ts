@@ -19,6 +19,11 @@ import type {
  * - `{ packageDir, plugin }`: the manifest and version from the folder's package.json, the
  *   implementation given in code (typically imported from the plugin's TypeScript source, so
  *   tests need no build).
+ *
+ * Isolation: a package folder whose manifest says `isolation: "worker"` runs in a worker, as
+ * in the hub (its built entry is imported there; `hub.as(name)` is not available for it, and
+ * its `ctx` timers run on real time, not the fake clock). `{ packageDir, isolation: "inline" }`
+ * runs it inline instead; an implementation given in code (`plugin`) always runs inline.
  * @public
  */
 export type MockPlugin =
@@ -35,6 +40,12 @@ export type MockPlugin =
       plugin?: PluginExport<never> | PluginExport | ((ctx: never) => unknown)
       /** Plugin-data migrations, when not on `plugin`. */
       migrations?: PluginMigrations
+      /**
+       * Run it `inline` whatever its manifest says, or as its manifest says (`worker` runs it
+       * in a worker; needs no `plugin`, the entry is imported there).
+       * @defaultValue the manifest's `isolation` when no `plugin` is given, else `inline`
+       */
+      isolation?: 'inline' | 'manifest'
     }
 
 /** Receives each plugin's context when the kernel sets the plugin up. @internal */
@@ -43,6 +54,30 @@ export type ContextSink = (ctx: PluginContext<unknown>) => void
 /**
  * Turns a {@link MockPlugin} into an `InlinePlugin` whose implementation hands its `ctx` to
  * `sink` before the plugin's own code runs.
+ * @internal
+ */
+export async function toKernelPlugin(
+  spec: MockPlugin,
+  sink: ContextSink,
+): Promise<{ name: string; plugin: InlinePlugin | string }> {
+  if (typeof spec === 'string' || spec instanceof URL || 'packageDir' in spec) {
+    const dir = typeof spec === 'string' || spec instanceof URL ? spec : spec.packageDir
+    const given = typeof spec === 'object' && 'packageDir' in spec ? spec : undefined
+    const folder = dir instanceof URL || dir.startsWith('file:') ? fileURLToPath(dir) : resolve(dir)
+    const { manifest } = await readPackage(folder)
+    const isolated = manifest.isolation !== undefined && manifest.isolation !== 'inline'
+    if (isolated && given?.plugin === undefined && given?.isolation !== 'inline')
+      return { name: manifest.name, plugin: folder }
+    const inline = await fromFolder(folder, given?.plugin, given?.migrations)
+    return { name: manifest.name, plugin: capture(inline, sink) }
+  }
+  const inline = await toInlinePlugin(spec, sink)
+  return { name: inline.manifest.name, plugin: inline }
+}
+
+/**
+ * Turns a {@link MockPlugin} into an `InlinePlugin` whose implementation hands its `ctx` to
+ * `sink` before the plugin's own code runs (a folder's manifest `isolation` is dropped).
  * @internal
  */
 export async function toInlinePlugin(spec: MockPlugin, sink: ContextSink): Promise<InlinePlugin> {
@@ -71,30 +106,9 @@ async function fromFolder(
   migrations: PluginMigrations | undefined,
 ): Promise<InlinePlugin> {
   const folder = dir instanceof URL || dir.startsWith('file:') ? fileURLToPath(dir) : resolve(dir)
-  const file = join(folder, 'package.json')
-  let pkg: { version?: unknown; corePlugin?: unknown }
-  try {
-    pkg = JSON.parse(await readFile(file, 'utf8')) as typeof pkg
-  } catch (error) {
-    throw new CoreError(
-      'E_PLUGIN_MANIFEST',
-      `Cannot read the plugin package ${file}: ${(error as Error).message}`,
-      {
-        cause: error,
-        details: { path: file },
-      },
-    )
-  }
-  const manifest = pkg.corePlugin as PluginManifest | undefined
-  if (typeof manifest !== 'object' || manifest === null) {
-    throw new CoreError(
-      'E_PLUGIN_MANIFEST',
-      `${file} has no "corePlugin" manifest object: it is not a Core Runtime plugin`,
-      {
-        details: { path: file },
-      },
-    )
-  }
+  const { file, pkg, manifest: read } = await readPackage(folder)
+  // Run here, in the kernel's thread, whatever isolation the manifest asks for.
+  const manifest: PluginManifest = { ...read, isolation: 'inline' }
   let impl = plugin
   let named = migrations
   if (impl === undefined) {
@@ -135,6 +149,37 @@ async function fromFolder(
   }
   if (named !== undefined) out.migrations = named
   return out
+}
+
+/** Reads a plugin folder's package.json and its `corePlugin` manifest. */
+async function readPackage(
+  folder: string,
+): Promise<{ file: string; pkg: { version?: unknown }; manifest: PluginManifest }> {
+  const file = join(folder, 'package.json')
+  let pkg: { version?: unknown; corePlugin?: unknown }
+  try {
+    pkg = JSON.parse(await readFile(file, 'utf8')) as typeof pkg
+  } catch (error) {
+    throw new CoreError(
+      'E_PLUGIN_MANIFEST',
+      `Cannot read the plugin package ${file}: ${(error as Error).message}`,
+      {
+        cause: error,
+        details: { path: file },
+      },
+    )
+  }
+  const manifest = pkg.corePlugin as PluginManifest | undefined
+  if (typeof manifest !== 'object' || manifest === null) {
+    throw new CoreError(
+      'E_PLUGIN_MANIFEST',
+      `${file} has no "corePlugin" manifest object: it is not a Core Runtime plugin`,
+      {
+        details: { path: file },
+      },
+    )
+  }
+  return { file, pkg, manifest }
 }
 
 /** Wraps the implementation so that the kernel's `ctx` reaches `sink` first. */
