@@ -16,6 +16,17 @@ export {
   PluginManifestSchema,
   PluginPermissionsSchema,
 } from './manifest.js'
+export type {
+  ComponentMetrics,
+  CreateHistogramFamilyOptions,
+  HistogramFamily,
+  HistogramSeries,
+  MetricRegistry,
+  MetricSnapshot,
+  MetricSource,
+  MetricValue,
+} from './metrics.js'
+export { componentMetrics, createHistogramFamily, metricOf } from './metrics.js'
 export {
   assertKey,
   assertNamespace,
