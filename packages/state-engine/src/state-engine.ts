@@ -16,6 +16,7 @@ import {
 import type { PublishOptions, Unsubscribe } from '@core/event-bus'
 import { createExpiryScheduler, type ExpiryItem } from './expiry-scheduler.js'
 import { createMemoryStateBackend } from './memory-backend.js'
+import { StateCounters } from './metrics.js'
 import type {
   BackendWriteResult,
   CreateStateEngineOptions,
@@ -99,6 +100,7 @@ export function createStateEngine(options: CreateStateEngineOptions): StateEngin
   const lanes = new Map<string, Promise<unknown>>()
   const watches = new Set<Unsubscribe>()
   let closed = false
+  const counters = new StateCounters()
 
   const onPublishFailed = (error: unknown): void => {
     logger.error({ err: error }, 'state-engine: a state change could not be published on the bus')
@@ -183,6 +185,7 @@ export function createStateEngine(options: CreateStateEngineOptions): StateEngin
       key,
       () => backend.expire(namespace, key, revision, clock.now()),
       (result) => {
+        counters.count(result.changes)
         if (result.reported !== true) publish(result.changes)
       },
     ).catch((error: unknown) => {
@@ -261,6 +264,7 @@ export function createStateEngine(options: CreateStateEngineOptions): StateEngin
           const entry = freezeEntry(result.entry as StateEntry)
           if (expiresAt === undefined) scheduler.cancel(namespace, key)
           else scheduler.schedule(namespace, key, entry.revision, expiresAt)
+          counters.count(result.changes)
           if (result.reported !== true) publish(result.changes)
           return entry as StateEntry<T>
         },
@@ -296,6 +300,7 @@ export function createStateEngine(options: CreateStateEngineOptions): StateEngin
         (result) => {
           if (!result.ok) throw conflict(namespace, key, ifRevision as number, result.actual)
           if (result.changes.length > 0) scheduler.cancel(namespace, key)
+          counters.count(result.changes)
           if (result.reported !== true) publish(result.changes)
           return result.changes.some((change) => change.reason === 'delete')
         },
@@ -390,6 +395,8 @@ export function createStateEngine(options: CreateStateEngineOptions): StateEngin
       for (const undo of [...watches]) undo()
       await Promise.allSettled(lanes.values())
     },
+
+    stats: () => counters.snapshot(),
   }
 }
 
