@@ -321,8 +321,8 @@ export function createHttpServer(
         },
       },
       async (_request, reply) => {
-        const text = await metrics.registry.metrics()
-        return reply.type(metrics.registry.contentType).send(text)
+        const { contentType, text } = await metrics.scrape()
+        return reply.type(contentType).send(text)
       },
     )
 
@@ -400,7 +400,6 @@ export function createHttpServer(
 
     close(): Promise<void> {
       closed ??= (async () => {
-        metrics.close()
         await app.close()
       })()
       return closed

@@ -198,7 +198,6 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
         kernel.state.set(namespace, key, value, options),
         `Writing ${namespace}/${key}`,
       )
-      ctx.metrics.stateNamespace(namespace)
       return entry
     },
   )

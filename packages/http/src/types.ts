@@ -142,7 +142,11 @@ export interface HttpServer {
    * @throws {@link CoreError} `E_UNAUTHENTICATED` for a malformed, unknown or revoked token.
    */
   authenticate(token: string): Promise<Principal>
-  /** The prom-client Registry behind `GET /metrics`; other adapters may add metrics to it. */
+  /**
+   * The HTTP adapter's own prom-client Registry (request metrics, SSE clients, process
+   * metrics). `GET /metrics` serves it merged with `kernel.metrics`, where every other
+   * component's metrics live (adapters add theirs there).
+   */
   readonly metrics: Registry
   /**
    * Starts listening.

@@ -33,6 +33,7 @@ import {
   type PluginPackage,
   readPluginPackage,
 } from './manifest.js'
+import { withMetrics } from './metrics.js'
 import { PermissionChecker } from './permissions.js'
 import { createPersistentStateBackend } from './persistent-state.js'
 import type {
@@ -1073,7 +1074,7 @@ export function createKernel(options: CreateKernelOptions = {}): Kernel {
     }
   }
 
-  return {
+  return withMetrics(options.metrics, {
     apiVersion: CORE_API_VERSION,
     bus,
     services,
@@ -1136,7 +1137,7 @@ export function createKernel(options: CreateKernelOptions = {}): Kernel {
       for (const rec of records.values()) if (rec.denials > 0) denials[rec.name] = rec.denials
       return { denials, resources: resources() }
     },
-  }
+  })
 }
 
 /** Component names `health()` always reports; a health check may not take them. */

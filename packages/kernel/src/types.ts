@@ -16,6 +16,7 @@ import type {
 } from '@core/service-registry'
 import type { StateBackend, StateEngine } from '@core/state-engine'
 import type { NamespacedStorage, Storage } from '@core/storage'
+import type { Registry } from 'prom-client'
 
 // ─── Lifecycle ──────────────────────────────────────────────────────────────────────────────
 
@@ -246,7 +247,7 @@ export type ScopedServices = Pick<ServiceRegistry, 'register' | 'call' | 'has' |
  * the plugin may read. Watches end on unload.
  * @public
  */
-export type ScopedState = Omit<StateEngine, 'close'>
+export type ScopedState = Omit<StateEngine, 'close' | 'stats'>
 
 /**
  * The plugin's storage, bound to its namespace: `@core/storage`'s `NamespacedStorage`
@@ -439,6 +440,14 @@ export interface Kernel {
   readonly logger: Logger
   /** Query and drive single plugins. */
   readonly plugins: PluginManager
+  /**
+   * The one prom-client Registry of this kernel (see {@link CreateKernelOptions.metrics}): the
+   * bus, services, state, storage and plugin metrics, and those adapters add (`@core/mqtt`,
+   * `@core/redis`, `@core/mindbus`). `@core/http` serves it at `GET /metrics`; without HTTP,
+   * read it with `await kernel.metrics.metrics()` (Prometheus text exposition format 0.0.4).
+   * @see Prometheus text exposition format 0.0.4; prom-client
+   */
+  readonly metrics: Registry
   /** Discovers, validates, resolves, then sets up and starts every plugin in dependency order. */
   start(): Promise<BootReport>
   /** Stops every plugin in reverse order under `shutdownTimeoutMs`, then closes what the kernel owns. */
@@ -554,6 +563,12 @@ export interface CreateKernelOptions {
   logger?: Logger
   /** @defaultValue systemClock */
   clock?: Clock
+  /**
+   * The prom-client Registry the kernel's components add their metrics to (`kernel.metrics`).
+   * Pass one to gather more (the process's default metrics, an app's own) in the same place.
+   * @defaultValue a new Registry (never prom-client's global one)
+   */
+  metrics?: Registry
   /** Reload a plugin when its files change (dev mode). @defaultValue false */
   watch?: boolean | { debounceMs?: number }
 }
