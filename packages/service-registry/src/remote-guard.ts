@@ -57,7 +57,6 @@ export class RemoteGuard {
     private readonly transport: RemoteTransport,
     retry: RemoteRetryOptions | false | undefined,
     breaker: CircuitBreakerOptions | false | undefined,
-    private readonly random: () => number = Math.random,
   ) {
     this.attempts = retry === false ? 1 : checkInt(retry?.attempts ?? 3, 'remoteRetry.attempts', 1)
     this.baseDelayMs = checkInt(retry ? (retry.baseDelayMs ?? 50) : 50, 'remoteRetry.baseDelayMs')
@@ -165,7 +164,7 @@ export class RemoteGuard {
   /** Full jitter: uniform in [0, min(max, base × 2^(attempt-1))]. */
   private backoff(attempt: number): number {
     const cap = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (attempt - 1))
-    return Math.floor(this.random() * cap)
+    return Math.floor(Math.random() * cap)
   }
 
   private async isIdempotent(call: GuardedCall): Promise<boolean> {
