@@ -5,7 +5,17 @@ import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
   {
-    ignores: ['**/dist/**', '**/node_modules/**', 'docs/**', '**/*.js', '**/*.mjs', '**/*.cjs'],
+    // Outside the root tsconfig (not type-checked by `tsc -p tsconfig.json` either).
+    ignores: [
+      '**/dist/**',
+      '**/node_modules/**',
+      'docs/**',
+      '**/*.js',
+      '**/*.mjs',
+      '**/*.cjs',
+      '**/scripts/**',
+      '**/drizzle.config.ts',
+    ],
   },
   {
     files: ['**/*.ts'],
