@@ -1,4 +1,4 @@
-import { CoreError, type CoreErrorCode } from '@core/contracts'
+import { expectCoreError } from '@core/contracts/testing'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { compareKeys, type StorageAdapter } from './adapter.js'
 import { runPluginMigrations } from './migrations.js'
@@ -153,7 +153,7 @@ export function runStorageConformance(
         })
         expect(await lights.delete('hall')).toBe(true)
         expect(await storage.count('lights')).toBe(0)
-        await expectCode(() => Promise.resolve(storage.forNamespace('../x')), 'E_VALIDATION')
+        await expectCoreError(() => Promise.resolve(storage.forNamespace('../x')), 'E_VALIDATION')
       })
     })
 
@@ -271,15 +271,15 @@ export function runStorageConformance(
         expect(page.items).toHaveLength(100)
         expect(page.cursor).toBeDefined()
         expect((await storage.list('app', { limit: 1000 })).items).toHaveLength(150)
-        await expectCode(() => storage.list('app', { limit: 1001 }), 'E_VALIDATION')
-        await expectCode(() => storage.list('app', { limit: 0 }), 'E_VALIDATION')
-        await expectCode(() => storage.list('app', { limit: 1.5 }), 'E_VALIDATION')
+        await expectCoreError(() => storage.list('app', { limit: 1001 }), 'E_VALIDATION')
+        await expectCoreError(() => storage.list('app', { limit: 0 }), 'E_VALIDATION')
+        await expectCoreError(() => storage.list('app', { limit: 1.5 }), 'E_VALIDATION')
       })
 
       it('refuses a cursor it did not make', async () => {
-        await expectCode(() => storage.list('app', { cursor: 'not-a-cursor' }), 'E_VALIDATION')
-        await expectCode(() => storage.list('app', { cursor: 'k1.%%%' }), 'E_VALIDATION')
-        await expectCode(() => storage.list('app', { prefix: 'a/b' }), 'E_VALIDATION')
+        await expectCoreError(() => storage.list('app', { cursor: 'not-a-cursor' }), 'E_VALIDATION')
+        await expectCoreError(() => storage.list('app', { cursor: 'k1.%%%' }), 'E_VALIDATION')
+        await expectCoreError(() => storage.list('app', { prefix: 'a/b' }), 'E_VALIDATION')
       })
     })
 
@@ -515,7 +515,7 @@ export function runStorageConformance(
           'where level > 3',
         ]
         for (const options of bad) {
-          await expectCode(() => storage.query('app', options as never), 'E_VALIDATION')
+          await expectCoreError(() => storage.query('app', options as never), 'E_VALIDATION')
         }
       })
     })
@@ -550,21 +550,21 @@ export function runStorageConformance(
           { op: 'set' as const, key: 'keep', value: 'changed' },
           { op: 'set' as const, key: 'bad', value: () => 1 },
         ]
-        const err = await expectCode(() => storage.batch('app', broken), 'E_VALIDATION')
+        const err = await expectCoreError(() => storage.batch('app', broken), 'E_VALIDATION')
         expect(err.message).toContain('#501')
-        await expectCode(
+        await expectCoreError(
           () => storage.batch('app', [...ops, { op: 'delete', key: '../x' }]),
           'E_VALIDATION',
         )
-        await expectCode(
+        await expectCoreError(
           () => storage.batch('app', [...ops, { op: 'upsert', key: 'x' } as never]),
           'E_VALIDATION',
         )
-        await expectCode(
+        await expectCoreError(
           () => storage.batch('app', [{ op: 'set', key: 'x' } as never]),
           'E_VALIDATION',
         )
-        await expectCode(() => storage.batch('app', 'nope' as never), 'E_VALIDATION')
+        await expectCoreError(() => storage.batch('app', 'nope' as never), 'E_VALIDATION')
         expect(await storage.count('app')).toBe(1)
         expect(await storage.get('app', 'keep')).toBe('original')
       })
@@ -736,24 +736,24 @@ export function runStorageConformance(
         let kept: Storage['get'] | undefined
         await storage.transaction(async (tx) => {
           await tx.transaction(async (inner) => {
-            await expectCode(() => tx.set('app', 'x', 1), 'E_CONFLICT')
+            await expectCoreError(() => tx.set('app', 'x', 1), 'E_CONFLICT')
             await inner.set('app', 'y', 1)
           })
           await tx.set('app', 'z', 1)
           kept = (ns, key) => tx.get(ns, key)
         })
-        await expectCode(() => kept!('app', 'y'), 'E_CONFLICT')
+        await expectCoreError(() => kept!('app', 'y'), 'E_CONFLICT')
         expect((await storage.list('app')).items.map((e) => e.key)).toEqual(['y', 'z'])
       })
 
       it('refuses a transaction function that is not a function', async () => {
-        await expectCode(() => storage.transaction('nope' as never), 'E_VALIDATION')
+        await expectCoreError(() => storage.transaction('nope' as never), 'E_VALIDATION')
       })
 
       it('keeps a transaction usable after a validation error inside it', async () => {
         await storage.transaction(async (tx) => {
-          await expectCode(() => tx.set('app', '../x', 1), 'E_VALIDATION')
-          await expectCode(() => tx.set('app', 'f', () => 1), 'E_VALIDATION')
+          await expectCoreError(() => tx.set('app', '../x', 1), 'E_VALIDATION')
+          await expectCoreError(() => tx.set('app', 'f', () => 1), 'E_VALIDATION')
           await tx.set('app', 'ok', 1)
         })
         expect(await storage.get('app', 'ok')).toBe(1)
@@ -854,10 +854,16 @@ export function runStorageConformance(
         const near = 'x'.repeat(limit - 2) // JSON text: the string plus two quotes
         await storage.set('app', 'near', near)
         expect(await storage.get('app', 'near')).toBe(near)
-        const err = await expectCode(() => storage.set('app', 'over', `${near}x`), 'E_VALIDATION')
+        const err = await expectCoreError(
+          () => storage.set('app', 'over', `${near}x`),
+          'E_VALIDATION',
+        )
         expect(err.message).toContain(String(limit))
         // Counted in UTF-8 bytes, not characters.
-        await expectCode(() => storage.set('app', 'wide', 'é'.repeat(limit / 2)), 'E_VALIDATION')
+        await expectCoreError(
+          () => storage.set('app', 'wide', 'é'.repeat(limit / 2)),
+          'E_VALIDATION',
+        )
         expect(await storage.has('app', 'over')).toBe(false)
         expect(await storage.has('app', 'wide')).toBe(false)
       })
@@ -916,32 +922,32 @@ export function runStorageConformance(
       it('refuses bad namespaces with E_VALIDATION on every operation', async () => {
         for (const ns of badNames) {
           const n = ns as string
-          await expectCode(() => storage.get(n, 'k'), 'E_VALIDATION')
-          await expectCode(() => storage.set(n, 'k', 1), 'E_VALIDATION')
-          await expectCode(() => storage.delete(n, 'k'), 'E_VALIDATION')
-          await expectCode(() => storage.has(n, 'k'), 'E_VALIDATION')
-          await expectCode(() => storage.count(n), 'E_VALIDATION')
-          await expectCode(() => storage.list(n), 'E_VALIDATION')
-          await expectCode(() => storage.query(n), 'E_VALIDATION')
-          await expectCode(() => storage.batch(n, []), 'E_VALIDATION')
-          await expectCode(() => storage.schemaVersion(n), 'E_VALIDATION')
+          await expectCoreError(() => storage.get(n, 'k'), 'E_VALIDATION')
+          await expectCoreError(() => storage.set(n, 'k', 1), 'E_VALIDATION')
+          await expectCoreError(() => storage.delete(n, 'k'), 'E_VALIDATION')
+          await expectCoreError(() => storage.has(n, 'k'), 'E_VALIDATION')
+          await expectCoreError(() => storage.count(n), 'E_VALIDATION')
+          await expectCoreError(() => storage.list(n), 'E_VALIDATION')
+          await expectCoreError(() => storage.query(n), 'E_VALIDATION')
+          await expectCoreError(() => storage.batch(n, []), 'E_VALIDATION')
+          await expectCoreError(() => storage.schemaVersion(n), 'E_VALIDATION')
         }
       })
 
       it('refuses bad keys with E_VALIDATION and stores nothing', async () => {
         for (const key of badKeys) {
           const k = key as string
-          const err = await expectCode(() => storage.set('app', k, 1), 'E_VALIDATION')
+          const err = await expectCoreError(() => storage.set('app', k, 1), 'E_VALIDATION')
           expect(err.message).toMatch(/storage key/)
-          await expectCode(() => storage.get('app', k), 'E_VALIDATION')
-          await expectCode(() => storage.delete('app', k), 'E_VALIDATION')
-          await expectCode(() => storage.has('app', k), 'E_VALIDATION')
+          await expectCoreError(() => storage.get('app', k), 'E_VALIDATION')
+          await expectCoreError(() => storage.delete('app', k), 'E_VALIDATION')
+          await expectCoreError(() => storage.has('app', k), 'E_VALIDATION')
         }
         expect(await storage.count('app')).toBe(0)
         // 128 characters is the longest key, counted in code points.
         await storage.set('app', 'k'.repeat(128), 1)
         await storage.set('app', '\u{1F600}'.repeat(128), 1)
-        await expectCode(() => storage.set('app', 'k'.repeat(129), 1), 'E_VALIDATION')
+        await expectCoreError(() => storage.set('app', 'k'.repeat(129), 1), 'E_VALIDATION')
         expect(await storage.count('app')).toBe(2)
       })
 
@@ -966,7 +972,7 @@ export function runStorageConformance(
           'lone \uD800 surrogate',
         ]
         for (const value of values)
-          await expectCode(() => storage.set('app', 'k', value), 'E_VALIDATION')
+          await expectCoreError(() => storage.set('app', 'k', value), 'E_VALIDATION')
         expect(await storage.count('app')).toBe(0)
       })
 
@@ -1039,8 +1045,8 @@ export function runStorageConformance(
         expect(await storage.schemaVersion('other')).toBe(0)
         expect(await storage.count('app')).toBe(0)
         expect((await storage.list('app')).items).toEqual([])
-        await expectCode(() => storage.setSchemaVersion('app', -1), 'E_VALIDATION')
-        await expectCode(() => storage.setSchemaVersion('app', 1.5), 'E_VALIDATION')
+        await expectCoreError(() => storage.setSchemaVersion('app', -1), 'E_VALIDATION')
+        await expectCoreError(() => storage.setSchemaVersion('app', 1.5), 'E_VALIDATION')
       })
 
       it('runs missing migration steps in order and records the version', async () => {
@@ -1076,7 +1082,7 @@ export function runStorageConformance(
 
       it('rolls back every step when one fails', async () => {
         await storage.set('lights', 'keep', 'before')
-        const err = await expectCode(
+        const err = await expectCoreError(
           () =>
             runPluginMigrations(storage, 'lights', {
               version: 3,
@@ -1101,7 +1107,7 @@ export function runStorageConformance(
         await storage.setSchemaVersion('lights', 5)
         await storage.set('lights', 'data', 1)
         let ran = false
-        const err = await expectCode(
+        const err = await expectCoreError(
           () =>
             runPluginMigrations(storage, 'lights', {
               version: 3,
@@ -1144,9 +1150,9 @@ export function runStorageConformance(
       it('refuses operations after close with E_STORAGE, and closes twice without error', async () => {
         await storage.set('app', 'k', 1)
         await storage.close()
-        await expectCode(() => storage.get('app', 'k'), 'E_STORAGE')
-        await expectCode(() => storage.set('app', 'k', 2), 'E_STORAGE')
-        await expectCode(() => storage.transaction(async () => 1), 'E_STORAGE')
+        await expectCoreError(() => storage.get('app', 'k'), 'E_STORAGE')
+        await expectCoreError(() => storage.set('app', 'k', 2), 'E_STORAGE')
+        await expectCoreError(() => storage.transaction(async () => 1), 'E_STORAGE')
         await storage.close()
       })
 
@@ -1169,19 +1175,4 @@ export function runStorageConformance(
       })
     })
   })
-}
-
-async function expectCode(run: () => Promise<unknown>, code: CoreErrorCode): Promise<CoreError> {
-  let caught: unknown
-  try {
-    await run()
-  } catch (error) {
-    caught = error
-  }
-  if (!CoreError.is(caught, code)) {
-    const got = CoreError.is(caught) ? `${caught.code}: ${caught.message}` : String(caught)
-    throw new Error(`Expected a CoreError ${code}, got ${caught === undefined ? 'no error' : got}`)
-  }
-  expect(caught.message.length).toBeGreaterThan(10)
-  return caught
 }
