@@ -154,6 +154,6 @@ export interface HttpServer {
    * @throws E_UNAVAILABLE when the address cannot be bound (port in use, no such interface).
    */
   listen(options?: ListenOptions): Promise<HttpAddress>
-  /** Ends SSE streams, lets requests in flight finish, closes the server, removes the metrics middleware. Idempotent. */
+  /** Ends SSE streams, lets requests in flight finish, closes the server. Idempotent. */
   close(): Promise<void>
 }
