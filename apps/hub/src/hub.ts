@@ -201,6 +201,7 @@ export async function startHub(
     }
     if (redis !== undefined && config.redis !== undefined)
       addRedisHealth(kernel, redis, config.redis)
+    redis?.metrics.register(kernel.metrics)
     const report = await kernel.start()
     const mqtt = await connectBridge(bridge, m.startWaitMs, logger, mqttLog.last)
     // The bridge reports itself as the `mqtt` component of kernel.health().
@@ -217,7 +218,6 @@ export async function startHub(
     node = await createHubNode(kernel, config.node, { dataDir: config.dataDir, logger })
     registerNodeRoutes(http, node.registry)
     const address = await http.listen()
-    redis?.metrics.register(http.metrics)
     await node.join(address.url)
     let bootstrapToken: string | undefined
     if (config.http.auth && config.adminToken === undefined) {

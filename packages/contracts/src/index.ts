@@ -22,6 +22,17 @@ export {
   PluginPermissionsSchema,
   PluginResourceLimitsSchema,
 } from './manifest.js'
+export type {
+  ComponentMetrics,
+  CreateHistogramFamilyOptions,
+  HistogramFamily,
+  HistogramSeries,
+  MetricRegistry,
+  MetricSnapshot,
+  MetricSource,
+  MetricValue,
+} from './metrics.js'
+export { componentMetrics, createHistogramFamily, metricOf } from './metrics.js'
 export type { MqttMessageData } from './mqtt-topics.js'
 export {
   assertMqttFilter,

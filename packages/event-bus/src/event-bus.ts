@@ -135,8 +135,9 @@ export function createEventBus(options: CreateEventBusOptions = {}): EventBus {
     counters.queued++
     if (!sub.running) {
       sub.running = true
-      // A reaction on a settled promise: the cheapest way onto the microtask queue.
-      RESOLVED.then(sub.run)
+      // A reaction on a settled promise: the cheapest way onto the microtask queue (`run`
+      // catches what handlers throw, so the derived promise never rejects).
+      void RESOLVED.then(sub.run)
     }
     return true
   }

@@ -1,5 +1,6 @@
 export type { HandlerFailedData } from './event-bus.js'
 export { createEventBus, DEFAULT_MAX_QUEUE, HANDLER_FAILED_EVENT } from './event-bus.js'
+export { createEventBusMetrics } from './metrics.js'
 export type { CreateTopicMatcherOptions, TopicMatcher } from './topic-pattern.js'
 export { createTopicMatcher } from './topic-pattern.js'
 export type {

@@ -8,6 +8,7 @@ describe('public surface', () => {
         "DEFAULT_MAX_QUEUE",
         "HANDLER_FAILED_EVENT",
         "createEventBus",
+        "createEventBusMetrics",
         "createTopicMatcher",
       ]
     `)

@@ -249,7 +249,6 @@ export function createHttpServer(
 
     close(): Promise<void> {
       closed ??= (async () => {
-        metrics.close()
         await app.close()
         ctx.replay.close()
       })()

@@ -69,8 +69,8 @@ export function registerMetaRoutes(app: FastifyInstance, options: MetaRoutesOpti
       },
     },
     async (_request, reply) => {
-      const text = await metrics.registry.metrics()
-      return reply.type(metrics.registry.contentType).send(text)
+      const { contentType, text } = await metrics.scrape()
+      return reply.type(contentType).send(text)
     },
   )
 

@@ -150,7 +150,11 @@ export interface HttpServer {
    * @throws {@link CoreError} `E_UNAUTHENTICATED` for a malformed, unknown or revoked token.
    */
   authenticate(token: string): Promise<Principal>
-  /** The prom-client Registry behind `GET /metrics`; other adapters may add metrics to it. */
+  /**
+   * The HTTP adapter's own prom-client Registry (request metrics, SSE clients, process
+   * metrics). `GET /metrics` serves it merged with `kernel.metrics`, where every other
+   * component's metrics live (adapters add theirs there).
+   */
   readonly metrics: Registry
   /**
    * Starts listening.
@@ -158,6 +162,6 @@ export interface HttpServer {
    * @throws E_UNAVAILABLE when the address cannot be bound (port in use, no such interface).
    */
   listen(options?: ListenOptions): Promise<HttpAddress>
-  /** Ends SSE streams, lets requests in flight finish, closes the server, removes the metrics middleware. Idempotent. */
+  /** Ends SSE streams, lets requests in flight finish, closes the server. Idempotent. */
   close(): Promise<void>
 }

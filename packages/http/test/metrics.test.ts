@@ -1,11 +1,9 @@
-import { spawn, spawnSync } from 'node:child_process'
+import { HAVE_PROMTOOL, IN_CI, promtoolCheckMetrics } from '@core/contracts/testing'
 import type { PluginContext } from '@core/kernel'
 import { describe, expect, it } from 'vitest'
 import { type Hub, lightsPlugin, startHub } from './helpers.js'
 
-const CI = process.env.CI === 'true'
-const HAVE_PROMTOOL = spawnSync('promtool', ['--version'], { stdio: 'ignore' }).status === 0
-if (!HAVE_PROMTOOL && !CI) {
+if (!HAVE_PROMTOOL && !IN_CI) {
   console.warn(
     '[@core/http] promtool not found: the `promtool check metrics` test is skipped. Install it with `apt-get install -y prometheus` (Debian package `prometheus`).',
   )
@@ -86,7 +84,7 @@ describe('GET /metrics', () => {
     ).toBe(1)
   })
 
-  it('reports bus counters, plugins by state, state keys and denials from the kernel', async () => {
+  it('serves the kernel registry: bus counters, plugins by state, state keys, denials', async () => {
     const hub = await busyHub()
     const text = await scrape(hub)
     const stats = hub.kernel.bus.stats()
@@ -109,29 +107,9 @@ describe('GET /metrics', () => {
     expect(a.http.metrics).not.toBe(b.http.metrics)
   })
 
-  it.skipIf(!HAVE_PROMTOOL && !CI)('passes `promtool check metrics`', async () => {
-    if (!HAVE_PROMTOOL) {
-      throw new Error(
-        'promtool is required under CI=true: install the Debian package `prometheus` (apt-get install -y prometheus)',
-      )
-    }
+  it.skipIf(!HAVE_PROMTOOL && !IN_CI)('passes `promtool check metrics`', async () => {
     const hub = await busyHub()
-    const text = await scrape(hub)
-    const { code, output } = await new Promise<{ code: number | null; output: string }>(
-      (resolve, reject) => {
-        const child = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] })
-        let output = ''
-        child.stdout.on('data', (d: Buffer) => {
-          output += d.toString()
-        })
-        child.stderr.on('data', (d: Buffer) => {
-          output += d.toString()
-        })
-        child.on('error', reject)
-        child.on('close', (c) => resolve({ code: c, output }))
-        child.stdin.end(text)
-      },
-    )
+    const { code, output } = await promtoolCheckMetrics(await scrape(hub))
     expect(output.trim()).toBe('')
     expect(code).toBe(0)
   })

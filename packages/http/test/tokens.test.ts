@@ -1,21 +1,10 @@
 import { createHash } from 'node:crypto'
 import { CoreError } from '@core/contracts'
+import { createFakeClock } from '@core/contracts/testing'
 import { createMemoryAdapter, createStorage } from '@core/storage'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { createTokenStore, DEFAULT_TOKEN_NAMESPACE, parseScopes } from '../src/index.js'
-
-function fakeClock(start = 1_000_000) {
-  let now = start
-  return {
-    now: () => now,
-    setTimeout: () => undefined,
-    clearTimeout: () => undefined,
-    advance(ms: number) {
-      now += ms
-    },
-  }
-}
 
 async function rejection(promise: Promise<unknown>): Promise<CoreError> {
   try {
@@ -76,10 +65,10 @@ describe('createTokenStore', () => {
   })
 
   it('lists tokens oldest first without their text or hash', async () => {
-    const clock = fakeClock()
+    const clock = createFakeClock({ now: 1_000_000 })
     const tokens = createTokenStore(createStorage(createMemoryAdapter()), { clock })
     const first = await tokens.create({ name: 'one', scopes: ['admin'] })
-    clock.advance(10)
+    clock.jump(10)
     const second = await tokens.create({ name: 'two', scopes: ['state.read:#'] })
     const list = await tokens.list()
     expect(list).toEqual([
@@ -100,7 +89,7 @@ describe('createTokenStore', () => {
   })
 
   it('sees a revoke by another store on the same storage once its cache expires', async () => {
-    const clock = fakeClock()
+    const clock = createFakeClock({ now: 1_000_000 })
     const storage = createStorage(createMemoryAdapter())
     const a = createTokenStore(storage, { clock, cacheTtlMs: 1_000 })
     const b = createTokenStore(storage, { clock, cacheTtlMs: 1_000 })
@@ -108,39 +97,39 @@ describe('createTokenStore', () => {
     await a.verify(token)
     await b.revoke(id)
     await expect(a.verify(token)).resolves.toMatchObject({ id }) // cached
-    clock.advance(1_000)
+    clock.jump(1_000)
     expect((await rejection(a.verify(token))).code).toBe('E_UNAUTHENTICATED')
   })
 
   it('records lastUsedAt at most once per touch interval', async () => {
-    const clock = fakeClock()
+    const clock = createFakeClock({ now: 1_000_000 })
     const storage = createStorage(createMemoryAdapter())
     const tokens = createTokenStore(storage, { clock, touchIntervalMs: 60_000 })
     const { id, token } = await tokens.create({ name: 'x', scopes: ['admin'] })
     const stored = async () =>
       ((await storage.get(DEFAULT_TOKEN_NAMESPACE, `token.${id}`)) as { lastUsedAt?: number })
         .lastUsedAt
-    clock.advance(5)
+    clock.jump(5)
     await tokens.verify(token)
     await new Promise((r) => setTimeout(r, 10))
     expect(await stored()).toBe(1_000_005)
-    clock.advance(5)
+    clock.jump(5)
     await tokens.verify(token)
     await new Promise((r) => setTimeout(r, 10))
     expect(await stored()).toBe(1_000_005)
     expect((await tokens.list())[0]?.lastUsedAt).toBe(1_000_005)
-    clock.advance(60_000)
+    clock.jump(60_000)
     await tokens.verify(token)
     await new Promise((r) => setTimeout(r, 10))
     expect(await stored()).toBe(1_060_010)
   })
 
   it('does not bring a revoked token back when recording its use', async () => {
-    const clock = fakeClock()
+    const clock = createFakeClock({ now: 1_000_000 })
     const storage = createStorage(createMemoryAdapter())
     const tokens = createTokenStore(storage, { clock, touchIntervalMs: 1 })
     const { id, token } = await tokens.create({ name: 'x', scopes: ['admin'] })
-    clock.advance(10)
+    clock.jump(10)
     const verified = tokens.verify(token)
     await tokens.revoke(id).catch(() => undefined)
     await verified.catch(() => undefined)

@@ -58,7 +58,7 @@ export type ScopedServices = Pick<ServiceRegistry, 'register' | 'call' | 'has' |
  * the plugin may read. Watches end on unload.
  * @public
  */
-export type ScopedState = Omit<StateEngine, 'close'>
+export type ScopedState = Omit<StateEngine, 'close' | 'stats'>
 
 /**
  * The plugin's storage, bound to its namespace: `@core/storage`'s `NamespacedStorage`

@@ -3,6 +3,7 @@ import type { EventBus } from '@core/event-bus'
 import type { ServiceRegistry } from '@core/service-registry'
 import type { StateEngine } from '@core/state-engine'
 import type { Storage } from '@core/storage'
+import type { Registry } from 'prom-client'
 import type { LifecycleStep, PluginInfo, PluginLifecycleState } from './types.js'
 
 // ─── Kernel ─────────────────────────────────────────────────────────────────────────────────
@@ -115,6 +116,14 @@ export interface Kernel {
   readonly logger: Logger
   /** Query and drive single plugins. */
   readonly plugins: PluginManager
+  /**
+   * The one prom-client Registry of this kernel (see {@link CreateKernelOptions.metrics}): the
+   * bus, services, state, storage and plugin metrics, and those adapters add (`@core/mqtt`,
+   * `@core/redis`, `@core/mindbus`). `@core/http` serves it at `GET /metrics`; without HTTP,
+   * read it with `await kernel.metrics.metrics()` (Prometheus text exposition format 0.0.4).
+   * @see Prometheus text exposition format 0.0.4; prom-client
+   */
+  readonly metrics: Registry
   /** Discovers, validates, resolves, then sets up and starts every plugin in dependency order. */
   start(): Promise<BootReport>
   /** Stops every plugin in reverse order under `shutdownTimeoutMs`, then closes what the kernel owns. */

@@ -11,6 +11,7 @@ import { createIsolation, type Isolation } from './isolation/supervisor.js'
 import { exclusive, type KernelState } from './kernel-state.js'
 import { DEFAULT_SHUTDOWN_TIMEOUT_MS, stepTimeout } from './lifecycle.js'
 import { CORE_API_VERSION, ConfigSchemas } from './manifest.js'
+import { withMetrics } from './metrics.js'
 import { checkOptions } from './options.js'
 import { createPersistentStateBackend } from './persistent-state.js'
 import { createPluginManager } from './plugin-manager.js'
@@ -65,7 +66,7 @@ export function createKernel(options: CreateKernelOptions = {}): Kernel {
         k.log.error({ err: error, plugin: name }, 'reload after a file change failed'),
       )
   }
-  return {
+  return withMetrics(options.metrics, {
     apiVersion: CORE_API_VERSION,
     bus: k.bus,
     services: k.services,
@@ -78,7 +79,7 @@ export function createKernel(options: CreateKernelOptions = {}): Kernel {
     health: () => health(k),
     addHealthCheck: (name, check) => addHealthCheck(k, name, check),
     stats: () => stats(k),
-  }
+  })
 }
 
 /** Builds the components and the shared {@link KernelState} from the (checked) options. */

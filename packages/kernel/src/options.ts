@@ -2,6 +2,7 @@ import type { Clock, Logger, PolicyDocument } from '@core/contracts'
 import { CoreError } from '@core/contracts'
 import type { StateBackend } from '@core/state-engine'
 import type { Storage } from '@core/storage'
+import type { Registry } from 'prom-client'
 import type { IsolationOptions } from './isolation/supervisor.js'
 import type { InlinePlugin, LifecycleTimeouts } from './types.js'
 
@@ -52,6 +53,12 @@ export interface CreateKernelOptions {
    * @see {@link IsolationOptions}
    */
   isolation?: IsolationOptions
+  /**
+   * The prom-client Registry the kernel's components add their metrics to (`kernel.metrics`).
+   * Pass one to gather more (the process's default metrics, an app's own) in the same place.
+   * @defaultValue a new Registry (never prom-client's global one)
+   */
+  metrics?: Registry
   /** With `containFaults`: the event-loop delay that makes health `unhealthy`, in ms. @defaultValue 5_000 */
   stallThresholdMs?: number
   /** Folders whose subfolders holding a package.json are plugin candidates. @defaultValue [] */

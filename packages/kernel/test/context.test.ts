@@ -1,4 +1,5 @@
 import { type Clock, type CloudEvent, CoreError, type Logger } from '@core/contracts'
+import { createFakeClock } from '@core/contracts/testing'
 import { describe, expect, it } from 'vitest'
 import type { InlinePlugin, PluginContext } from '../src/index.js'
 import { testKernel, until } from './helpers.js'
@@ -207,65 +208,35 @@ describe('denials', () => {
 })
 
 describe('ctx timers', () => {
-  /** A clock driven by hand. */
-  function manualClock() {
-    let now = 0
-    const timers = new Map<number, { at: number; fn: () => void }>()
-    let next = 1
-    const clock: Clock & { advance(ms: number): void; pending(): number } = {
-      now: () => now,
-      setTimeout: (fn, ms) => {
-        timers.set(next, { at: now + ms, fn })
-        return next++
-      },
-      clearTimeout: (h) => void timers.delete(h as number),
-      advance(ms) {
-        const end = now + ms
-        for (;;) {
-          const due = [...timers]
-            .filter(([, t]) => t.at <= end)
-            .sort((a, b) => a[1].at - b[1].at)[0]
-          if (due === undefined) break
-          timers.delete(due[0])
-          now = due[1].at
-          due[1].fn()
-        }
-        now = end
-      },
-      pending: () => timers.size,
-    }
-    return clock
-  }
-
   it('should run timeouts and intervals on the kernel clock and clear them', async () => {
-    const clock = manualClock()
+    const clock = createFakeClock({ now: 0 })
     const { ctx } = await contextOf({}, { clock })
     const hits: string[] = []
     ctx.setTimeout(() => hits.push('once'), 100)
     const every = ctx.setInterval(() => hits.push('tick'), 40)
     const cancelled = ctx.timers.setTimeout(() => hits.push('never'), 50)
     ctx.clearTimeout(cancelled)
-    clock.advance(130)
+    clock.tick(130)
     expect(hits).toEqual(['tick', 'tick', 'once', 'tick'])
     ctx.clearInterval(every)
-    clock.advance(200)
+    clock.tick(200)
     expect(hits).toHaveLength(4)
   })
 
   it('should keep running when a timer handler throws', async () => {
-    const clock = manualClock()
+    const clock = createFakeClock({ now: 0 })
     const { ctx } = await contextOf({}, { clock })
     let n = 0
     ctx.setInterval(() => {
       n++
       throw new Error('flaky')
     }, 10)
-    clock.advance(35)
+    clock.tick(35)
     expect(n).toBe(3)
   })
 
   it('should clear every timer on unload and refuse use of the context afterwards', async () => {
-    const clock = manualClock()
+    const clock = createFakeClock({ now: 0 })
     const { kernel, ctx } = await contextOf({}, { clock })
     const before = clock.pending()
     ctx.setInterval(() => {}, 10)

@@ -35,6 +35,7 @@ describe('@core/kernel public surface', () => {
       'bus',
       'health',
       'logger',
+      'metrics',
       'plugins',
       'services',
       'start',

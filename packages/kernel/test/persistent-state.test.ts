@@ -1,4 +1,5 @@
-import { type Clock, CoreError, type StateChange, silentLogger } from '@core/contracts'
+import { CoreError, type StateChange, silentLogger } from '@core/contracts'
+import { createFakeClock } from '@core/contracts/testing'
 import { createEventBus } from '@core/event-bus'
 import {
   createMemoryStateBackend,
@@ -19,32 +20,6 @@ import {
 import { testKernel, until } from './helpers.js'
 
 const CORE = PERSISTED_STATE_STORAGE_NAMESPACE
-
-/** A clock driven by hand, starting at `start` (epoch ms). */
-function manualClock(start = 0): Clock & { advance(ms: number): void } {
-  let now = start
-  const timers = new Map<number, { at: number; fn: () => void }>()
-  let next = 1
-  return {
-    now: () => now,
-    setTimeout: (fn, ms) => {
-      timers.set(next, { at: now + ms, fn })
-      return next++
-    },
-    clearTimeout: (h) => void timers.delete(h as number),
-    advance(ms) {
-      const end = now + ms
-      for (;;) {
-        const due = [...timers].filter(([, t]) => t.at <= end).sort((a, b) => a[1].at - b[1].at)[0]
-        if (due === undefined) break
-        timers.delete(due[0])
-        now = due[1].at
-        due[1].fn()
-      }
-      now = end
-    },
-  }
-}
 
 /** A storage adapter over the memory adapter whose writes (or reads) fail while told to. */
 function flakyAdapter(inner: StorageAdapter = createMemoryAdapter()): {
@@ -85,11 +60,11 @@ const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 5
 describe('persistState: state that survives a restart', () => {
   it('should restore persisted namespaces with their values, revisions and times when a second kernel starts on the same storage', async () => {
     const storage = createStorage(createMemoryAdapter())
-    const clock = manualClock(1_000)
+    const clock = createFakeClock({ now: 1_000 })
     const first = testKernel({ storage, clock, persistState: ['scenes', 'presence'] })
     await first.start()
     const current = await first.state.set('scenes', 'current', { name: 'evening', level: 40 })
-    clock.advance(10)
+    clock.tick(10)
     const hall = await first.state.set('presence', 'hall', true)
     await first.stop()
 
@@ -230,7 +205,7 @@ describe('persistState: state that survives a restart', () => {
 
   it('should expire restored TTL entries at their expiresAt and drop those already expired', async () => {
     const storage = createStorage(createMemoryAdapter())
-    const clock = manualClock(0)
+    const clock = createFakeClock({ now: 0 })
     const first = testKernel({ storage, clock, persistState: ['presence'] })
     await first.start()
     await first.state.set('presence', 'hall', true, { ttlMs: 1_000 })
@@ -238,7 +213,7 @@ describe('persistState: state that survives a restart', () => {
     await first.stop()
     expect(await storage.has(CORE, 'state.presence.hall')).toBe(true)
 
-    clock.advance(2_000)
+    clock.tick(2_000)
     const second = testKernel({ storage, clock, persistState: ['presence'] })
     const changes = changesOf(second, 'presence')
     await second.start()
@@ -249,7 +224,7 @@ describe('persistState: state that survives a restart', () => {
     expect(await second.state.get('presence', 'kitchen')).toEqual(kitchen)
     expect(kitchen.expiresAt).toBe(5_000)
 
-    clock.advance(3_000)
+    clock.tick(3_000)
     expect(await second.state.has('presence', 'kitchen')).toBe(false)
     await until(() => changes.length === 1)
     expect(changes[0]).toMatchObject({ key: 'kitchen', reason: 'expired', previous: true })
@@ -259,7 +234,7 @@ describe('persistState: state that survives a restart', () => {
 
   it('should not expire a restored key that was written again before its old deadline', async () => {
     const storage = createStorage(createMemoryAdapter())
-    const clock = manualClock(0)
+    const clock = createFakeClock({ now: 0 })
     const first = testKernel({ storage, clock, persistState: ['presence'] })
     await first.start()
     await first.state.set('presence', 'hall', true, { ttlMs: 1_000 })
@@ -269,7 +244,7 @@ describe('persistState: state that survives a restart', () => {
     await second.start()
     const changes = changesOf(second, 'presence')
     await second.state.set('presence', 'hall', 'still here') // no TTL any more
-    clock.advance(1_500)
+    clock.tick(1_500)
     await tick()
     expect((await second.state.get('presence', 'hall'))?.value).toBe('still here')
     expect(changes.map((c) => c.reason)).toEqual(['set'])
@@ -496,7 +471,7 @@ describe('createPersistentStateBackend', () => {
 
   it('should publish an expired change through the engine for a restored entry and keep other namespaces synchronous', async () => {
     const storage = createStorage(createMemoryAdapter())
-    const clock = manualClock(0)
+    const clock = createFakeClock({ now: 0 })
     await storage.set(CORE, 'state.presence.hall', {
       namespace: 'presence',
       key: 'hall',
@@ -514,7 +489,7 @@ describe('createPersistentStateBackend', () => {
     // A namespace that is not persisted answers directly, as the memory backend does
     const direct = backend.set('other', 'x', 1, { now: 0 })
     expect(direct).not.toBeInstanceOf(Promise)
-    clock.advance(100)
+    clock.tick(100)
     await until(() => seen.length === 1)
     expect(seen[0]).toMatchObject({ key: 'hall', reason: 'expired', revision: 5, previous: 'on' })
     await until(async () => !(await storage.has(CORE, 'state.presence.hall')))

@@ -3,7 +3,7 @@
  * node directory, unique topology names, and in-process "nodes" (registry + bus + MindBus).
  */
 import { randomBytes } from 'node:crypto'
-import { connect as tcpConnect } from 'node:net'
+import { IN_CI, probeServer } from '@core/contracts/testing'
 import { createEventBus, type EventBus } from '@core/event-bus'
 import { createServiceRegistry, type ServiceRegistry } from '@core/service-registry'
 import { createRecordingLogger } from '@core/testing'
@@ -19,38 +19,26 @@ import {
 } from '../src/index.js'
 
 export const AMQP_URL: string = process.env.CORE_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672'
-export const IN_CI: boolean = process.env.CI === 'true' || process.env.CI === '1'
+export { IN_CI }
+
 const START_HINT = 'start it with: rabbitmq-server -detached (or set CORE_AMQP_URL)'
 
-function reachable(url: string): Promise<boolean> {
-  const u = new URL(url)
-  return new Promise((resolve) => {
-    const socket = tcpConnect({ host: u.hostname, port: Number(u.port || 5672) })
-    const done = (ok: boolean): void => {
-      socket.destroy()
-      resolve(ok)
-    }
-    socket.setTimeout(1_000, () => done(false))
-    socket.once('connect', () => done(true))
-    socket.once('error', () => done(false))
-  })
-}
+const broker = await probeServer({
+  name: 'RabbitMQ',
+  url: AMQP_URL,
+  hint: START_HINT,
+  tag: '@core/mindbus',
+})
 
-/** True when RabbitMQ answers on TCP. */
-export const brokerUp: boolean = await reachable(AMQP_URL)
+/** True when the broker answers on TCP. */
+export const brokerUp: boolean = broker.reachable
 
 /** True when the broker suite must be skipped (down, and not under CI). Warns once. */
-export const skipBroker: boolean = !brokerUp && !IN_CI
-if (skipBroker) {
-  console.warn(
-    `RabbitMQ is not reachable at ${AMQP_URL}: skipping the MindBus broker tests; ${START_HINT}`,
-  )
-}
+export const skipBroker: boolean = broker.skip
 
 /** For `beforeAll`: under CI an unreachable broker fails the suite. */
 export function requireBroker(): void {
-  if (!brokerUp)
-    throw new Error(`RabbitMQ is not reachable at ${AMQP_URL} (CI=true requires it); ${START_HINT}`)
+  broker.require()
 }
 
 /** Exchange and queue names of one test run, so runs never share queues. */

@@ -10,6 +10,7 @@ import { createTopicMatcher, type TopicMatcher } from '@core/event-bus'
 import type { Kernel } from '@core/kernel'
 import { type CallServer, createCallServer } from './call-server.js'
 import { type Connection, openConnection, redact, type SendOptions } from './connection.js'
+import { createMqttMetrics } from './metrics.js'
 import { type Mirror, startMirror } from './mirror.js'
 import { type PluginServices, registerPluginServices } from './plugin-services.js'
 import type {
@@ -178,6 +179,7 @@ export function createMqttBridge(
       subscriptions: plugins.holders(),
     }),
   })
+  createMqttMetrics(stats).register(kernel.metrics)
   // The bridge's own component in kernel.health(): degraded while the broker is not connected.
   const removeHealthCheck = kernel.addHealthCheck('mqtt', () => {
     const { connected, connects } = stats()

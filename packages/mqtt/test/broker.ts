@@ -4,46 +4,29 @@
  */
 import { randomBytes } from 'node:crypto'
 import type { Socket } from 'node:net'
-import { connect as tcpConnect } from 'node:net'
 import type { Logger } from '@core/contracts'
+import { probeServer } from '@core/contracts/testing'
 import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt'
 
 export const BROKER_URL: string = process.env.CORE_MQTT_URL ?? 'mqtt://127.0.0.1:1883'
-export const IN_CI: boolean = process.env.CI === 'true' || process.env.CI === '1'
 const START_HINT = 'start it with: mosquitto -d -c /etc/mosquitto/mosquitto.conf'
 
-function reachable(url: string): Promise<boolean> {
-  const u = new URL(url)
-  return new Promise((resolve) => {
-    const socket = tcpConnect({ host: u.hostname, port: Number(u.port || 1883) })
-    const done = (ok: boolean): void => {
-      socket.destroy()
-      resolve(ok)
-    }
-    socket.setTimeout(1_000, () => done(false))
-    socket.once('connect', () => done(true))
-    socket.once('error', () => done(false))
-  })
-}
+const broker = await probeServer({
+  name: 'Mosquitto',
+  url: BROKER_URL,
+  hint: START_HINT,
+  tag: '@core/mqtt',
+})
 
 /** True when the broker answers on TCP. */
-export const brokerUp: boolean = await reachable(BROKER_URL)
+export const brokerUp: boolean = broker.reachable
 
 /** True when the broker suite must be skipped (down, and not under CI). Warns once. */
-export const skipBroker: boolean = !brokerUp && !IN_CI
-if (skipBroker) {
-  console.warn(
-    `Mosquitto is not reachable at ${BROKER_URL}: skipping the broker tests; ${START_HINT}`,
-  )
-}
+export const skipBroker: boolean = broker.skip
 
 /** For `beforeAll`: under CI an unreachable broker fails the suite. */
 export function requireBroker(): void {
-  if (!brokerUp) {
-    throw new Error(
-      `Mosquitto is not reachable at ${BROKER_URL} (CI=true requires it); ${START_HINT}`,
-    )
-  }
+  broker.require()
 }
 
 /** A random first topic level, so that parallel runs never share topics. */
@@ -132,18 +115,6 @@ export async function rawClient(
     close: async () => {
       await client.endAsync(true)
     },
-  }
-}
-
-/** Waits until `check` holds (polling every 10 ms), or fails after `timeoutMs`. */
-export async function until(
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 3_000,
-): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`)
-    await new Promise((r) => setTimeout(r, 10))
   }
 }
 

@@ -1,8 +1,12 @@
+import { silentLogger } from '@core/contracts'
+import { createKernel } from '@core/kernel'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { backoffDelayMs, redact } from '../src/connection.js'
 import * as api from '../src/index.js'
+import { createMqttMetrics } from '../src/metrics.js'
 import { decodePayload, encodePayload, parseJsonPayload } from '../src/payload.js'
+import type { MqttBridgeStats } from '../src/types.js'
 
 describe('public surface', () => {
   it('exports exactly these names', () => {
@@ -94,5 +98,44 @@ describe('redact', () => {
   it('removes credentials from broker URLs', () => {
     expect(redact('mqtt://user:secret@127.0.0.1:1883')).toBe('mqtt://127.0.0.1:1883')
     expect(redact('mqtts://broker.example:8883/')).toBe('mqtts://broker.example:8883')
+  })
+})
+
+describe('metrics', () => {
+  it('reads the bridge counters at scrape time, reconnects being the connections after the first', async () => {
+    const stats: MqttBridgeStats = {
+      connected: true,
+      connects: 3,
+      received: 7,
+      published: 5,
+      dropped: 1,
+      rejected: 2,
+      calls: 4,
+      callErrors: 1,
+      subscriptions: 0,
+      inFlight: 2,
+      paused: 0,
+      logsSuppressed: 0,
+    }
+    const registry = createKernel({ logger: silentLogger }).metrics
+    createMqttMetrics(() => stats).register(registry)
+    stats.received++
+    const text = await registry.metrics()
+    const sample = (name: string) =>
+      Number(
+        text
+          .split('\n')
+          .find((l) => l.startsWith(`${name} `))
+          ?.split(' ')[1],
+      )
+    expect(sample('core_mqtt_messages_received_total')).toBe(8)
+    expect(sample('core_mqtt_messages_published_total')).toBe(5)
+    expect(sample('core_mqtt_messages_dropped_total')).toBe(1)
+    expect(sample('core_mqtt_messages_rejected_total')).toBe(2)
+    expect(sample('core_mqtt_reconnects_total')).toBe(2)
+    expect(sample('core_mqtt_connected')).toBe(1)
+    expect(sample('core_mqtt_calls_total')).toBe(4)
+    expect(sample('core_mqtt_call_errors_total')).toBe(1)
+    expect(sample('core_mqtt_messages_in_flight')).toBe(2)
   })
 })

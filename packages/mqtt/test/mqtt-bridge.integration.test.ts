@@ -15,7 +15,6 @@ import {
   requireBroker,
   skipBroker,
   uniquePrefix,
-  until,
 } from './broker.js'
 
 /** A plugin that may use the bridge's services and events; its ctx is handed out. */
@@ -119,12 +118,17 @@ describe.skipIf(skipBroker)('MQTT bridge on the real broker', () => {
       await usurper.close()
       expect((await watcher.next((m) => m.topic === `${prefix}/status`)).text).toBe('offline')
       expect((await watcher.next((m) => m.topic === `${prefix}/status`, 5_000)).text).toBe('online')
-      await until(() => bridge.connected && bridge.stats().connects >= 2)
+      await expect
+        .poll(() => bridge.connected && bridge.stats().connects >= 2, { timeout: 3_000 })
+        .toBe(true)
       const sender = await client(5)
-      await until(async () => {
-        await sender.publish(`${prefix}-in/after`, 'x')
-        return seen.length > 0
-      })
+      await vi.waitFor(
+        async () => {
+          await sender.publish(`${prefix}-in/after`, 'x')
+          expect(seen.length).toBeGreaterThan(0)
+        },
+        { timeout: 3_000, interval: 10 },
+      )
       expect(seen[0]?.data.topic).toBe(`${prefix}-in/after`)
     })
 
@@ -195,7 +199,7 @@ describe.skipIf(skipBroker)('MQTT bridge on the real broker', () => {
           kernel.services.call('mqtt.publish', { topic: `${topic}/n`, payload: i, qos: 1 }),
         ),
       )
-      await until(() => other.messages.length === 200)
+      await expect.poll(() => other.messages.length === 200, { timeout: 3_000 }).toBe(true)
     })
 
     it('refuses wildcards in the topic with E_VALIDATION and the bridge prefix with E_FORBIDDEN', async () => {
@@ -230,7 +234,7 @@ describe.skipIf(skipBroker)('MQTT bridge on the real broker', () => {
       await sender.publish(`${base}/living room/lamp`, '{"state":"ON","brightness":254}')
       await sender.publish(`${base}/living room/lamp/availability`, 'online')
       await sender.publish(`${base}/odd.name`, '{"broken": ')
-      await until(() => seen.length === 3)
+      await expect.poll(() => seen.length === 3, { timeout: 3_000 }).toBe(true)
       expect(seen[0]?.type).toBe(`mqtt.message.${base}.living%20room.lamp`)
       expect(seen[0]?.subject).toBe(`${base}/living room/lamp`)
       expect(seen[0]?.source).toBe('/mqtt')
@@ -261,7 +265,7 @@ describe.skipIf(skipBroker)('MQTT bridge on the real broker', () => {
           seen.push(e.data)
         })
         await ctx.services.call('mqtt.subscribe', { filter: `${base}/+/devices`, qos: 1 })
-        await until(() => seen.length > 0)
+        await expect.poll(() => seen.length > 0, { timeout: 3_000 }).toBe(true)
         expect(seen[0]).toMatchObject({ retain: true, payload: [{ friendly_name: 'lamp' }] })
       }
     })
@@ -286,10 +290,13 @@ describe.skipIf(skipBroker)('MQTT bridge on the real broker', () => {
         released: false,
       })
       await kernel.plugins.unload('beta')
-      await until(async () => {
-        status = await kernel.services.call<MqttStatusResult>('mqtt.status', {})
-        return status.subscriptions.length === 0
-      })
+      await vi.waitFor(
+        async () => {
+          status = await kernel.services.call<MqttStatusResult>('mqtt.status', {})
+          expect(status.subscriptions).toHaveLength(0)
+        },
+        { timeout: 3_000, interval: 10 },
+      )
       // Nothing is delivered any more.
       const before = bridge.stats().received
       const sender = await client(5)
@@ -525,7 +532,7 @@ describe.skipIf(skipBroker)('MQTT bridge on the real broker', () => {
         `${prefix}/call/echo.say`,
         JSON.stringify({ params: { text: 'x' }, replyTo: `${prefix}-reply/+` }),
       )
-      await until(() => bridge.stats().rejected === 3)
+      await expect.poll(() => bridge.stats().rejected === 3, { timeout: 3_000 }).toBe(true)
       const warnings = logger.lines.filter((l) => l.level === 'warn').map((l) => l.msg)
       expect(warnings.some((m) => /not JSON/.test(m))).toBe(true)
       expect(warnings.some((m) => /reply topic/.test(m))).toBe(true)
@@ -563,7 +570,7 @@ describe.skipIf(skipBroker)('MQTT bridge on the real broker', () => {
       await alpha.services.call('mqtt.subscribe', { filter: `${base}/+` })
       const other = await client(5, [`${prefix}-reply/#`])
       await other.publish(`${base}/a`, '{"n":1}')
-      await until(() => seen.length === 1)
+      await expect.poll(() => seen.length === 1, { timeout: 3_000 }).toBe(true)
       expect(seen[0]?.payload).toEqual({ n: 1 })
       await other.publish(
         `${prefix}/call/echo.say`,

@@ -11,17 +11,21 @@ import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { probeServer } from '@core/contracts/testing'
 import { Etcd3 } from 'etcd3'
-import { afterAll, describe, it } from 'vitest'
 
 export const ETCD_URL: string = process.env.CORE_TEST_ETCD_URL ?? 'http://127.0.0.1:2379'
 
 const START_HINT =
   'start it with: etcd --data-dir /tmp/etcd --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 (Debian package etcd-server)'
 
-const ci = !['', '0', 'false', undefined].includes(process.env.CI)
-
-const unreachable: string | undefined = await probe(ETCD_URL)
+const etcd = await probeServer({
+  name: 'etcd',
+  url: ETCD_URL,
+  hint: START_HINT,
+  probe,
+  tag: 'node-registry-etcd',
+})
 
 async function probe(url: string): Promise<string | undefined> {
   const client = new Etcd3({
@@ -44,24 +48,7 @@ async function probe(url: string): Promise<string | undefined> {
  * CI, or a skip with a console warning locally.
  */
 export function describeWithEtcd(name: string, body: () => void): void {
-  if (unreachable === undefined) {
-    describe(name, () => {
-      afterAll(deleteCreatedPrefixes)
-      body()
-    })
-    return
-  }
-  const message = `etcd at ${ETCD_URL} is unreachable (${unreachable}); ${START_HINT}`
-  if (ci) {
-    describe(name, () => {
-      it('needs a reachable etcd under CI=true', () => {
-        throw new Error(message)
-      })
-    })
-    return
-  }
-  console.warn(`[node-registry-etcd] skipping "${name}": ${message}`)
-  describe.skipIf(true)(name, body)
+  etcd.describe(name, body, deleteCreatedPrefixes)
 }
 
 const created: string[] = []

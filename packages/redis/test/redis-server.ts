@@ -13,21 +13,20 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { probeServer } from '@core/contracts/testing'
 import { Redis } from 'ioredis'
-import { afterAll, describe, it } from 'vitest'
 
 export const TEST_REDIS_URL: string = process.env.CORE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
 
 const START_HINT = 'start it with: redis-server --daemonize yes --port 6379 --bind 127.0.0.1'
 
-const ci =
-  process.env.CI !== undefined &&
-  process.env.CI !== '' &&
-  process.env.CI !== 'false' &&
-  process.env.CI !== '0'
-
-/** Why the server cannot be used, or `undefined` when it answers. */
-const unreachable: string | undefined = await probe(TEST_REDIS_URL)
+const redis = await probeServer({
+  name: 'Redis',
+  url: TEST_REDIS_URL,
+  hint: START_HINT,
+  probe,
+  tag: '@core/redis',
+})
 
 async function probe(url: string): Promise<string | undefined> {
   const client = new Redis(url, {
@@ -86,24 +85,7 @@ async function cleanUp(): Promise<void> {
  * failing test under CI, or skips with a console warning locally.
  */
 export function describeWithRedis(name: string, body: () => void): void {
-  if (unreachable === undefined) {
-    describe(name, () => {
-      afterAll(cleanUp)
-      body()
-    })
-    return
-  }
-  const message = `Redis at ${TEST_REDIS_URL} is unreachable (${unreachable}); ${START_HINT}`
-  if (ci) {
-    describe(name, () => {
-      it('needs a reachable Redis server under CI=true', () => {
-        throw new Error(message)
-      })
-    })
-    return
-  }
-  console.warn(`[redis] skipping "${name}": ${message}`)
-  describe.skipIf(true)(name, body)
+  redis.describe(name, body, cleanUp)
 }
 
 /** A private `redis-server` a test may stop and start again. */

@@ -1,3 +1,4 @@
+export { createServiceRegistryMetrics } from './metrics.js'
 export { createServiceRegistry, DEFAULT_TIMEOUT_MS } from './service-registry.js'
 export type {
   CallContext,
@@ -5,14 +6,18 @@ export type {
   CallObserver,
   CallOptions,
   CallOutcome,
+  CircuitBreakerOptions,
+  CircuitState,
   CreateServiceRegistryOptions,
   Middleware,
   RegisterOptions,
   RemoteCallRequest,
   RemoteReply,
+  RemoteRetryOptions,
   RemoteTransport,
   SchemaObject,
   ServiceContext,
   ServiceHandler,
   ServiceRegistry,
+  ServiceRegistryStats,
 } from './types.js'

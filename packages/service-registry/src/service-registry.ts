@@ -18,6 +18,7 @@ import semver from 'semver'
 import { closestNames } from './closest.js'
 import { DeadlineQueue } from './deadline-queue.js'
 import { type LocalService, PendingCall, type Route } from './pending-call.js'
+import { RemoteGuard } from './remote-guard.js'
 import { type CompiledSchema, SchemaCompiler } from './schemas.js'
 import type {
   CallMeta,
@@ -32,6 +33,7 @@ import type {
   RemoteTransport,
   ServiceHandler,
   ServiceRegistry,
+  ServiceRegistryStats,
 } from './types.js'
 import { insertByVersion, parseVersion, pickHighest, RangeCache } from './versions.js'
 
@@ -87,6 +89,7 @@ export function createServiceRegistry(options: CreateServiceRegistryOptions = {}
     use: (middleware) => core.use(middleware),
     observe: (observer) => core.observe(observer),
     serve: (request, signal) => core.serve(request, signal),
+    stats: () => core.stats(),
   }
 }
 
@@ -100,6 +103,7 @@ class Registry {
   private readonly logger: Logger
   private readonly defaultTimeoutMs: number
   private readonly transport: RemoteTransport | undefined
+  private readonly guard: RemoteGuard | undefined
   private readonly services = new Map<string, LocalService[]>()
   private readonly schemas: SchemaCompiler = SchemaCompiler.get()
   private readonly ranges = new RangeCache()
@@ -117,6 +121,10 @@ class Registry {
       'defaultTimeoutMs',
     )
     this.transport = options.remote
+    this.guard =
+      options.remote === undefined
+        ? undefined
+        : new RemoteGuard(this.clock, options.remote, options.remoteRetry, options.circuitBreaker)
     this.queue = new DeadlineQueue(this.clock, this.clock === systemClock)
   }
 
@@ -282,6 +290,15 @@ class Registry {
   }
 
   private invokeRemote(call: PendingCall): Promise<unknown> {
+    return (this.guard as RemoteGuard).run(call, () => this.sendRemote(call))
+  }
+
+  stats(): ServiceRegistryStats {
+    return { remote: this.guard?.stats() ?? { retries: {}, circuits: [] } }
+  }
+
+  /** One attempt of a remote call; the request's `timeoutMs` is what is left of the deadline. */
+  private sendRemote(call: PendingCall): Promise<unknown> {
     const transport = this.transport as RemoteTransport
     const deadlineAt = call.deadlineAt
     const request: RemoteCallRequest = {

@@ -198,6 +198,71 @@ export interface CreateServiceRegistryOptions {
   logger?: Logger
   /** The transport for services not served locally. @defaultValue none: such calls fail with `E_SERVICE_NOT_FOUND` */
   remote?: RemoteTransport
+  /**
+   * Retries of remote calls to services that declare themselves idempotent (their descriptor
+   * in the transport's `list()` says `idempotent: true`), after `E_UNAVAILABLE` or `E_TIMEOUT`
+   * only, within the call's deadline. `false`: never retry. @defaultValue `{ attempts: 3 }`
+   */
+  remoteRetry?: RemoteRetryOptions | false
+  /**
+   * A circuit breaker per remote target (the service's namespace). `false`: none.
+   * @defaultValue `{ failureThreshold: 5, resetTimeoutMs: 10_000 }`
+   */
+  circuitBreaker?: CircuitBreakerOptions | false
+}
+
+/**
+ * Retries of remote calls (see {@link CreateServiceRegistryOptions.remoteRetry}). Attempt `n`
+ * waits a random delay in `[0, min(maxDelayMs, baseDelayMs × 2^(n-1))]` ("full jitter"); a
+ * retry whose delay would pass the call's deadline is not made.
+ * @public
+ */
+export interface RemoteRetryOptions {
+  /** Attempts in all, the first included; an integer ≥ 1. @defaultValue 3 */
+  attempts?: number
+  /** Backoff base, in milliseconds. @defaultValue 50 */
+  baseDelayMs?: number
+  /** Backoff cap, in milliseconds. @defaultValue 1_000 */
+  maxDelayMs?: number
+  /** How long the transport's `list()` answer (which says who is idempotent) is reused, in milliseconds. @defaultValue 10_000 */
+  refreshMs?: number
+}
+
+/**
+ * The circuit breaker of each remote target (see {@link CreateServiceRegistryOptions.circuitBreaker}):
+ * `closed` lets calls through; after `failureThreshold` consecutive `E_UNAVAILABLE`/`E_TIMEOUT`
+ * failures it is `open` and refuses calls at once with `E_UNAVAILABLE`; after `resetTimeoutMs` it
+ * is `half-open` and lets one trial call through, whose success closes it and whose failure
+ * opens it again. Any other outcome (a result, another error code) counts as success.
+ * @public
+ */
+export interface CircuitBreakerOptions {
+  /** Consecutive failures that open the circuit; an integer ≥ 1. @defaultValue 5 */
+  failureThreshold?: number
+  /** Time an open circuit waits before a trial call, in milliseconds (≥ 1). @defaultValue 10_000 */
+  resetTimeoutMs?: number
+}
+
+/** State of a remote target's circuit breaker. @public */
+export type CircuitState = 'closed' | 'open' | 'half-open'
+
+/** Counters of a service registry, for metrics (`services.stats()`). @public */
+export interface ServiceRegistryStats {
+  remote: {
+    /** Retries made, by service name. */
+    retries: Record<string, number>
+    /**
+     * Circuit breakers, by remote target (namespace): `state`, consecutive `failures`, times
+     * `opened`, calls `rejected` while open.
+     */
+    circuits: Array<{
+      target: string
+      state: CircuitState
+      failures: number
+      opened: number
+      rejected: number
+    }>
+  }
 }
 
 /**
@@ -305,6 +370,8 @@ export interface ServiceRegistry {
    * the {@link RemoteReply} to send back. Never rejects.
    */
   serve(request: RemoteCallRequest, signal?: AbortSignal): Promise<RemoteReply>
+  /** A copy of the registry's remote-path counters (retries, circuit breakers), for metrics. */
+  stats(): ServiceRegistryStats
 }
 
 /** How a call ended, as a {@link CallObserver} sees it. @public */

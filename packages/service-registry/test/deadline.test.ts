@@ -1,10 +1,10 @@
 import { getEventListeners } from 'node:events'
 import { type Clock, CoreError, silentLogger } from '@core/contracts'
+import { createFakeClock } from '@core/contracts/testing'
 import fc from 'fast-check'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { type Deadline, DeadlineQueue } from '../src/deadline-queue.js'
 import { createServiceRegistry, type ServiceContext } from '../src/index.js'
-import { createFakeClock } from './fake-clock.js'
 
 /** Settles on the next turns of the microtask queue. */
 async function flush(): Promise<void> {
@@ -24,7 +24,7 @@ const never = (): Promise<never> => new Promise<never>(() => {})
 
 describe('deadline (injected clock)', () => {
   it('should reject with E_TIMEOUT exactly at timeoutMs and abort the handler’s signal with that error', async () => {
-    const clock = createFakeClock()
+    const clock = createFakeClock({ now: 1_700_000_000_000 })
     const services = createServiceRegistry({ clock, logger: silentLogger })
     let context: ServiceContext | undefined
     services.register(
@@ -39,11 +39,11 @@ describe('deadline (injected clock)', () => {
     const start = clock.now()
     const seen = outcome(services.call('lights.slow', {}))
     expect(context?.deadlineAt).toBe(start + 100)
-    clock.advance(99)
+    clock.tick(99)
     await flush()
     expect(seen.state).toBe('pending')
     expect(context?.signal.aborted).toBe(false)
-    clock.advance(1)
+    clock.tick(1)
     await flush()
     expect(seen.state).toBe('rejected')
     expect(seen.error?.code).toBe('E_TIMEOUT')
@@ -60,7 +60,7 @@ describe('deadline (injected clock)', () => {
   })
 
   it('should give an already-aborted signal to a handler that reads it only after the deadline', async () => {
-    const clock = createFakeClock()
+    const clock = createFakeClock({ now: 1_700_000_000_000 })
     const services = createServiceRegistry({ clock, logger: silentLogger })
     let context: ServiceContext | undefined
     services.register(
@@ -72,7 +72,7 @@ describe('deadline (injected clock)', () => {
       { params: {}, timeoutMs: 10 },
     )
     const seen = outcome(services.call('a.lazy', {}))
-    clock.advance(10)
+    clock.tick(10)
     await flush()
     expect(seen.error?.code).toBe('E_TIMEOUT')
     expect(context?.signal.aborted).toBe(true)
@@ -80,7 +80,7 @@ describe('deadline (injected clock)', () => {
   })
 
   it('should let the caller shorten the service’s deadline but not extend it', async () => {
-    const clock = createFakeClock()
+    const clock = createFakeClock({ now: 1_700_000_000_000 })
     const services = createServiceRegistry({ clock, logger: silentLogger })
     const deadlines: number[] = []
     services.register(
@@ -94,18 +94,18 @@ describe('deadline (injected clock)', () => {
     const short = outcome(services.call('a.b', {}, { timeoutMs: 50 }))
     const long = outcome(services.call('a.b', {}, { timeoutMs: 60_000 }))
     expect(deadlines).toEqual([50, 1000])
-    clock.advance(50)
+    clock.tick(50)
     await flush()
     expect(short.error?.code).toBe('E_TIMEOUT')
     expect(short.error?.message).toMatch(/within 50 ms/)
     expect(long.state).toBe('pending')
-    clock.advance(950)
+    clock.tick(950)
     await flush()
     expect(long.error?.code).toBe('E_TIMEOUT')
   })
 
   it('should ignore a result that arrives after the deadline', async () => {
-    const clock = createFakeClock()
+    const clock = createFakeClock({ now: 1_700_000_000_000 })
     const services = createServiceRegistry({ clock, logger: silentLogger })
     let release: (v: string) => void = () => {}
     services.register('a.late', () => new Promise<string>((resolve) => (release = resolve)), {
@@ -113,7 +113,7 @@ describe('deadline (injected clock)', () => {
       timeoutMs: 5,
     })
     const seen = outcome(services.call('a.late', {}))
-    clock.advance(5)
+    clock.tick(5)
     release('too late')
     await flush()
     expect(seen.state).toBe('rejected')
@@ -121,7 +121,7 @@ describe('deadline (injected clock)', () => {
   })
 
   it('should run the deadline while middleware runs, and never call the handler after it', async () => {
-    const clock = createFakeClock()
+    const clock = createFakeClock({ now: 1_700_000_000_000 })
     const services = createServiceRegistry({ clock, logger: silentLogger })
     let called = false
     services.register(
@@ -139,7 +139,7 @@ describe('deadline (injected clock)', () => {
       return nextResult
     })
     const seen = outcome(services.call('a.b', {}))
-    clock.advance(20)
+    clock.tick(20)
     await flush()
     expect(seen.error?.code).toBe('E_TIMEOUT')
     go()
@@ -149,19 +149,19 @@ describe('deadline (injected clock)', () => {
   })
 
   it('should keep one clock timer for any number of calls in flight', async () => {
-    const clock = createFakeClock()
+    const clock = createFakeClock({ now: 1_700_000_000_000 })
     const services = createServiceRegistry({ clock, logger: silentLogger })
     services.register('a.b', () => never(), { params: {}, timeoutMs: 1000 })
     const calls = Array.from({ length: 100 }, () => outcome(services.call('a.b', {})))
-    expect(clock.pending).toBe(1)
-    clock.advance(1000)
+    expect(clock.pending()).toBe(1)
+    clock.tick(1000)
     await flush()
     expect(calls.every((c) => c.error?.code === 'E_TIMEOUT')).toBe(true)
-    expect(clock.pending).toBe(0)
+    expect(clock.pending()).toBe(0)
   })
 
   it('should not arm a timer per call for calls that finish in time', async () => {
-    const clock = createFakeClock()
+    const clock = createFakeClock({ now: 1_700_000_000_000 })
     let armed = 0
     const counting: Clock = {
       now: clock.now,
@@ -178,14 +178,14 @@ describe('deadline (injected clock)', () => {
   })
 
   it('should handle deadlines longer than a Node timer can wait (2^31 - 1 ms)', async () => {
-    const clock = createFakeClock()
+    const clock = createFakeClock({ now: 1_700_000_000_000 })
     const services = createServiceRegistry({ clock, logger: silentLogger })
     services.register('a.b', () => never(), { params: {}, timeoutMs: 3_000_000_000 })
     const seen = outcome(services.call('a.b', {}))
-    clock.advance(2_147_483_647)
+    clock.tick(2_147_483_647)
     await flush()
     expect(seen.state).toBe('pending')
-    clock.advance(3_000_000_000 - 2_147_483_647)
+    clock.tick(3_000_000_000 - 2_147_483_647)
     await flush()
     expect(seen.error?.code).toBe('E_TIMEOUT')
   })
@@ -204,7 +204,7 @@ describe('deadline (injected clock)', () => {
           },
         ),
         async (plans) => {
-          const clock = createFakeClock()
+          const clock = createFakeClock({ now: 1_700_000_000_000 })
           const services = createServiceRegistry({ clock, logger: silentLogger })
           services.register(
             'a.work',
@@ -218,7 +218,7 @@ describe('deadline (injected clock)', () => {
             ),
           )
           for (let t = 0; t <= 60; t++) {
-            clock.advance(t === 0 ? 0 : 1)
+            clock.tick(t === 0 ? 0 : 1)
             await flush()
             plans.forEach((plan, i) => {
               const s = seen[i]!
@@ -325,13 +325,13 @@ describe('caller cancel', () => {
   })
 
   it('should stop listening to the caller’s signal after a timeout too', async () => {
-    const clock = createFakeClock()
+    const clock = createFakeClock({ now: 1_700_000_000_000 })
     const services = createServiceRegistry({ clock, logger: silentLogger })
     services.register('a.b', () => never(), { params: {}, timeoutMs: 5 })
     const controller = new AbortController()
     const seen = outcome(services.call('a.b', {}, { signal: controller.signal }))
     expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1)
-    clock.advance(5)
+    clock.tick(5)
     await flush()
     expect(seen.error?.code).toBe('E_TIMEOUT')
     expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0)
@@ -363,7 +363,7 @@ describe('DeadlineQueue', () => {
           { maxLength: 200 },
         ),
         (ops) => {
-          const clock = createFakeClock(0)
+          const clock = createFakeClock({ now: 0 })
           const queue = new DeadlineQueue(clock, false)
           const expired: number[] = []
           const live = new Map<number, { item: Deadline; due: number }>()
@@ -382,7 +382,7 @@ describe('DeadlineQueue', () => {
               live.delete(key)
             } else {
               const before = expired.length
-              clock.advance(op.ms)
+              clock.tick(op.ms)
               const due = [...live.entries()]
                 .filter(([, v]) => v.due <= clock.now())
                 .sort((a, b) => a[1].due - b[1].due || a[0] - b[0])
@@ -404,7 +404,7 @@ describe('DeadlineQueue', () => {
   })
 
   it('should stamp a batch with one clock reading, and never make a deadline early', async () => {
-    const clock = createFakeClock(0)
+    const clock = createFakeClock({ now: 0 })
     let readings = 0
     const counting: Clock = {
       ...clock,
@@ -419,14 +419,14 @@ describe('DeadlineQueue', () => {
     for (const it of items) queue.add(it)
     expect(readings).toBeLessThanOrEqual(Math.ceil(1000 / 64) * 2)
     // time passes before the rest of the batch is stamped: the stamp is later, never earlier
-    clock.advance(30)
+    clock.tick(30)
     await new Promise((resolve) => setImmediate(resolve))
     expect(items.every((it) => it.due >= 100)).toBe(true)
     expect(items.at(-1)?.due).toBe(130)
   })
 
   it('should stamp an open batch when a member’s deadline is read, and skip settled members', () => {
-    const clock = createFakeClock(0)
+    const clock = createFakeClock({ now: 0 })
     const queue = new DeadlineQueue(clock, true)
     const expired: number[] = []
     const a = item(10, expired, 1)
@@ -434,12 +434,12 @@ describe('DeadlineQueue', () => {
     queue.add(a)
     queue.add(b)
     queue.remove(a)
-    clock.advance(5)
+    clock.tick(5)
     queue.settleDue(b)
     expect(b.due).toBe(25)
     queue.settleDue(a) // settled before any stamp: stamped on demand
     expect(a.due).toBe(15)
-    clock.advance(20)
+    clock.tick(20)
     expect(expired).toEqual([2])
   })
 })

@@ -1,4 +1,5 @@
 import { type Clock, CoreError, type ServiceDescriptor, silentLogger } from '@core/contracts'
+import { createFakeClock } from '@core/contracts/testing'
 import { describe, expect, it } from 'vitest'
 import {
   type CallContext,
@@ -8,7 +9,6 @@ import {
   type ServiceContext,
   type ServiceRegistry,
 } from '../src/index.js'
-import { createFakeClock } from './fake-clock.js'
 
 /**
  * An in-memory transport from one node to another, as the RabbitMQ one will behave: the request
@@ -170,7 +170,7 @@ describe('remote routing seam', () => {
   })
 
   it('should time out on the caller’s deadline and abort the remote handler’s signal', async () => {
-    const clock = createFakeClock()
+    const clock = createFakeClock({ now: 1_700_000_000_000 })
     const { a, b } = twoNodes(clock)
     let remoteSignal: AbortSignal | undefined
     a.register(
@@ -185,7 +185,7 @@ describe('remote routing seam', () => {
     const settled = rejection(pending)
     await flush()
     expect(remoteSignal?.aborted).toBe(false)
-    clock.advance(50)
+    clock.tick(50)
     const err = await settled
     expect(err.code).toBe('E_TIMEOUT')
     expect(err.message).toMatch(/^Remote call to "lights\.slow" did not answer within 50 ms/)
@@ -194,23 +194,23 @@ describe('remote routing seam', () => {
   })
 
   it('should bring the serving node’s own shorter timeout back as E_TIMEOUT', async () => {
-    const clock = createFakeClock()
+    const clock = createFakeClock({ now: 1_700_000_000_000 })
     const { a, b } = twoNodes(clock)
     a.register('lights.slow', () => never(), { params: {}, timeoutMs: 20 })
     const settled = rejection(b.call('lights.slow', {}, { timeoutMs: 1000 }))
     await flush()
-    clock.advance(20)
+    clock.tick(20)
     const err = await settled
     expect(err.code).toBe('E_TIMEOUT')
     expect(err.message).toMatch(/^Service "lights\.slow@1\.0\.0" did not answer within 20 ms/)
   })
 
   it('should give the serving node the time left, not the whole timeout', async () => {
-    const clock = createFakeClock()
+    const clock = createFakeClock({ now: 1_700_000_000_000 })
     const { a, b, transport } = twoNodes(clock)
     a.register('a.b', () => 1, { params: {} })
     b.use(async (_ctx, next) => {
-      clock.advance(30) // time spent in B's middleware
+      clock.tick(30) // time spent in B's middleware
       return next()
     })
     await b.call('a.b', {}, { timeoutMs: 100 })

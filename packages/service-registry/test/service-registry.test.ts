@@ -47,6 +47,7 @@ describe('public surface', () => {
       [
         "DEFAULT_TIMEOUT_MS",
         "createServiceRegistry",
+        "createServiceRegistryMetrics",
       ]
     `)
     expect(api.DEFAULT_TIMEOUT_MS).toBe(30_000)
@@ -62,6 +63,7 @@ describe('public surface', () => {
         "observe",
         "register",
         "serve",
+        "stats",
         "use",
       ]
     `)

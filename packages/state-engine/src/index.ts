@@ -1,4 +1,6 @@
 export { createMemoryStateBackend } from './memory-backend.js'
+export type { CreateStateEngineMetricsOptions } from './metrics.js'
+export { createStateEngineMetrics } from './metrics.js'
 export { createStateEngine } from './state-engine.js'
 export type {
   BackendDeleteOptions,
@@ -11,6 +13,7 @@ export type {
   StateBackend,
   StateBackendListener,
   StateEngine,
+  StateEngineStats,
   StateListItem,
   StateWatchHandler,
   WatchStateOptions,

@@ -17,6 +17,7 @@ import {
 import type { PublishOptions } from '@core/event-bus'
 import { createExpiryScheduler, type ExpiryItem } from './expiry-scheduler.js'
 import { createMemoryStateBackend } from './memory-backend.js'
+import { StateCounters } from './metrics.js'
 import type {
   BackendWriteResult,
   CreateStateEngineOptions,
@@ -102,6 +103,7 @@ export function createStateEngine(options: CreateStateEngineOptions): StateEngin
   const lanes = new Map<string, Promise<unknown>>()
   const watches = new Set<Undo>()
   let closed = false
+  const counters = new StateCounters()
 
   const onPublishFailed = (error: unknown): void => {
     logger.error({ err: error }, 'state-engine: a state change could not be published on the bus')
@@ -190,6 +192,7 @@ export function createStateEngine(options: CreateStateEngineOptions): StateEngin
         return backend.expire(namespace, key, revision, now)
       },
       (result) => {
+        counters.count(result.changes)
         if (result.reported !== true) publish(stamped(result.changes, now))
       },
     ).catch((error: unknown) => {
@@ -269,6 +272,7 @@ export function createStateEngine(options: CreateStateEngineOptions): StateEngin
           const entry = freezeEntry(result.entry as StateEntry)
           if (expiresAt === undefined) scheduler.cancel(namespace, key)
           else scheduler.schedule(namespace, key, entry.revision, expiresAt)
+          counters.count(result.changes)
           if (result.reported !== true) publish(stamped(result.changes, now, entry))
           return entry as StateEntry<T>
         },
@@ -308,6 +312,7 @@ export function createStateEngine(options: CreateStateEngineOptions): StateEngin
         (result) => {
           if (!result.ok) throw conflict(namespace, key, ifRevision as number, result.actual)
           if (result.changes.length > 0) scheduler.cancel(namespace, key)
+          counters.count(result.changes)
           if (result.reported !== true) publish(stamped(result.changes, now))
           return result.changes.some((change) => change.reason === 'delete')
         },
@@ -402,6 +407,8 @@ export function createStateEngine(options: CreateStateEngineOptions): StateEngin
       for (const undo of [...watches]) undo()
       await Promise.allSettled(lanes.values())
     },
+
+    stats: () => counters.snapshot(),
   }
 }
 

@@ -181,6 +181,18 @@ export interface StateEngine {
    * ```
    */
   close(): Promise<void>
+  /** A copy of the engine's change counters, for metrics. */
+  stats(): StateEngineStats
+}
+
+/**
+ * Counters of a state engine (`state.stats()`): per namespace, the changes committed through
+ * it by reason (`set`, `delete`, `expired`). At most 1,000 namespaces; further ones count
+ * under `_other`.
+ * @public
+ */
+export interface StateEngineStats {
+  changes: Record<string, { set: number; delete: number; expired: number }>
 }
 
 /** Options of {@link createStateEngine}. @public */

@@ -1,13 +1,13 @@
+import { createFakeClock } from '@core/contracts/testing'
 import { describe, expect, it } from 'vitest'
 import {
   createExpiryScheduler,
   type ExpiryItem,
   MAX_TIMER_DELAY_MS,
 } from '../src/expiry-scheduler.js'
-import { createManualClock } from './helpers/manual-clock.js'
 
 function setup() {
-  const clock = createManualClock(0)
+  const clock = createFakeClock({ now: 0 })
   const due: ExpiryItem[] = []
   const scheduler = createExpiryScheduler(clock, (item) => void due.push(item))
   return { clock, due, scheduler }
@@ -18,9 +18,9 @@ describe('createExpiryScheduler', () => {
     const { clock, due, scheduler } = setup()
     const deadlines = [50, 10, 40, 20, 30, 10]
     for (const [i, at] of deadlines.entries()) scheduler.schedule('n', `k${i}`, i + 1, at)
-    clock.advance(25)
+    clock.tick(25)
     expect(due.map((d) => d.deadlineAt)).toEqual([10, 10, 20])
-    clock.advance(100)
+    clock.tick(100)
     expect(due.map((d) => d.deadlineAt)).toEqual([10, 10, 20, 30, 40, 50])
     expect(scheduler.size()).toBe(0)
     expect(clock.pending()).toBe(0)
@@ -43,7 +43,7 @@ describe('createExpiryScheduler', () => {
     scheduler.schedule('n', 'b', 3, 20)
     scheduler.cancel('n', 'b')
     expect(scheduler.size()).toBe(1)
-    clock.advance(100)
+    clock.tick(100)
     expect(due.map((d) => [d.key, d.revision])).toEqual([['a', 2]])
   })
 
@@ -52,12 +52,12 @@ describe('createExpiryScheduler', () => {
     scheduler.schedule('n', 'a', 1, 100)
     scheduler.schedule('n', 'a', 2, 250)
     expect(clock.delays).toEqual([100])
-    clock.advance(100)
+    clock.tick(100)
     expect(due).toEqual([])
     expect(clock.pending()).toBe(1)
-    clock.advance(149)
+    clock.tick(149)
     expect(due).toEqual([])
-    clock.advance(1)
+    clock.tick(1)
     expect(due.map((d) => [d.key, d.revision, d.deadlineAt])).toEqual([['a', 2, 250]])
   })
 
@@ -65,9 +65,9 @@ describe('createExpiryScheduler', () => {
     const { clock, due, scheduler } = setup()
     scheduler.schedule('n', 'a', 1, 1000)
     scheduler.schedule('n', 'a', 2, 10)
-    clock.advance(10)
+    clock.tick(10)
     expect(due.map((d) => d.revision)).toEqual([2])
-    clock.advance(2000)
+    clock.tick(2000)
     expect(due).toHaveLength(1)
   })
 
@@ -75,7 +75,7 @@ describe('createExpiryScheduler', () => {
     const { clock, due, scheduler } = setup()
     for (let i = 1; i <= 10_000; i++) scheduler.schedule('n', 'hot', i, 1_000_000 + i)
     expect(scheduler.size()).toBe(1)
-    clock.advance(2_000_000)
+    clock.tick(2_000_000)
     expect(due.map((d) => d.revision)).toEqual([10_000])
   })
 
@@ -83,9 +83,9 @@ describe('createExpiryScheduler', () => {
     const { clock, due, scheduler } = setup()
     scheduler.schedule('n', 'far', 1, 3 * MAX_TIMER_DELAY_MS)
     expect(clock.delays).toEqual([MAX_TIMER_DELAY_MS])
-    clock.advance(2 * MAX_TIMER_DELAY_MS)
+    clock.tick(2 * MAX_TIMER_DELAY_MS)
     expect(due).toEqual([])
-    clock.advance(MAX_TIMER_DELAY_MS)
+    clock.tick(MAX_TIMER_DELAY_MS)
     expect(due).toHaveLength(1)
   })
 
@@ -94,7 +94,7 @@ describe('createExpiryScheduler', () => {
     clock.jump(100)
     scheduler.schedule('n', 'late', 1, 50)
     expect(clock.delays).toEqual([0])
-    clock.advance(0)
+    clock.tick(0)
     expect(due).toHaveLength(1)
   })
 
@@ -104,7 +104,7 @@ describe('createExpiryScheduler', () => {
     scheduler.stop()
     scheduler.schedule('n', 'b', 2, 10)
     expect(clock.pending()).toBe(0)
-    clock.advance(100)
+    clock.tick(100)
     expect(due).toEqual([])
   })
 })

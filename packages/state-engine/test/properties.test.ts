@@ -1,9 +1,9 @@
 import type { StateChange } from '@core/contracts'
 import { CoreError, silentLogger } from '@core/contracts'
+import { createFakeClock } from '@core/contracts/testing'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { createMemoryStateBackend, createStateEngine, type StateBackend } from '../src/index.js'
-import { createManualClock } from './helpers/manual-clock.js'
 import { createTestBus, flush } from './helpers/setup.js'
 
 const KEYS = ['a', 'b', 'c', 'c.d', 'e.f.g'] as const
@@ -65,7 +65,7 @@ interface ModelEntry {
 
 function setup(backend?: StateBackend) {
   const bus = createTestBus()
-  const clock = createManualClock(0)
+  const clock = createFakeClock({ now: 0 })
   const state = createStateEngine({
     bus,
     clock,
@@ -103,7 +103,7 @@ describe('state engine properties', () => {
             : undefined
         }
         for (const op of ops) {
-          if (op.op === 'advance') clock.advance(op.ms)
+          if (op.op === 'advance') clock.tick(op.ms)
           else if (op.op === 'jump') clock.jump(op.ms)
           else {
             const current = await state.get('p', op.key)
@@ -153,7 +153,7 @@ describe('state engine properties', () => {
             }
           }
         }
-        clock.advance(1000)
+        clock.tick(1000)
         await flush()
         const revisions = all.map((c) => c.revision)
         expect(new Set(revisions).size).toBe(revisions.length)

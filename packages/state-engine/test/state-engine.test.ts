@@ -1,9 +1,9 @@
 import type { CloudEvent, Logger, StateChange } from '@core/contracts'
 import { CoreError, silentLogger } from '@core/contracts'
+import { createFakeClock } from '@core/contracts/testing'
 import type { EventBus } from '@core/event-bus'
 import { describe, expect, it } from 'vitest'
 import { createMemoryStateBackend, createStateEngine, type StateBackend } from '../src/index.js'
-import { createManualClock } from './helpers/manual-clock.js'
 import { createTestBus, flush, harness } from './helpers/setup.js'
 
 async function rejection(promise: Promise<unknown>): Promise<CoreError> {
@@ -358,7 +358,7 @@ describe('change events', () => {
 
   it('keeps revision order per key even when the backend answers out of order', async () => {
     const bus = createTestBus()
-    const clock = createManualClock()
+    const clock = createFakeClock({ now: 1_700_000_000_000 })
     const backend = jittery(createMemoryStateBackend())
     const state = createStateEngine({ bus, backend, clock, logger: silentLogger })
     const perKey = new Map<string, number[]>()
@@ -385,7 +385,11 @@ describe('change events', () => {
       ...createTestBus(),
       publish: () => Promise.reject(new Error('bus down')),
     }
-    const state = createStateEngine({ bus, logger, clock: createManualClock() })
+    const state = createStateEngine({
+      bus,
+      logger,
+      clock: createFakeClock({ now: 1_700_000_000_000 }),
+    })
     const entry = await state.set('t', 'k', 1)
     await flush()
     expect(entry.value).toBe(1)

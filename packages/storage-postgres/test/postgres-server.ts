@@ -7,8 +7,8 @@
  * message saying how to start it.
  */
 import { randomBytes } from 'node:crypto'
+import { probeServer } from '@core/contracts/testing'
 import postgres, { type Sql } from 'postgres'
-import { afterAll, describe, it } from 'vitest'
 
 export const TEST_URL: string =
   process.env.CORE_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -16,14 +16,13 @@ export const TEST_URL: string =
 const START_HINT =
   'start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start'
 
-const ci =
-  process.env.CI !== undefined &&
-  process.env.CI !== '' &&
-  process.env.CI !== 'false' &&
-  process.env.CI !== '0'
-
-/** Why the server cannot be used, or `undefined` when it answers. */
-const unreachable: string | undefined = await probe(TEST_URL)
+const server = await probeServer({
+  name: 'PostgreSQL',
+  url: TEST_URL,
+  hint: START_HINT,
+  probe,
+  tag: 'storage-postgres',
+})
 
 async function probe(url: string): Promise<string | undefined> {
   const sql = postgres(url, { max: 1, connect_timeout: 3, onnotice: () => {} })
@@ -44,24 +43,7 @@ async function probe(url: string): Promise<string | undefined> {
  * test under CI, or skips with a console warning locally.
  */
 export function describeWithServer(name: string, body: () => void): void {
-  if (unreachable === undefined) {
-    describe(name, () => {
-      afterAll(dropCreatedSchemas)
-      body()
-    })
-    return
-  }
-  const message = `PostgreSQL at ${TEST_URL.replace(/\/\/[^@/]*@/, '//')} is unreachable (${unreachable}); ${START_HINT}`
-  if (ci) {
-    describe(name, () => {
-      it('needs a reachable PostgreSQL server under CI=true', () => {
-        throw new Error(message)
-      })
-    })
-    return
-  }
-  console.warn(`[storage-postgres] skipping "${name}": ${message}`)
-  describe.skipIf(true)(name, body)
+  server.describe(name, body, dropCreatedSchemas)
 }
 
 const created: string[] = []

@@ -126,7 +126,9 @@ export async function createSqliteAdapter(
       },
     )
   }
-  const retry = <T>(what: string, run: () => T): Promise<T> => retryBusy(run, busyTimeoutMs, what)
+  const busy: BusyCounter = { retries: 0 }
+  const retry = <T>(what: string, run: () => T): Promise<T> =>
+    retryBusy(run, busyTimeoutMs, busy, what)
   try {
     await retry('switch to WAL', () => db.pragma('journal_mode = WAL'))
     db.pragma(`synchronous = ${synchronous}`)
@@ -147,7 +149,7 @@ export async function createSqliteAdapter(
       },
     )
   }
-  return new SqliteAdapter(db, busyTimeoutMs)
+  return new SqliteAdapter(db, busyTimeoutMs, busy)
 }
 
 class SqliteAdapter implements StorageAdapter {
@@ -162,11 +164,16 @@ class SqliteAdapter implements StorageAdapter {
   constructor(
     private readonly db: Database.Database,
     private readonly busyTimeoutMs: number,
+    private readonly busy: BusyCounter,
   ) {
     this.s = prepareStatements(db)
     const batch = db.transaction((ns: string, ops: AdapterBatchOp[]) => this.applyBatch(ns, ops))
     this.batchImmediate = (ns, ops) => batch.immediate(ns, ops)
     this.direct = this.ops(0)
+  }
+
+  busyRetries(): number {
+    return this.busy.retries
   }
 
   // --- outside any transaction: run now, or wait for the open transaction to end --------------
@@ -197,7 +204,7 @@ class SqliteAdapter implements StorageAdapter {
     await this.lock.acquire()
     try {
       if (!this.db.open) throw closedError()
-      return await retryBusy(run, this.busyTimeoutMs, what, ns, key)
+      return await retryBusy(run, this.busyTimeoutMs, this.busy, what, ns, key)
     } finally {
       this.lock.release()
     }
@@ -243,7 +250,12 @@ class SqliteAdapter implements StorageAdapter {
     await this.lock.acquire()
     try {
       if (!this.db.open) throw closedError()
-      await retryBusy(() => this.s.begin.run(), this.busyTimeoutMs, 'begin a transaction')
+      await retryBusy(
+        () => this.s.begin.run(),
+        this.busyTimeoutMs,
+        this.busy,
+        'begin a transaction',
+      )
       let result: T
       try {
         result = await fn(this.direct)
@@ -450,9 +462,15 @@ function prepareStatements(db: Database.Database): Statements {
 }
 
 /** Runs `run`, retrying on SQLITE_BUSY with backoff 1, 2, 4 … 100 ms until `timeoutMs` passed. */
+/** Attempts repeated because the database was busy, for `busyRetries()`. */
+interface BusyCounter {
+  retries: number
+}
+
 async function retryBusy<T>(
   run: () => T,
   timeoutMs: number,
+  busy: BusyCounter,
   what: string,
   ns?: string,
   key?: string,
@@ -472,6 +490,7 @@ async function retryBusy<T>(
           { cause: error, details: { namespace: ns, key, waitedMs: waited } },
         )
       }
+      busy.retries++
       await new Promise((resolve) => setTimeout(resolve, Math.min(delay, timeoutMs - waited)))
       delay = Math.min(delay * 2, 100)
     }

@@ -243,6 +243,11 @@ export interface StorageAdapter extends StorageAdapterOps {
   /** A short name for messages and metrics: `memory`, `sqlite`, `postgres`. */
   readonly name: string
   /**
+   * Optional, for metrics: how many attempts the adapter repeated so far because the database
+   * was busy (SQLite's `SQLITE_BUSY`).
+   */
+  busyRetries?(): number
+  /**
    * Lets operations and transactions already started finish, then releases connections and
    * files. Idempotent. Afterwards every operation rejects with `E_STORAGE`.
    */

@@ -13,6 +13,7 @@ export type {
 export { compareKeys, prefixEnd } from './adapter.js'
 export { FifoLock } from './fifo-lock.js'
 export { createMemoryAdapter } from './memory-adapter.js'
+export { createStorageMetrics } from './metrics.js'
 export type { PluginMigrationResult, RunPluginMigrationsOptions } from './migrations.js'
 export { runPluginMigrations } from './migrations.js'
 export { createStorage } from './storage.js'

@@ -1,6 +1,7 @@
 import { assertNamespace, CoreError, type JsonValue } from '@core/contracts'
 import type { AdapterBatchOp, AdapterEntry, StorageAdapter, StorageAdapterOps } from './adapter.js'
 import { iterateList } from './iterate.js'
+import { StorageRecorder, trackStorage } from './metrics.js'
 import type {
   BatchOp,
   CountOptions,
@@ -86,9 +87,11 @@ export function createStorage(
       { details: { maxValueBytes } },
     )
   }
-  const shared: Shared = { adapter, maxValueBytes, closed: false }
+  const recorder = new StorageRecorder(adapter)
+  const shared: Shared = { adapter, maxValueBytes, closed: false, recorder }
   const root = new Handle(shared, adapter, undefined)
   const storage = root.api() as Storage
+  trackStorage(storage, recorder)
   return Object.assign(storage, {
     adapterName: adapter.name,
     maxValueBytes,
@@ -104,6 +107,7 @@ interface Shared {
   adapter: StorageAdapter
   maxValueBytes: number
   closed: boolean
+  recorder: StorageRecorder
 }
 
 /** The root storage (no parent) or one transaction level. */
@@ -154,10 +158,14 @@ class Handle {
     run: () => Promise<T>,
     aborts = true,
   ): Promise<T> {
+    const startedAt = performance.now()
     try {
-      return await run()
+      const out = await run()
+      this.shared.recorder.record(what, 'ok', startedAt)
+      return out
     } catch (error) {
       const err = wrapAdapterError(error, this.shared.adapter.name, what, namespace, key)
+      this.shared.recorder.record(what, err.code, startedAt)
       if (aborts && this.parent !== undefined && this.failure === undefined) {
         this.failure = err
       }

@@ -38,6 +38,7 @@ describe('createStorage', () => {
         "compareKeys",
         "createMemoryAdapter",
         "createStorage",
+        "createStorageMetrics",
         "prefixEnd",
         "runPluginMigrations",
       ]

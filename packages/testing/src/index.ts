@@ -1,5 +1,5 @@
-export type { CreateFakeClockOptions, FakeClock, FakeTimer } from './fake-clock.js'
-export { createFakeClock, FAKE_CLOCK_EPOCH_MS } from './fake-clock.js'
+export type { CreateFakeClockOptions, FakeClock, FakeTimer } from '@core/contracts/testing'
+export { createFakeClock, FAKE_CLOCK_EPOCH_MS } from '@core/contracts/testing'
 export { createMockHub } from './mock-hub.js'
 export type { MockPlugin } from './plugins.js'
 export type {

@@ -1,4 +1,5 @@
 import { type CloudEvent, CoreError, type Logger, type Undo } from '@core/contracts'
+import { createFakeClock } from '@core/contracts/testing'
 import { createTopicMatcher } from '@core/event-bus'
 import {
   type BootReport,
@@ -7,7 +8,6 @@ import {
   type PluginContext,
   type StopReport,
 } from '@core/kernel'
-import { createFakeClock } from './fake-clock.js'
 import { toKernelPlugin } from './plugins.js'
 import { createRecordingLogger, type LogRecord, type RecordingLogger } from './recording-logger.js'
 import type {

@@ -1,4 +1,5 @@
 import type { CloudEvent, CoreError, Logger, Undo } from '@core/contracts'
+import type { FakeClock } from '@core/contracts/testing'
 import type { EventBus, PublishOptions, PublishReport } from '@core/event-bus'
 import type {
   BootReport,
@@ -15,7 +16,6 @@ import type {
 import type { ServiceRegistry } from '@core/service-registry'
 import type { StateEngine } from '@core/state-engine'
 import type { Storage } from '@core/storage'
-import type { FakeClock } from './fake-clock.js'
 import type { MockPlugin } from './plugins.js'
 import type { LogLevel, LogRecord } from './recording-logger.js'
 

@@ -108,7 +108,6 @@ export function registerStateRoutes(app: FastifyInstance, ctx: ApiContext): void
         kernel.state.set(namespace, key, value, options),
         `Writing ${namespace}/${key}`,
       )
-      ctx.metrics.stateNamespace(namespace)
       return entry
     },
   )

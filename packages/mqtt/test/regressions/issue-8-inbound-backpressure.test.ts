@@ -9,7 +9,6 @@ import {
   requireBroker,
   skipBroker,
   uniquePrefix,
-  until,
 } from '../broker.js'
 
 // Issue 8 §1: inbound MQTT messages were put on the bus without waiting (fire and forget), so
@@ -56,13 +55,13 @@ describe.skipIf(skipBroker)('issue 8: the MQTT inbound queue is bounded', () => 
     await Promise.all(
       Array.from({ length: total }, (_, i) => sender.publish(`${base}/n`, String(i), { qos: 1 })),
     )
-    await until(() => bridge.stats().paused > 0)
+    await expect.poll(() => bridge.stats().paused > 0, { timeout: 3_000 }).toBe(true)
     expect(bridge.stats().inFlight).toBe(4)
     expect(kernel.bus.stats().queued).toBeLessThanOrEqual(4)
     expect(bridge.stats().received).toBeLessThan(total)
 
     open()
-    await until(() => seen.length === total, 10_000)
+    await expect.poll(() => seen.length === total, { timeout: 10_000 }).toBe(true)
     expect(seen).toEqual(Array.from({ length: total }, (_, i) => i))
     expect(bridge.stats()).toMatchObject({ inFlight: 0, received: total, dropped: 0 })
   })

@@ -15,7 +15,6 @@ import {
   requireBroker,
   skipBroker,
   uniquePrefix,
-  until,
 } from '../broker.js'
 
 // Issue 8 §2: with calls on by default and an anonymous broker, any client called every
@@ -191,7 +190,7 @@ describe.skipIf(skipBroker)(
       // Same client, same QoS: the broker delivers in order, so once the probe is in, the call
       // would have been too.
       await setup.caller.publish(`${setup.prefix}-probe/after`, '1', { qos: 1 })
-      await until(() => probes.length === 1)
+      await expect.poll(() => probes.length === 1, { timeout: 3_000 }).toBe(true)
       expect(setup.bridge.stats()).toMatchObject({ received: 1, calls: 0 })
       expect(setup.caller.messages.some((m) => m.topic === `${setup.prefix}-reply/off`)).toBe(false)
     })
@@ -207,7 +206,9 @@ describe.skipIf(skipBroker)(
           ),
         )
       }
-      await until(() => setup.bridge.stats().callErrors === total, 30_000)
+      await expect
+        .poll(() => setup.bridge.stats().callErrors === total, { timeout: 30_000 })
+        .toBe(true)
       const warnings = logger.lines.filter((l) => l.level === 'warn' || l.level === 'error')
       expect(warnings.length).toBeLessThanOrEqual(10)
       expect(warnings[0]?.msg).toMatch(/nope\.missing/)

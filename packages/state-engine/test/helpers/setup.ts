@@ -1,8 +1,8 @@
 import type { StateChange } from '@core/contracts'
 import { silentLogger } from '@core/contracts'
+import { createFakeClock, type FakeClock } from '@core/contracts/testing'
 import { createEventBus, type EventBus } from '@core/event-bus'
 import { createStateEngine, type StateBackend, type StateEngine } from '../../src/index.js'
-import { createManualClock, type ManualClock } from './manual-clock.js'
 
 /** The bus the tests run on: the real one, quiet. */
 export function createTestBus(): EventBus {
@@ -17,14 +17,14 @@ export function flush(): Promise<void> {
 export interface Harness {
   state: StateEngine
   bus: EventBus
-  clock: ManualClock
+  clock: FakeClock
   /** Every change seen by a `#` watch on the whole `state` tree, in delivery order. */
   changes: StateChange[]
 }
 
 export function harness(options: { backend?: StateBackend; source?: string } = {}): Harness {
   const bus = createTestBus()
-  const clock = createManualClock()
+  const clock = createFakeClock({ now: 1_700_000_000_000 })
   const changes: StateChange[] = []
   bus.subscribe<StateChange>('state.#', (event) => {
     changes.push(event.data)

@@ -1,4 +1,5 @@
-import { type Clock, CoreError } from '@core/contracts'
+import type { Clock } from '../clock.js'
+import { CoreError } from '../errors.js'
 
 /**
  * A {@link Clock} whose time moves only when a test moves it. Timers fire in time order (ties
@@ -30,6 +31,18 @@ export interface FakeClock extends Clock {
    * @param maxTimers - Most timers to fire. @defaultValue 10_000
    */
   runAll(maxTimers?: number): Promise<void>
+  /**
+   * Moves time forward by `ms` and fires the timers that fall due on the way, in time order,
+   * synchronously and without flushing promise callbacks in between (for code whose timers do
+   * all their work synchronously). A handler that throws stops the tick with its error.
+   * @param ms - Milliseconds to move forward, a finite number ≥ 0.
+   * @throws {@link CoreError} `E_VALIDATION` for a negative or non-finite `ms`.
+   */
+  tick(ms: number): void
+  /** Moves time forward by `ms` without firing any timer (a late timer, a sleeping machine). */
+  jump(ms: number): void
+  /** The delays asked of `setTimeout`, in milliseconds, in call order. */
+  readonly delays: readonly number[]
   /** Number of timers waiting to fire. */
   pending(): number
   /** The due time (epoch ms) of the next timer, or `undefined` when none waits. */
@@ -114,9 +127,36 @@ export function createFakeClock(options: CreateFakeClockOptions = {}): FakeClock
     await flush()
   }
 
+  const delays: number[] = []
+  const checkMs = (ms: number, what: string): void => {
+    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
+      throw new CoreError(
+        'E_VALIDATION',
+        `Cannot ${what} the fake clock by ${String(ms)} ms: use a finite number ≥ 0`,
+        { details: { ms } },
+      )
+    }
+  }
+
   const clock: FakeClock = {
     now: () => time,
+    delays,
+    tick: (ms) => {
+      checkMs(ms, 'tick')
+      const target = time + ms
+      for (let t = next(target); t !== undefined; t = next(target)) {
+        timers.delete(t.id)
+        if (t.dueAt > time) time = t.dueAt
+        t.handler()
+      }
+      time = target
+    },
+    jump: (ms) => {
+      checkMs(ms, 'jump')
+      time += ms
+    },
     setTimeout: (handler, delayMs) => {
+      delays.push(delayMs)
       const delay =
         typeof delayMs === 'number' && Number.isFinite(delayMs) && delayMs > 0 ? delayMs : 0
       const entry: Entry = { id: ++seq, dueAt: time + delay, handler }
@@ -130,15 +170,7 @@ export function createFakeClock(options: CreateFakeClockOptions = {}): FakeClock
       }
     },
     advance: async (ms) => {
-      if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
-        throw new CoreError(
-          'E_VALIDATION',
-          `Cannot advance the fake clock by ${String(ms)} ms: use a finite number ≥ 0`,
-          {
-            details: { ms },
-          },
-        )
-      }
+      checkMs(ms, 'advance')
       const target = time + ms
       const errors: unknown[] = []
       await flush()
