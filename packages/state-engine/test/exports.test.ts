@@ -9,6 +9,7 @@ describe('public surface', () => {
       [
         "createMemoryStateBackend",
         "createStateEngine",
+        "createStateEngineMetrics",
       ]
     `)
   })
@@ -23,6 +24,7 @@ describe('public surface', () => {
         "has",
         "list",
         "set",
+        "stats",
         "watch",
       ]
     `)

@@ -254,7 +254,7 @@ describe('change events', () => {
   it('publishes a delete with the previous value, no value, a new revision and its time', async () => {
     const { state, changes, clock } = harness()
     const entry = await state.set('t', 'k', 'v')
-    clock.advance(250)
+    await clock.advance(250)
     await state.delete('t', 'k')
     await flush()
     const change = changes[1]
@@ -284,7 +284,7 @@ describe('change events', () => {
     }
     const { state, changes, clock } = harness({ backend })
     const entry = await state.set('t', 'k', 'v', { ttlMs: 1_000 })
-    clock.advance(10)
+    await clock.advance(10)
     await state.delete('t', 'k')
     await flush()
     expect(changes.map((c) => [c.reason, c.updatedAt, c.expiresAt])).toEqual([
