@@ -123,7 +123,11 @@ export function createKernel(options: CreateKernelOptions = {}): Kernel {
     (pino({ name: 'core', level: process.env.CORE_LOG_LEVEL ?? 'info' }) as unknown as Logger)
   const log = logger.child({ component: 'kernel' })
   const bus = createEventBus({ logger, clock, source: '/core' })
-  const services = createServiceRegistry({ logger, clock })
+  const services = createServiceRegistry({
+    logger,
+    clock,
+    ...(options.remote === undefined ? {} : { remote: options.remote }),
+  })
   const ownsStorage = options.storage === undefined
   const storage = options.storage ?? createStorage(createMemoryAdapter())
   const persistedState =

@@ -10,6 +10,7 @@ import type {
 import type {
   CallOptions,
   RegisterOptions,
+  RemoteTransport,
   ServiceHandler as RegistryServiceHandler,
   ServiceContext,
   ServiceRegistry,
@@ -546,6 +547,14 @@ export interface CreateKernelOptions {
    * ```
    */
   stateBackend?: StateBackend
+  /**
+   * Where calls go that no local service serves: the service registry's
+   * {@link RemoteTransport} (e.g. `@core/mindbus`'s `transport`, which sends them to the node
+   * serving them). Local services always win. The transport may be bound late (a wrapper that
+   * forwards once the real one exists), since it usually needs `kernel.bus`.
+   * @defaultValue none: such calls fail with `E_SERVICE_NOT_FOUND`
+   */
+  remote?: RemoteTransport
   /** Timeout of each lifecycle step, ms, or per step. @defaultValue 10_000 */
   lifecycleTimeoutMs?: number | LifecycleTimeouts
   /** Overall deadline of `stop()`, ms. @defaultValue 30_000 */
