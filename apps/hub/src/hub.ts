@@ -13,6 +13,7 @@ import { createMqttBridge, type MqttBridge } from '@core/mqtt'
 import type { RedisStateBackend } from '@core/redis'
 import { createStorage, type Storage } from '@core/storage'
 import pino from 'pino'
+import { createLateTransport, type HubCluster, startCluster } from './cluster.js'
 import { APP_DIR, type HubConfig, type StorageConfig } from './config.js'
 import { createMqttCallAuthorizer, describeMqttCalls } from './mqtt-calls.js'
 import { createHubNode, type HubNode } from './node.js'
@@ -42,6 +43,8 @@ export interface RunningHub {
   readonly redis: RedisStateBackend | undefined
   /** This hub in the node registry (`node.registry` answers `findNodes`). */
   readonly node: HubNode
+  /** Cluster mode (MindBus), when `CORE_AMQP_URL` / `mindbus.url` is set. */
+  readonly cluster: HubCluster | undefined
   /** What `kernel.start()` reported. */
   readonly report: BootReport
   /**
@@ -65,6 +68,14 @@ export interface StartHubOptions {
   logger?: Logger
   /** The package.json whose dependencies carrying `corePlugin` are plugins too. @defaultValue the app's */
   hostPackage?: string
+  /**
+   * Called when a `ctl.<all|role|node>.shutdown` control signal arrives (cluster mode), with the
+   * sender's uid. `runHub` stops the hub as for SIGTERM and exits.
+   * @defaultValue stops the hub (`stop()`)
+   */
+  onShutdownRequest?: (from: string) => void
+  /** Reads the config again for `ctl.*.config` (`runHub` passes its own loader). @defaultValue none: the signal is logged */
+  loadConfig?: () => Promise<HubConfig>
 }
 
 /** The name of the admin token the first boot creates. */
@@ -136,7 +147,9 @@ export async function startHub(
     await redis?.close()
     throw error
   }
+  const remote = config.mindbus === undefined ? undefined : createLateTransport()
   const kernel = createKernel({
+    ...(remote === undefined ? {} : { remote }),
     hostPackage: options.hostPackage ?? resolve(APP_DIR, 'package.json'),
     pluginDirs: config.pluginDirs,
     plugins: config.plugins,
@@ -159,8 +172,11 @@ export async function startHub(
   let bridge: MqttBridge | undefined
   let http: HttpServer | undefined
   let node: HubNode | undefined
+  let cluster: HubCluster | undefined
+  let running: RunningHub | undefined
   const mqttLog = recordingErrors(logger.child({ component: 'mqtt' }))
   const teardown = async (): Promise<void> => {
+    await cluster?.stop().catch(() => undefined)
     await node?.stop().catch(() => undefined)
     await http?.close().catch(() => undefined)
     await bridge?.stop().catch(() => undefined)
@@ -219,6 +235,19 @@ export async function startHub(
     const address = await http.listen()
     redis?.metrics.register(http.metrics)
     await node.join(address.url)
+    if (config.mindbus !== undefined && remote !== undefined) {
+      cluster = await startCluster(config.mindbus, {
+        kernel,
+        node,
+        transport: remote,
+        logger,
+        loadConfig: options.loadConfig,
+        onShutdown: (signal) => {
+          if (options.onShutdownRequest !== undefined) options.onShutdownRequest(signal.from)
+          else void running?.stop()
+        },
+      })
+    }
     let bootstrapToken: string | undefined
     if (config.http.auth && config.adminToken === undefined) {
       const tokens = await http.tokens.list()
@@ -234,8 +263,9 @@ export async function startHub(
 
     const server = http
     const hubNode = node
+    const hubCluster = cluster
     let stopped: Promise<StopReport> | undefined
-    return {
+    running = {
       kernel,
       storage,
       http: server,
@@ -243,11 +273,13 @@ export async function startHub(
       mqtt,
       redis,
       node: hubNode,
+      cluster: hubCluster,
       report,
       bootstrapToken,
       health,
       stop: () => {
         stopped ??= (async () => {
+          await hubCluster?.stop()
           await hubNode.stop()
           await server.close()
           await bridge?.stop()
@@ -259,6 +291,7 @@ export async function startHub(
         return stopped
       },
     }
+    return running
   } catch (error) {
     await teardown()
     throw error
@@ -281,6 +314,7 @@ export function formatStartup(
     mqtt: MqttStatus
     bootstrapToken?: string | undefined
     redis?: RedisStateBackend | undefined
+    cluster?: HubCluster | undefined
   },
 ): string {
   const rows = plugins.map((p) => {
@@ -302,6 +336,7 @@ export function formatStartup(
     lines.push(`mqtt: ${describeMqtt(config, mqtt)}`)
     if (config.redis !== undefined && transports.redis !== undefined)
       lines.push(`redis: ${describeRedis(config.redis, transports.redis)}`)
+    if (transports.cluster !== undefined) lines.push(`cluster: ${transports.cluster.describe()}`)
   }
   lines.push('', ...table(['PLUGIN', 'VERSION', 'STATE', 'SERVICES'], rows))
   for (const p of plugins) {
