@@ -1,6 +1,12 @@
 import { resolve } from 'node:path'
-import type { Logger } from '@core/contracts'
-import { createHttpServer, type HttpAddress, type HttpServer, registerNodeRoutes } from '@core/http'
+import { CoreError, type Logger } from '@core/contracts'
+import {
+  createHttpServer,
+  type HttpAddress,
+  type HttpServer,
+  registerControlRoutes,
+  registerNodeRoutes,
+} from '@core/http'
 import {
   type BootReport,
   createKernel,
@@ -232,6 +238,13 @@ export async function startHub(
     })
     node = await createHubNode(kernel, config.node, { dataDir: config.dataDir, logger })
     registerNodeRoutes(http, node.registry)
+    // The route exists before the cluster is joined (routes are fixed at listen()).
+    registerControlRoutes(http, {
+      control: (target, scope, data) =>
+        cluster === undefined
+          ? Promise.reject(notInCluster(config))
+          : cluster.mindbus.control(target, scope, data),
+    })
     const address = await http.listen()
     redis?.metrics.register(http.metrics)
     await node.join(address.url)
@@ -446,6 +459,16 @@ function recordingErrors(logger: Logger): { logger: Logger; last: () => string |
     child: (bindings) => logger.child(bindings),
   }
   return { logger: wrapped, last: () => last }
+}
+
+/** Why a control signal cannot be sent: cluster mode off, or not joined yet. */
+function notInCluster(config: HubConfig): CoreError {
+  return new CoreError(
+    'E_UNAVAILABLE',
+    config.mindbus === undefined
+      ? 'Control signals need cluster mode: set CORE_AMQP_URL (or mindbus.url in the hub config) to a RabbitMQ URL and restart the hub'
+      : 'This hub has not joined the cluster yet; retry in a moment',
+  )
 }
 
 function table(header: string[], rows: string[][]): string[] {
