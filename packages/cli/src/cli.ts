@@ -2,6 +2,7 @@ import { createRequire } from 'node:module'
 import { CoreError } from '@core/contracts'
 import { Command, CommanderError } from 'commander'
 import { createHubClient, type HubClient } from './client.js'
+import { registerClusterCommands } from './cluster-commands.js'
 import { registerHubCommands } from './commands.js'
 import { EXIT_CODES, exitCodeOf } from './exit-codes.js'
 import { formatError, formatJsonLine, problemOf } from './format.js'
@@ -176,6 +177,7 @@ E_SERVICE_NOT_FOUND, 4 E_UNAUTHENTICATED or E_FORBIDDEN, 5 E_CONFLICT, 6 E_TIMEO
   }
   registerHubCommands(program, context)
   registerNodeCommands(program, context)
+  registerClusterCommands(program, context)
   return program
 }
 
