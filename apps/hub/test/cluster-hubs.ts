@@ -6,6 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { Connection } from 'rabbitmq-client'
 import { ROOT } from './helpers.js'
 
 /** A 256-bit admin token (weaker ones are refused at start). */
@@ -191,4 +192,22 @@ export async function stopHub(hub: HubProcess): Promise<void> {
   const timer = setTimeout(() => hub.child.kill('SIGKILL'), 15_000)
   await hub.exited
   clearTimeout(timer)
+}
+
+/**
+ * Removes the per-hub queues (`mindbus.node|ctl|evt.<uid>`) of the hubs of a test from the
+ * shared broker: durable queues of a killed hub would otherwise keep collecting messages.
+ */
+export async function deleteNodeQueues(url: string, uids: readonly string[]): Promise<void> {
+  const conn = new Connection({ url, retryLow: 100, retryHigh: 200 })
+  try {
+    await conn.onConnect(5_000)
+    for (const uid of uids.filter((u) => u !== '')) {
+      for (const kind of ['node', 'ctl', 'evt']) {
+        await conn.queueDelete({ queue: `mindbus.${kind}.${uid}` }).catch(() => undefined)
+      }
+    }
+  } finally {
+    await conn.close()
+  }
 }

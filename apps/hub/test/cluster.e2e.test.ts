@@ -1,7 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Connection } from 'rabbitmq-client'
+import { runCli } from '@core/cli'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 // The probes: fail under CI=true, skip locally with how to start the server.
 import { AMQP_URL, requireBroker, skipBroker } from '../../../packages/mindbus/test/helpers.js'
@@ -11,7 +11,9 @@ import {
   freshPrefix,
 } from '../../../packages/node-registry-etcd/test/etcd-server.js'
 import {
+  ADMIN_TOKEN,
   api,
+  deleteNodeQueues,
   type HubProcess,
   relay,
   spawnHub,
@@ -43,7 +45,8 @@ describeWithEtcd('three hub processes, one RabbitMQ, one etcd', () => {
         [keyof typeof layout, (typeof layout)[keyof typeof layout]]
       >) {
         const dir = join(root, name)
-        const config = await writeHubConfig(await mkdirp(dir), {
+        await mkdir(dir, { recursive: true })
+        const config = await writeHubConfig(dir, {
           dataDir: './data',
           pluginDirs: [await stageClusterPlugins(dir, spec.plugins)],
           config: { weather: { hub: name }, garage: { hub: name } },
@@ -78,7 +81,10 @@ describeWithEtcd('three hub processes, one RabbitMQ, one etcd', () => {
 
     afterAll(async () => {
       await Promise.all(Object.values(hubs).map((hub) => stopHub(hub)))
-      await deleteQueues(Object.values(hubs).map((hub) => hub.uid))
+      await deleteNodeQueues(
+        AMQP_URL,
+        Object.values(hubs).map((hub) => hub.uid),
+      )
       await rm(root, { recursive: true, force: true })
     }, 60_000)
 
@@ -130,6 +136,41 @@ describeWithEtcd('three hub processes, one RabbitMQ, one etcd', () => {
       }
     })
 
+    it('POST /api/v1/control on A pauses and resumes B (ctl.<uid>.pause / resume)', async () => {
+      const paused = async (): Promise<unknown> => {
+        const { body } = await api(hubs.b, '/health')
+        return (body as { components?: { mindbus?: { details?: { paused?: boolean } } } })
+          .components?.mindbus?.details?.paused
+      }
+      expect(await paused()).toBe(false)
+      const sent = await api(hubs.a, '/api/v1/control', { target: hubs.b.uid, scope: 'pause' })
+      expect(sent).toEqual({ status: 202, body: { routingKey: `ctl.${hubs.b.uid}.pause` } })
+      await expect.poll(paused).toBe(true)
+      await api(hubs.a, '/api/v1/control', { target: 'all', scope: 'resume' })
+      await expect.poll(paused).toBe(false)
+      expect(await relay(hubs.a, 'weather.read', { selector: 'room=kitchen' })).toMatchObject({
+        result: { hub: 'b' },
+      })
+    })
+
+    it('core services list on A shows the services of B and C with their node', async () => {
+      let out = ''
+      const code = await runCli(['services', 'list', '--json'], {
+        env: { CORE_URL: hubs.a.url, CORE_TOKEN: ADMIN_TOKEN },
+        stdout: { write: (text: string) => (out += text) },
+        stderr: { write: () => true },
+      })
+      expect(code).toBe(0)
+      const rows = JSON.parse(out) as Array<{ name: string; node: string }>
+      expect(rows.filter((r) => r.name === 'garage.open').map((r) => r.node)).toEqual([
+        `hub-c (${hubs.c.uid})`,
+      ])
+      expect(rows.filter((r) => r.name === 'relay.call').map((r) => r.node)).toEqual([
+        'local',
+        `hub-b (${hubs.b.uid})`,
+      ])
+    })
+
     it('SIGKILL of C: its services leave the candidates within TTL + one interval, calls go to B or fail fast', async () => {
       hubs.c.child.kill('SIGKILL')
       await hubs.c.exited
@@ -150,26 +191,3 @@ describeWithEtcd('three hub processes, one RabbitMQ, one etcd', () => {
     })
   })
 })
-
-async function mkdirp(dir: string): Promise<string> {
-  const { mkdir } = await import('node:fs/promises')
-  await mkdir(dir, { recursive: true })
-  return dir
-}
-
-/** Removes the hubs' own queues and the test namespaces' shared ones from the shared broker. */
-async function deleteQueues(uids: readonly string[]): Promise<void> {
-  const conn = new Connection({ url: AMQP_URL, retryLow: 100, retryHigh: 200 })
-  try {
-    await conn.onConnect(5_000)
-    const queues = [
-      ...uids
-        .filter((u) => u !== '')
-        .flatMap((u) => ['node', 'ctl', 'evt'].map((k) => `mindbus.${k}.${u}`)),
-      ...['weather', 'garage', 'relay'].map((ns) => `mindbus.cmd.${ns}`),
-    ]
-    for (const queue of queues) await conn.queueDelete({ queue }).catch(() => undefined)
-  } finally {
-    await conn.close()
-  }
-}
