@@ -10,8 +10,8 @@ import type {
 import type {
   CallOptions,
   RegisterOptions,
-  RemoteTransport,
   ServiceHandler as RegistryServiceHandler,
+  RemoteTransport,
   ServiceContext,
   ServiceRegistry,
 } from '@core/service-registry'
