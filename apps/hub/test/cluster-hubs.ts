@@ -14,7 +14,8 @@ export const ADMIN_TOKEN = '9f3c2b1a0e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b
 
 /** Plugins of the cluster tests, by name. */
 const PLUGINS: Record<string, { manifest: Record<string, unknown>; code: string }> = {
-  // Serves weather.read (answers which hub served it) and publishes weather.changed on demand.
+  // Serves weather.read (answers which hub served it), weather.slow (answers after `ms`) and
+  // publishes weather.changed on demand.
   weather: {
     manifest: {
       permissions: { events: { publish: ['weather.#'] } },
@@ -23,6 +24,10 @@ const PLUGINS: Record<string, { manifest: Record<string, unknown>; code: string 
     code: `export default {
   setup(ctx) {
     ctx.services.register('weather.read', () => ({ hub: ctx.config.hub }), { params: { type: 'object' } })
+    ctx.services.register('weather.slow', ({ ms }, { signal }) => new Promise((resolve) => {
+      const timer = setTimeout(() => resolve({ hub: ctx.config.hub }), ms)
+      signal.addEventListener('abort', () => clearTimeout(timer))
+    }), { params: { type: 'object', properties: { ms: { type: 'integer' } }, required: ['ms'] } })
     ctx.services.register('weather.emit', async ({ tag }) => {
       await ctx.events.publish('weather.changed', { tag, from: ctx.config.hub })
       return { published: tag }
