@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runCli } from '@core/cli'
+import { Connection } from 'rabbitmq-client'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 // The probes: fail under CI=true, skip locally with how to start the server.
 import { AMQP_URL, requireBroker, skipBroker } from '../../../packages/mindbus/test/helpers.js'
@@ -169,6 +171,60 @@ describeWithEtcd('three hub processes, one RabbitMQ, one etcd', () => {
         'local',
         `hub-b (${hubs.b.uid})`,
       ])
+    })
+
+    it('on B, a malformed command lands in mindbus.dead and an expired one is dropped (DroppedExpired)', async () => {
+      const counters = async (): Promise<{ deadLettered: number; droppedExpired: number }> => {
+        const { body } = await api(hubs.b, '/health')
+        const details = (
+          body as {
+            components: { mindbus: { details: { deadLettered: number; droppedExpired: number } } }
+          }
+        ).components.mindbus.details
+        return { deadLettered: details.deadLettered, droppedExpired: details.droppedExpired }
+      }
+      const before = await counters()
+      const conn = new Connection({ url: AMQP_URL, retryLow: 100, retryHigh: 200 })
+      const publisher = conn.createPublisher({ confirm: true })
+      try {
+        const deadBefore = (await conn.queueDeclare({ queue: 'mindbus.dead', passive: true }))
+          .messageCount
+        const routingKey = `cmd.weather.${hubs.b.uid}`
+        await publisher.send(
+          { exchange: 'mindbus.main', routingKey, contentType: 'application/json' },
+          Buffer.from('{not json'),
+        )
+        await publisher.send(
+          {
+            exchange: 'mindbus.main',
+            routingKey,
+            expiration: '5000',
+            durable: true,
+            contentType: 'application/json',
+          },
+          {
+            specversion: '1.0',
+            id: randomUUID(),
+            source: 'cluster-test',
+            type: 'core.mindbus.command',
+            time: new Date(Date.now() - 10_000).toISOString(),
+            data: { action: 'read', params: {} },
+          },
+        )
+        await expect.poll(counters).toEqual({
+          deadLettered: before.deadLettered + 1,
+          droppedExpired: before.droppedExpired + 1,
+        })
+        await expect
+          .poll(
+            async () =>
+              (await conn.queueDeclare({ queue: 'mindbus.dead', passive: true })).messageCount,
+          )
+          .toBeGreaterThan(deadBefore)
+      } finally {
+        await publisher.close()
+        await conn.close()
+      }
     })
 
     it('SIGKILL of C: its services leave the candidates within TTL + one interval, calls go to B or fail fast', async () => {
