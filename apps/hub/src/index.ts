@@ -1,3 +1,4 @@
+export type { HubCluster } from './cluster.js'
 export type {
   ConfigOrigin,
   HubArgs,
@@ -18,7 +19,6 @@ export type { HubConfigFile, LogLevel } from './config-schema.js'
 export { HubConfigSchema, LOG_LEVELS, MIN_ADMIN_TOKEN_LENGTH } from './config-schema.js'
 export type { HttpSettings } from './http-config.js'
 export { DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT } from './http-config.js'
-export type { HubCluster } from './cluster.js'
 export type { MqttStatus, RunningHub, StartHubOptions } from './hub.js'
 export {
   BOOTSTRAP_TOKEN_NAME,
