@@ -1,26 +1,21 @@
 import { existsSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
-import { dirname, extname, isAbsolute, resolve } from 'node:path'
+import { dirname, isAbsolute, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { assertPattern, CoreError, PLUGIN_NAME_PATTERN, validationError } from '@core/contracts'
-import { assertStrongAdminToken, isLoopbackHost } from '@core/http'
-import { DEFAULT_MQTT_PREFIX, DEFAULT_MQTT_URL } from '@core/mqtt'
-import { Ajv2020 } from 'ajv/dist/2020.js'
-import Type, { type Static } from 'typebox'
-import { parse as parseYaml } from 'yaml'
-import { NodeConfigSchema, type NodeSettings, resolveNodeSettings } from './node-config.js'
+import { assertPattern, CoreError } from '@core/contracts'
+import { isLoopbackHost } from '@core/http'
+import { nonEmpty, readConfigFile, readEnvironment } from './config-read.js'
+import type { LogLevel, SqliteSynchronous } from './config-schema.js'
+import { DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT, type HttpSettings } from './http-config.js'
+import { type MindBusSettings, resolveMindBusSettings } from './mindbus-config.js'
 import {
-  REDIS_ENV_MESSAGES,
-  RedisConfigSchema,
-  RedisEnvSchema,
-  type RedisSettings,
-  resolveRedisSettings,
-} from './redis-config.js'
-
-/** pino's levels, plus `silent`. */
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
-export type LogLevel = (typeof LOG_LEVELS)[number]
+  DEFAULT_MQTT_PREFIX,
+  DEFAULT_MQTT_START_WAIT_MS,
+  DEFAULT_MQTT_URL,
+  type MqttSettings,
+} from './mqtt-config.js'
+import { type NodeSettings, resolveNodeSettings } from './node-config.js'
+import { type RedisSettings, resolveRedisSettings } from './redis-config.js'
 
 /**
  * The environment variables that override a config field, and the field each overrides.
@@ -37,25 +32,12 @@ export const ENV_OVERRIDES = {
   CORE_MQTT_URL: 'mqtt.url',
   CORE_REDIS_URL: 'redis.url',
   CORE_STORAGE_CACHE: 'redis.storageCache',
+  CORE_AMQP_URL: 'mindbus.url',
+  CORE_NODE_ROLES: 'mindbus.roles',
 } as const
 
 /** Where an overridable setting's value came from. */
 export type ConfigOrigin = 'default' | 'file' | 'env'
-
-/** The hub's HTTP address when neither the file nor the environment names one. */
-export const DEFAULT_HTTP_HOST = '127.0.0.1'
-/** The hub's HTTP port when neither the file nor the environment names one. */
-export const DEFAULT_HTTP_PORT = 8080
-/** How long the boot waits for the first broker connection before going on without it, ms. */
-export const DEFAULT_MQTT_START_WAIT_MS = 2_000
-/**
- * The shortest `CORE_ADMIN_TOKEN` accepted; it must also hold 128 bits of estimated entropy
- * (`assertStrongAdminToken` of `@core/http`).
- */
-export const MIN_ADMIN_TOKEN_LENGTH = 32
-/** SQLite's `synchronous` settings the hub offers (the journal is always WAL). */
-export const SQLITE_SYNCHRONOUS = ['NORMAL', 'FULL'] as const
-export type SqliteSynchronous = (typeof SQLITE_SYNCHRONOUS)[number]
 
 /** The file names looked for beside the app when neither `--config` nor `CORE_CONFIG` is given. */
 export const DEFAULT_CONFIG_FILES = [
@@ -63,246 +45,6 @@ export const DEFAULT_CONFIG_FILES = [
   'hub.config.yaml',
   'hub.config.yml',
 ] as const
-
-const DATABASE_URL_PATTERN = '^postgres(ql)?://'
-const MQTT_URL_PATTERN = '^(mqtts?|tcp|tls|ssl|wss?)://'
-/** An MQTT topic without wildcards, a leading `$` or `/`, or a trailing `/`. */
-const MQTT_PREFIX_PATTERN = '^[^/$#+\\u0000]([^#+\\u0000]*[^/#+\\u0000])?$'
-const HOST_PATTERN = '^[^\\s/]+$'
-const Patterns = (description: string) =>
-  Type.Array(Type.String({ minLength: 1, maxLength: 255 }), { description })
-const PatternSwitch = (description: string) =>
-  Type.Union([Type.Boolean(), Patterns(description)], { description })
-
-/**
- * The hub config file (JSON or YAML). Relative paths in it are relative to the file's folder.
- * Every field is optional; the environment overrides `dataDir`, `databaseUrl`, `logLevel`,
- * `http.host`, `http.port`, `http.auth` and `mqtt.url` (see {@link ENV_OVERRIDES}).
- */
-export const HubConfigSchema = Type.Object(
-  {
-    $schema: Type.Optional(Type.String({ description: 'A JSON Schema URL for editors; ignored' })),
-    dataDir: Type.Optional(
-      Type.String({
-        minLength: 1,
-        description:
-          'Folder holding the SQLite file hub.db (created if missing). Env CORE_DATA_DIR. Default ./data',
-      }),
-    ),
-    databaseUrl: Type.Optional(
-      Type.String({
-        pattern: DATABASE_URL_PATTERN,
-        description:
-          'postgres://user:password@host:port/database: store data in PostgreSQL instead of SQLite. Env CORE_DATABASE_URL',
-      }),
-    ),
-    sqlite: Type.Optional(
-      Type.Object(
-        {
-          synchronous: Type.Optional(
-            Type.Enum([...SQLITE_SYNCHRONOUS], {
-              description:
-                'SQLite PRAGMA synchronous (WAL journal): NORMAL (default; a power cut may lose the last commits, never corrupts) or FULL (every commit survives a power cut; about 3x slower writes). Env CORE_SQLITE_SYNCHRONOUS',
-            }),
-          ),
-        },
-        { additionalProperties: false, description: 'The embedded SQLite storage' },
-      ),
-    ),
-    databaseSchema: Type.Optional(
-      Type.String({
-        pattern: '^[A-Za-z_][A-Za-z0-9_]{0,62}$',
-        description: 'PostgreSQL schema of the hub tables. Default public',
-      }),
-    ),
-    logLevel: Type.Optional(
-      Type.Enum([...LOG_LEVELS], {
-        description: 'Log level of the kernel and plugins (pino). Env CORE_LOG_LEVEL. Default info',
-      }),
-    ),
-    pluginDirs: Type.Optional(
-      Type.Array(Type.String({ minLength: 1 }), {
-        description: 'Folders whose subfolders with a package.json carrying corePlugin are plugins',
-      }),
-    ),
-    plugins: Type.Optional(
-      Type.Array(Type.String({ minLength: 1 }), {
-        description: 'Explicit plugins: package folders (relative to this file) or package names',
-      }),
-    ),
-    required: Type.Optional(
-      Type.Array(Type.String({ pattern: PLUGIN_NAME_PATTERN }), {
-        description: 'Plugins that must start, else the hub does not boot',
-      }),
-    ),
-    config: Type.Optional(
-      Type.Record(Type.String({ pattern: PLUGIN_NAME_PATTERN }), Type.Unknown(), {
-        description:
-          "Per-plugin config keyed by plugin name, checked against each plugin's manifest config schema",
-      }),
-    ),
-    redis: Type.Optional(RedisConfigSchema),
-    persistState: Type.Optional(
-      Type.Array(Type.String({ pattern: PLUGIN_NAME_PATTERN }), {
-        description:
-          'State namespaces kept in storage so that they survive restarts (e.g. ["devices"])',
-      }),
-    ),
-    lifecycleTimeoutMs: Type.Optional(
-      Type.Integer({
-        minimum: 1,
-        description: 'Timeout of each plugin lifecycle step, ms. Default 10000',
-      }),
-    ),
-    shutdownTimeoutMs: Type.Optional(
-      Type.Integer({
-        minimum: 1,
-        description: 'Overall deadline of a graceful stop, ms. Default 30000',
-      }),
-    ),
-    watch: Type.Optional(
-      Type.Boolean({ description: 'Reload a plugin when its files change (dev mode)' }),
-    ),
-    http: Type.Optional(
-      Type.Object(
-        {
-          host: Type.Optional(
-            Type.String({
-              minLength: 1,
-              pattern: HOST_PATTERN,
-              description: 'Address the HTTP API listens on. Env CORE_HTTP_HOST. Default 127.0.0.1',
-            }),
-          ),
-          port: Type.Optional(
-            Type.Integer({
-              minimum: 0,
-              maximum: 65535,
-              description:
-                'TCP port of the HTTP API; 0 picks a free one. Env CORE_HTTP_PORT. Default 8080',
-            }),
-          ),
-          auth: Type.Optional(
-            Type.Boolean({
-              description:
-                'Require a bearer token on every /api route. false only on a loopback host. Env CORE_AUTH (on/off). Default true',
-            }),
-          ),
-          publicRoutes: Type.Optional(
-            Type.Object(
-              {
-                health: Type.Optional(
-                  Type.Boolean({ description: 'GET /health without a token. Default true' }),
-                ),
-                metrics: Type.Optional(
-                  Type.Boolean({
-                    description:
-                      'GET /metrics without a token. Default false: a token with metrics:read (or admin) is needed, except from a loopback client (see loopbackMeta)',
-                  }),
-                ),
-                docs: Type.Optional(
-                  Type.Boolean({
-                    description:
-                      'GET /openapi.json and /docs without a token. Default false: a token with docs:read (or admin) is needed, except from a loopback client (see loopbackMeta)',
-                  }),
-                ),
-              },
-              { additionalProperties: false },
-            ),
-          ),
-          loopbackMeta: Type.Optional(
-            Type.Boolean({
-              description:
-                'Let loopback clients (127.0.0.0/8, ::1) read /metrics, /openapi.json and /docs without a token. Turn off behind a reverse proxy on the same machine. Default true',
-            }),
-          ),
-          authFailures: Type.Optional(
-            Type.Object(
-              {
-                max: Type.Optional(
-                  Type.Integer({
-                    minimum: 1,
-                    description:
-                      'Failed authentications allowed per client address and window; the next get 429 with Retry-After. Default 20',
-                  }),
-                ),
-                windowMs: Type.Optional(
-                  Type.Integer({ minimum: 1, description: 'The window, ms. Default 60000' }),
-                ),
-              },
-              { additionalProperties: false },
-            ),
-          ),
-        },
-        { additionalProperties: false, description: 'The HTTP API (@core/http)' },
-      ),
-    ),
-    mqtt: Type.Optional(
-      Type.Object(
-        {
-          enabled: Type.Optional(
-            Type.Boolean({ description: 'Run the MQTT bridge (@core/mqtt). Default true' }),
-          ),
-          url: Type.Optional(
-            Type.String({
-              pattern: MQTT_URL_PATTERN,
-              description:
-                'Broker URL (mqtt, mqtts, tcp, tls, ws, wss). Env CORE_MQTT_URL. Default mqtt://127.0.0.1:1883',
-            }),
-          ),
-          prefix: Type.Optional(
-            Type.String({
-              maxLength: 200,
-              pattern: MQTT_PREFIX_PATTERN,
-              description:
-                "First topic level(s) of the kernel's topics: <prefix>/status, /events, /state, /call. Default core",
-            }),
-          ),
-          username: Type.Optional(Type.String({ minLength: 1, description: 'Broker user name' })),
-          password: Type.Optional(Type.String({ description: 'Broker password (never logged)' })),
-          events: Type.Optional(
-            Patterns('Bus event patterns forwarded to <prefix>/events/<levels>. Default none'),
-          ),
-          state: Type.Optional(
-            PatternSwitch(
-              'State keys mirrored (retained) to <prefix>/state/<namespace>/<key>: true all, false none, or patterns over <namespace>.<key>. Default true',
-            ),
-          ),
-          calls: Type.Optional(
-            PatternSwitch(
-              'Services callable on <prefix>/call/<service>: true all, false none, or patterns over service names. Each call needs a bearer token (MQTT 5 user property "authorization: Bearer <token>", or "authorization" in the JSON body) with services.call scope, unless trustBroker is true. Default false',
-            ),
-          ),
-          trustBroker: Type.Optional(
-            Type.Boolean({
-              description:
-                'Serve MQTT calls without a token: the broker (anonymous access off, per-client ACLs on <prefix>/call/#) is then the only gate. Logged at start. Default false',
-            }),
-          ),
-          maxInFlight: Type.Optional(
-            Type.Integer({
-              minimum: 1,
-              maximum: 100_000,
-              description:
-                'Inbound MQTT messages in progress at once; at the limit the bridge stops reading from the broker until one settles. Default 256',
-            }),
-          ),
-          startWaitMs: Type.Optional(
-            Type.Integer({
-              minimum: 0,
-              maximum: 60_000,
-              description:
-                'How long the boot waits for the first broker connection before going on without it (the bridge keeps retrying), ms. Default 2000',
-            }),
-          ),
-        },
-        { additionalProperties: false, description: 'The MQTT bridge (@core/mqtt)' },
-      ),
-    ),
-    node: Type.Optional(NodeConfigSchema),
-  },
-  { additionalProperties: false, title: 'HubConfig' },
-)
-export type HubConfigFile = Static<typeof HubConfigSchema>
 
 /** Where the storage lives. */
 export type StorageConfig =
@@ -337,6 +79,8 @@ export interface HubConfig {
   redis: RedisSettings | undefined
   /** This hub in the node registry (`node` section, `CORE_NODE_LABELS`, `CORE_ETCD_URL`). */
   node: NodeSettings
+  /** Cluster mode (`mindbus` section, `CORE_AMQP_URL`), or `undefined` when no AMQP URL is set. */
+  mindbus: MindBusSettings | undefined
   /** `CORE_ADMIN_TOKEN`: a fixed admin credential (≥ 32 characters) for scripts and tests. */
   adminToken: string | undefined
   /** Where each overridable field came from. */
@@ -353,37 +97,6 @@ export type OverridableField =
   | 'auth'
   | 'sqliteSynchronous'
   | 'mqttUrl'
-
-/** The HTTP API settings, resolved. */
-export interface HttpSettings {
-  host: string
-  /** 0 picks a free port. */
-  port: number
-  auth: boolean
-  publicRoutes: { health: boolean; metrics: boolean; docs: boolean }
-  /** Loopback clients read /metrics and the docs without a token. */
-  loopbackMeta: boolean
-  /** Failed authentications per address and window before 429. */
-  authFailures: { max: number; windowMs: number }
-}
-
-/** The MQTT bridge settings, resolved. */
-export interface MqttSettings {
-  enabled: boolean
-  url: string
-  prefix: string
-  username: string | undefined
-  password: string | undefined
-  events: string[]
-  state: boolean | string[]
-  /** Services callable over MQTT; `false` (the default) none. */
-  calls: boolean | string[]
-  /** Serve MQTT calls without a token, trusting the broker's ACLs. */
-  trustBroker: boolean
-  /** Inbound messages in progress at once, `undefined` = the bridge's default. */
-  maxInFlight: number | undefined
-  startWaitMs: number
-}
 
 /** Options of {@link loadHubConfig}. */
 export interface LoadHubConfigOptions {
@@ -422,7 +135,10 @@ Environment (overrides the file):
   CORE_STORAGE_CACHE redis: serve storage point reads from a Redis cache (needs CORE_REDIS_URL)
   CORE_LOG_LEVEL     fatal, error, warn, info (default), debug, trace, silent
   CORE_NODE_LABELS   this hub's labels in the node registry, e.g. room=kitchen,floor=1
-  CORE_ETCD_URL      etcd (http://127.0.0.1:2379) to share the node registry with other hubs`
+  CORE_ETCD_URL      etcd (http://127.0.0.1:2379) to share the node registry with other hubs
+  CORE_AMQP_URL      RabbitMQ (amqp://guest:guest@127.0.0.1:5672): cluster mode, calls, events
+                     and control signals between hubs (MindBus)
+  CORE_NODE_ROLES    this hub's roles for control signals ctl.<role>.*, e.g. kitchen,gateway`
 
 /** What the command line asked for. */
 export interface HubArgs {
@@ -559,19 +275,21 @@ export async function loadHubConfig(options: LoadHubConfigOptions = {}): Promise
     if (!Array.isArray(value)) return
     for (const [i, p] of value.entries()) {
       try {
-        assertPattern(p, `mqtt.${field}[${i}]`)
+        assertPattern(p, `${field.replaceAll('/', '.')}[${i}]`)
       } catch (error) {
         throw new CoreError(
           'E_VALIDATION',
-          `Invalid hub config file ${configFile}: /mqtt/${field}/${i} ${(error as Error).message}`,
-          { cause: error, details: { path: configFile, field: `/mqtt/${field}/${i}` } },
+          `Invalid hub config file ${configFile}: /${field}/${i} ${(error as Error).message}`,
+          { cause: error, details: { path: configFile, field: `/${field}/${i}` } },
         )
       }
     }
   }
-  checkPatterns(mqttEvents, 'events')
-  checkPatterns(file.mqtt?.state, 'state')
-  checkPatterns(file.mqtt?.calls, 'calls')
+  checkPatterns(mqttEvents, 'mqtt/events')
+  checkPatterns(file.mqtt?.state, 'mqtt/state')
+  checkPatterns(file.mqtt?.calls, 'mqtt/calls')
+  checkPatterns(file.mindbus?.events?.export, 'mindbus/events/export')
+  checkPatterns(file.mindbus?.events?.import, 'mindbus/events/import')
 
   const redis = resolveRedisSettings(file.redis, fromEnv)
   if (redis !== undefined && (file.persistState?.length ?? 0) > 0) {
@@ -635,6 +353,7 @@ export async function loadHubConfig(options: LoadHubConfigOptions = {}): Promise
     },
     redis,
     node: resolveNodeSettings(file.node, env),
+    mindbus: resolveMindBusSettings(file.mindbus, fromEnv),
     adminToken: fromEnv.CORE_ADMIN_TOKEN,
     origin: {
       dataDir:
@@ -652,174 +371,6 @@ export async function loadHubConfig(options: LoadHubConfigOptions = {}): Promise
       mqttUrl: mqttUrl.origin,
     },
   }
-}
-
-const ajv = new Ajv2020({ allErrors: true, strict: false })
-const validateFile = ajv.compile(HubConfigSchema)
-/** The variables read, as strings; an empty one counts as unset. */
-const EnvSchema = Type.Object({
-  CORE_DATA_DIR: Type.Optional(Type.String({ minLength: 1 })),
-  CORE_DATABASE_URL: Type.Optional(Type.String({ pattern: DATABASE_URL_PATTERN })),
-  CORE_LOG_LEVEL: Type.Optional(Type.Enum([...LOG_LEVELS])),
-  CORE_HTTP_HOST: Type.Optional(Type.String({ pattern: HOST_PATTERN })),
-  CORE_HTTP_PORT: Type.Optional(
-    Type.String({
-      pattern:
-        '^(0|[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$',
-    }),
-  ),
-  CORE_AUTH: Type.Optional(Type.Enum(['on', 'off'])),
-  CORE_SQLITE_SYNCHRONOUS: Type.Optional(Type.Enum([...SQLITE_SYNCHRONOUS])),
-  CORE_MQTT_URL: Type.Optional(Type.String({ pattern: MQTT_URL_PATTERN })),
-  CORE_ADMIN_TOKEN: Type.Optional(Type.String({ minLength: MIN_ADMIN_TOKEN_LENGTH })),
-  ...RedisEnvSchema,
-})
-const validateEnv = ajv.compile(EnvSchema)
-const ENV_MESSAGES: Record<string, string> = {
-  CORE_DATABASE_URL: 'must start with postgres:// or postgresql://',
-  CORE_HTTP_HOST: 'must be a host name or IP address without spaces or "/"',
-  CORE_HTTP_PORT: 'must be a TCP port, a whole number from 0 to 65535 (0 picks a free port)',
-  CORE_MQTT_URL:
-    'must be a broker URL starting with mqtt://, mqtts://, tcp://, tls://, ws:// or wss://',
-  CORE_ADMIN_TOKEN: `must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters long (e.g. openssl rand -hex 32)`,
-  CORE_SQLITE_SYNCHRONOUS: 'must be NORMAL or FULL',
-  ...REDIS_ENV_MESSAGES,
-}
-
-async function readConfigFile(path: string): Promise<HubConfigFile> {
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (error) {
-    throw new CoreError(
-      'E_NOT_FOUND',
-      `Cannot read hub config file ${path}: ${(error as Error).message}`,
-      {
-        cause: error,
-        details: { path },
-      },
-    )
-  }
-  let data: unknown
-  try {
-    data = extname(path).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text)
-  } catch (error) {
-    throw new CoreError(
-      'E_VALIDATION',
-      `Cannot parse hub config file ${path}: ${(error as Error).message.split('\n')[0]}`,
-      { cause: error, details: { path } },
-    )
-  }
-  data ??= {}
-  if (typeof data !== 'object' || Array.isArray(data)) {
-    throw new CoreError(
-      'E_VALIDATION',
-      `Invalid hub config file ${path}: the top level must be an object of settings, got ${Array.isArray(data) ? 'an array' : typeof data}`,
-      { details: { path } },
-    )
-  }
-  if (!validateFile(data)) {
-    throw validationError(`hub config file ${path}`, withAllowedValues(validateFile.errors), {
-      path,
-    })
-  }
-  return data as HubConfigFile
-}
-
-function readEnvironment(env: Record<string, string | undefined>): Static<typeof EnvSchema> {
-  const out: Record<string, string> = {}
-  for (const name of Object.keys(EnvSchema.properties)) {
-    const value = nonEmpty(env[name])
-    if (value === undefined) continue
-    out[name] =
-      name === 'CORE_AUTH' || name === 'CORE_STORAGE_CACHE'
-        ? value.trim().toLowerCase()
-        : name === 'CORE_SQLITE_SYNCHRONOUS'
-          ? value.trim().toUpperCase()
-          : value
-  }
-  if (!validateEnv(out)) {
-    const errors = withAllowedValues(validateEnv.errors).map((e) => {
-      const variable = e.instancePath.slice(1)
-      return { ...e, variable, message: ENV_MESSAGES[variable] ?? e.message }
-    })
-    throw new CoreError(
-      'E_VALIDATION',
-      `Invalid environment: ${errors.map((e) => `${e.variable} ${e.message}`).join('; ')}`,
-      {
-        // Never the values: CORE_ADMIN_TOKEN is a secret, CORE_DATABASE_URL may hold a password.
-        details: {
-          errors: errors.map((e) => ({
-            variable: e.variable,
-            keyword: e.keyword,
-            message: e.message,
-          })),
-        },
-      },
-    )
-  }
-  // Refused at start, before anything opens: a guessable admin token is an open door.
-  if (out.CORE_ADMIN_TOKEN !== undefined) {
-    try {
-      assertStrongAdminToken(out.CORE_ADMIN_TOKEN, 'CORE_ADMIN_TOKEN')
-    } catch (error) {
-      throw new CoreError('E_VALIDATION', `Invalid environment: ${(error as Error).message}`, {
-        cause: error,
-        details: { errors: [{ variable: 'CORE_ADMIN_TOKEN', keyword: 'entropy' }] },
-      })
-    }
-  }
-  return out
-}
-
-/** Ajv's `must be equal to one of the allowed values`, with the values. */
-function withAllowedValues(
-  errors:
-    | ReadonlyArray<{
-        instancePath: string
-        keyword: string
-        message?: string
-        params?: Record<string, unknown>
-      }>
-    | null
-    | undefined,
-): Array<{
-  instancePath: string
-  keyword: string
-  message: string
-  params: Record<string, unknown>
-}> {
-  return (errors ?? []).map((e) => {
-    const params = e.params ?? {}
-    let message = e.message ?? 'is invalid'
-    if (e.keyword === 'enum' && Array.isArray(params.allowedValues))
-      message += ` (${params.allowedValues.join(', ')})`
-    if (e.keyword === 'additionalProperties' && typeof params.additionalProperty === 'string') {
-      message =
-        e.instancePath === '/config'
-          ? `has "${params.additionalProperty}", which is not a plugin name (a lower-case letter first, then lower-case letters, digits or "-")`
-          : `has an unknown setting "${params.additionalProperty}"`
-    }
-    if (e.keyword === 'pattern' && /^\/(required|persistState)\//.test(e.instancePath)) {
-      message =
-        'must be a plugin name: a lower-case letter first, then lower-case letters, digits or "-"'
-    }
-    if (e.keyword === 'pattern' && e.instancePath === '/databaseUrl')
-      message = 'must start with postgres:// or postgresql://'
-    if (e.keyword === 'pattern' && e.instancePath === '/mqtt/url')
-      message =
-        'must be a broker URL starting with mqtt://, mqtts://, tcp://, tls://, ws:// or wss://'
-    if (e.keyword === 'pattern' && e.instancePath === '/mqtt/prefix')
-      message =
-        'must be an MQTT topic without "+" or "#", not starting with "$" or "/" and not ending with "/"'
-    if (e.keyword === 'pattern' && e.instancePath === '/http/host')
-      message = 'must be a host name or IP address without spaces or "/"'
-    return { instancePath: e.instancePath, keyword: e.keyword, message, params }
-  })
-}
-
-function nonEmpty(value: string | undefined): string | undefined {
-  return value === undefined || value.trim() === '' ? undefined : value
 }
 
 function isPathLike(spec: string): boolean {

@@ -1,6 +1,12 @@
 import { resolve } from 'node:path'
-import type { Logger } from '@core/contracts'
-import { createHttpServer, type HttpAddress, type HttpServer, registerNodeRoutes } from '@core/http'
+import { CoreError, type Logger } from '@core/contracts'
+import {
+  createHttpServer,
+  type HttpAddress,
+  type HttpServer,
+  registerControlRoutes,
+  registerNodeRoutes,
+} from '@core/http'
 import {
   type BootReport,
   createKernel,
@@ -13,6 +19,7 @@ import { createMqttBridge, type MqttBridge } from '@core/mqtt'
 import type { RedisStateBackend } from '@core/redis'
 import { createStorage, type Storage } from '@core/storage'
 import pino from 'pino'
+import { createLateTransport, type HubCluster, startCluster } from './cluster.js'
 import { APP_DIR, type HubConfig, type StorageConfig } from './config.js'
 import { createMqttCallAuthorizer, describeMqttCalls } from './mqtt-calls.js'
 import { createHubNode, type HubNode } from './node.js'
@@ -42,6 +49,8 @@ export interface RunningHub {
   readonly redis: RedisStateBackend | undefined
   /** This hub in the node registry (`node.registry` answers `findNodes`). */
   readonly node: HubNode
+  /** Cluster mode (MindBus), when `CORE_AMQP_URL` / `mindbus.url` is set. */
+  readonly cluster: HubCluster | undefined
   /** What `kernel.start()` reported. */
   readonly report: BootReport
   /**
@@ -65,6 +74,14 @@ export interface StartHubOptions {
   logger?: Logger
   /** The package.json whose dependencies carrying `corePlugin` are plugins too. @defaultValue the app's */
   hostPackage?: string
+  /**
+   * Called when a `ctl.<all|role|node>.shutdown` control signal arrives (cluster mode), with the
+   * sender's uid. `runHub` stops the hub as for SIGTERM and exits.
+   * @defaultValue stops the hub (`stop()`)
+   */
+  onShutdownRequest?: (from: string) => void
+  /** Reads the config again for `ctl.*.config` (`runHub` passes its own loader). @defaultValue none: the signal is logged */
+  loadConfig?: () => Promise<HubConfig>
 }
 
 /** The name of the admin token the first boot creates. */
@@ -136,7 +153,9 @@ export async function startHub(
     await redis?.close()
     throw error
   }
+  const remote = config.mindbus === undefined ? undefined : createLateTransport()
   const kernel = createKernel({
+    ...(remote === undefined ? {} : { remote }),
     hostPackage: options.hostPackage ?? resolve(APP_DIR, 'package.json'),
     pluginDirs: config.pluginDirs,
     plugins: config.plugins,
@@ -159,8 +178,11 @@ export async function startHub(
   let bridge: MqttBridge | undefined
   let http: HttpServer | undefined
   let node: HubNode | undefined
+  let cluster: HubCluster | undefined
+  let running: RunningHub | undefined
   const mqttLog = recordingErrors(logger.child({ component: 'mqtt' }))
   const teardown = async (): Promise<void> => {
+    await cluster?.stop().catch(() => undefined)
     await node?.stop().catch(() => undefined)
     await http?.close().catch(() => undefined)
     await bridge?.stop().catch(() => undefined)
@@ -217,8 +239,28 @@ export async function startHub(
     })
     node = await createHubNode(kernel, config.node, { dataDir: config.dataDir, logger })
     registerNodeRoutes(http, node.registry)
+    // The route exists before the cluster is joined (routes are fixed at listen()).
+    registerControlRoutes(http, {
+      control: (target, scope, data) =>
+        cluster === undefined
+          ? Promise.reject(notInCluster(config))
+          : cluster.mindbus.control(target, scope, data),
+    })
     const address = await http.listen()
     await node.join(address.url)
+    if (config.mindbus !== undefined && remote !== undefined) {
+      cluster = await startCluster(config.mindbus, {
+        kernel,
+        node,
+        transport: remote,
+        logger,
+        loadConfig: options.loadConfig,
+        onShutdown: (signal) => {
+          if (options.onShutdownRequest !== undefined) options.onShutdownRequest(signal.from)
+          else void running?.stop()
+        },
+      })
+    }
     let bootstrapToken: string | undefined
     if (config.http.auth && config.adminToken === undefined) {
       const tokens = await http.tokens.list()
@@ -234,8 +276,9 @@ export async function startHub(
 
     const server = http
     const hubNode = node
+    const hubCluster = cluster
     let stopped: Promise<StopReport> | undefined
-    return {
+    running = {
       kernel,
       storage,
       http: server,
@@ -243,11 +286,13 @@ export async function startHub(
       mqtt,
       redis,
       node: hubNode,
+      cluster: hubCluster,
       report,
       bootstrapToken,
       health,
       stop: () => {
         stopped ??= (async () => {
+          await hubCluster?.stop()
           await hubNode.stop()
           await server.close()
           await bridge?.stop()
@@ -259,6 +304,7 @@ export async function startHub(
         return stopped
       },
     }
+    return running
   } catch (error) {
     await teardown()
     throw error
@@ -281,6 +327,7 @@ export function formatStartup(
     mqtt: MqttStatus
     bootstrapToken?: string | undefined
     redis?: RedisStateBackend | undefined
+    cluster?: HubCluster | undefined
   },
 ): string {
   const rows = plugins.map((p) => {
@@ -302,6 +349,7 @@ export function formatStartup(
     lines.push(`mqtt: ${describeMqtt(config, mqtt)}`)
     if (config.redis !== undefined && transports.redis !== undefined)
       lines.push(`redis: ${describeRedis(config.redis, transports.redis)}`)
+    if (transports.cluster !== undefined) lines.push(`cluster: ${transports.cluster.describe()}`)
   }
   lines.push('', ...table(['PLUGIN', 'VERSION', 'STATE', 'SERVICES'], rows))
   for (const p of plugins) {
@@ -411,6 +459,16 @@ function recordingErrors(logger: Logger): { logger: Logger; last: () => string |
     child: (bindings) => logger.child(bindings),
   }
   return { logger: wrapped, last: () => last }
+}
+
+/** Why a control signal cannot be sent: cluster mode off, or not joined yet. */
+function notInCluster(config: HubConfig): CoreError {
+  return new CoreError(
+    'E_UNAVAILABLE',
+    config.mindbus === undefined
+      ? 'Control signals need cluster mode: set CORE_AMQP_URL (or mindbus.url in the hub config) to a RabbitMQ URL and restart the hub'
+      : 'This hub has not joined the cluster yet; retry in a moment',
+  )
 }
 
 function table(header: string[], rows: string[][]): string[] {

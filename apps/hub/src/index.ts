@@ -1,29 +1,24 @@
+export type { HubCluster } from './cluster.js'
 export type {
   ConfigOrigin,
-  HttpSettings,
   HubArgs,
   HubConfig,
-  HubConfigFile,
   LoadHubConfigOptions,
-  LogLevel,
-  MqttSettings,
   OverridableField,
   StorageConfig,
 } from './config.js'
 export {
   APP_DIR,
   DEFAULT_CONFIG_FILES,
-  DEFAULT_HTTP_HOST,
-  DEFAULT_HTTP_PORT,
-  DEFAULT_MQTT_START_WAIT_MS,
   ENV_OVERRIDES,
-  HubConfigSchema,
-  LOG_LEVELS,
   loadHubConfig,
-  MIN_ADMIN_TOKEN_LENGTH,
   parseHubArgs,
   USAGE,
 } from './config.js'
+export type { HubConfigFile, LogLevel } from './config-schema.js'
+export { HubConfigSchema, LOG_LEVELS, MIN_ADMIN_TOKEN_LENGTH } from './config-schema.js'
+export type { HttpSettings } from './http-config.js'
+export { DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT } from './http-config.js'
 export type { MqttStatus, RunningHub, StartHubOptions } from './hub.js'
 export {
   BOOTSTRAP_TOKEN_NAME,
@@ -33,5 +28,12 @@ export {
   openStorage,
   startHub,
 } from './hub.js'
+export type { MindBusSettings } from './mindbus-config.js'
+export type { MqttSettings } from './mqtt-config.js'
+export {
+  DEFAULT_MQTT_PREFIX,
+  DEFAULT_MQTT_START_WAIT_MS,
+  DEFAULT_MQTT_URL,
+} from './mqtt-config.js'
 export type { HubOutput, RunHubOptions } from './run-hub.js'
 export { runHub } from './run-hub.js'

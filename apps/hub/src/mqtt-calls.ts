@@ -1,7 +1,7 @@
 import { CoreError } from '@core/contracts'
 import { allows, type HttpServer, type Principal } from '@core/http'
 import type { AuthorizeMqttCall } from '@core/mqtt'
-import type { MqttSettings } from './config.js'
+import type { MqttSettings } from './mqtt-config.js'
 
 /** `meta.caller` of a service call that came over MQTT. */
 export const MQTT_CALLER = 'mqtt'

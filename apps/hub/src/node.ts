@@ -4,6 +4,8 @@ import { join } from 'node:path'
 import type { Logger, NodePassport } from '@core/contracts'
 import type { Kernel } from '@core/kernel'
 import {
+  createMemoryNodeRegistryBackend,
+  createMemoryNodeStore,
   createNodeRegistry,
   type NodeLease,
   type NodeRegistry,
@@ -17,6 +19,16 @@ export const NODE_ID_FILE = 'node-id'
 /** This hub in the node registry. */
 export interface HubNode {
   readonly registry: NodeRegistry
+  /** The settings it was made with (heartbeat interval and TTL, labels…). */
+  readonly settings: NodeSettings
+  /**
+   * With the in-memory registry: a second backend on the registry's store, through which
+   * passports learnt from other hubs (over MindBus) are put, heartbeaten with their TTL and
+   * removed. `undefined` with etcd, where the registry is shared already.
+   */
+  readonly peers: NodeRegistryBackend | undefined
+  /** This hub's lease, once `join()` resolved. */
+  readonly lease: NodeLease | undefined
   /**
    * Registers this hub's passport (once; later calls return the same lease).
    * @param endpoint - The hub's HTTP URL, the passport's `spec.endpoint`.
@@ -46,13 +58,18 @@ export async function createHubNode(
   options: CreateHubNodeOptions,
 ): Promise<HubNode> {
   const logger = options.logger.child({ component: 'nodes' })
-  let backend: NodeRegistryBackend | undefined
+  let backend: NodeRegistryBackend
+  let peers: NodeRegistryBackend | undefined
   if (settings.etcdUrl !== undefined) {
     const { createEtcdNodeRegistryBackend } = await import('@core/node-registry-etcd')
     backend = createEtcdNodeRegistryBackend({ url: settings.etcdUrl, prefix: settings.etcdPrefix })
+  } else {
+    const store = createMemoryNodeStore()
+    backend = createMemoryNodeRegistryBackend({ store })
+    peers = createMemoryNodeRegistryBackend({ store })
   }
   const registry = createNodeRegistry({
-    ...(backend === undefined ? {} : { backend }),
+    backend,
     heartbeatIntervalMs: settings.heartbeat.intervalMs,
     ttlMs: settings.heartbeat.ttlMs,
     gracePeriodMs: settings.heartbeat.gracePeriodMs,
@@ -108,6 +125,11 @@ export async function createHubNode(
   let stopped: Promise<void> | undefined
   return {
     registry,
+    settings,
+    peers,
+    get lease(): NodeLease | undefined {
+      return lease
+    },
     join: (endpoint) => {
       joining ??= join(endpoint)
       return joining
@@ -122,6 +144,7 @@ export async function createHubNode(
         })
         removeHealthCheck()
         await registry.close()
+        await peers?.close()
       })()
       return stopped
     },

@@ -35,6 +35,8 @@ export interface RunHubOptions {
  * `core start` (the hub's `core` bin, or `@core/cli` with `CORE_HUB_MODULE`) and `core-hub`
  * run.
  *
+ * In cluster mode a `ctl.<all|role|node>.shutdown` control signal stops it the same way, and
+ * `ctl.*.config` reads the config again (see `startCluster` for what applies at run time).
  * A second SIGINT or SIGTERM while stopping exits the process at once with 130.
  *
  * @returns The exit code: 0 after a clean stop (or `--help`); 1 when the hub could not start
@@ -55,24 +57,35 @@ export async function runHub(options: RunHubOptions = {}): Promise<number> {
     ...(options.config === undefined ? [] : ['--config', options.config]),
   ]
   let config: HubConfig
+  const load = (): Promise<HubConfig> =>
+    loadHubConfig({
+      argv,
+      ...(options.env === undefined ? {} : { env: options.env }),
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    })
   try {
     if (parseHubArgs(argv).help) {
       stdout.write(`${USAGE}\n`)
       return 0
     }
-    config = await loadHubConfig({
-      argv,
-      ...(options.env === undefined ? {} : { env: options.env }),
-      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
-    })
+    config = await load()
   } catch (error) {
     stderr.write(`core-hub: ${describe(error)}\n`)
     return 2
   }
 
   let hub: RunningHub
+  // A `ctl.*.shutdown` control signal (cluster mode) stops the hub as SIGTERM does.
+  let requestShutdown: (from: string) => void = () => {}
+  const shutdownRequested = new Promise<string>((resolveRequest) => {
+    requestShutdown = (from) => resolveRequest(`control signal from ${from}`)
+  })
   try {
-    hub = await startHub(config, options.logger === undefined ? {} : { logger: options.logger })
+    hub = await startHub(config, {
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
+      onShutdownRequest: (from) => requestShutdown(from),
+      loadConfig: load,
+    })
   } catch (error) {
     stderr.write(`core-hub: the hub did not start: ${describe(error)}\n`)
     return 1
@@ -85,6 +98,7 @@ export async function runHub(options: RunHubOptions = {}): Promise<number> {
       mqtt: hub.mqtt,
       bootstrapToken: hub.bootstrapToken,
       redis: hub.redis,
+      cluster: hub.cluster,
     }),
   )
 
@@ -92,7 +106,10 @@ export async function runHub(options: RunHubOptions = {}): Promise<number> {
   const keepAlive = setInterval(() => {}, 1 << 30)
   const forceExit = (): never => process.exit(130)
   const reason = await new Promise<string>((resolve) => {
+    let finished = false
     const finish = (name: string): void => {
+      if (finished) return
+      finished = true
       process.removeListener('SIGINT', onSignal)
       process.removeListener('SIGTERM', onSignal)
       options.signal?.removeEventListener('abort', onAbort)
@@ -107,6 +124,7 @@ export async function runHub(options: RunHubOptions = {}): Promise<number> {
     process.on('SIGTERM', onSignal)
     if (options.signal?.aborted) finish('abort')
     else options.signal?.addEventListener('abort', onAbort, { once: true })
+    void shutdownRequested.then(finish)
   })
   stdout.write(`\nStopping (${reason})…\n`)
   try {

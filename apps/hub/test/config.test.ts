@@ -449,3 +449,60 @@ describe('loadHubConfig: HTTP and MQTT settings', () => {
     expect(shipped.pluginConfig).toMatchObject({ zigbee2mqtt: { baseTopic: 'zigbee2mqtt' } })
   })
 })
+
+describe('loadHubConfig: the mindbus section (cluster mode)', () => {
+  it('is off without a URL, and CORE_AMQP_URL / CORE_NODE_ROLES override the file', async () => {
+    expect((await loadHubConfig({ env: {}, cwd: dir, appDir: dir })).mindbus).toBeUndefined()
+    await writeFile(
+      join(dir, 'hub.config.json'),
+      JSON.stringify({
+        mindbus: {
+          url: 'amqp://hub:secret@rabbit.local:5672/core',
+          roles: ['kitchen'],
+          events: { export: ['zigbee2mqtt.#'], import: ['automation.#'] },
+          maxPriority: 10,
+          consumerChannels: 8,
+        },
+      }),
+    )
+    const file = await loadHubConfig({ env: {}, cwd: dir, appDir: dir })
+    expect(file.mindbus).toEqual({
+      url: 'amqp://hub:secret@rabbit.local:5672/core',
+      roles: ['kitchen'],
+      exportEvents: ['zigbee2mqtt.#'],
+      importEvents: ['automation.#'],
+      maxPriority: 10,
+      consumerChannels: 8,
+      dispatchAny: [],
+      maxExpirationMs: undefined,
+      heartbeatS: undefined,
+    })
+    const env = await loadHubConfig({
+      env: { CORE_AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672', CORE_NODE_ROLES: 'gateway, hall' },
+      cwd: dir,
+      appDir: dir,
+    })
+    expect(env.mindbus).toMatchObject({
+      url: 'amqp://guest:guest@127.0.0.1:5672',
+      roles: ['gateway', 'hall'],
+      exportEvents: ['zigbee2mqtt.#'],
+    })
+  })
+
+  it('refuses a URL that is not amqp(s), a bad priority and a bad event pattern, naming each', async () => {
+    const bad = await failure(
+      loadHubConfig({ env: { CORE_AMQP_URL: 'http://127.0.0.1:5672' }, cwd: dir, appDir: dir }),
+    )
+    expect(CoreError.is(bad, 'E_VALIDATION')).toBe(true)
+    expect(bad.message).toContain('CORE_AMQP_URL must start with amqp:// or amqps://')
+    await writeFile(join(dir, 'hub.config.json'), JSON.stringify({ mindbus: { maxPriority: 300 } }))
+    const e = await failure(loadHubConfig({ env: {}, cwd: dir, appDir: dir }))
+    expect(e.message).toContain('/mindbus/maxPriority')
+    await writeFile(
+      join(dir, 'hub.config.json'),
+      JSON.stringify({ mindbus: { events: { import: ['ok.#', 'not a pattern'] } } }),
+    )
+    const p = await failure(loadHubConfig({ env: {}, cwd: dir, appDir: dir }))
+    expect(p.message).toContain('/mindbus/events/import/1')
+  })
+})

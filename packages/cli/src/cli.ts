@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander'
 import { registerAdminCommands } from './admin-commands.js'
 import { registerCallCommands } from './call-commands.js'
 import { createHubClient } from './client.js'
+import { registerClusterCommands } from './cluster-commands.js'
 import type { CommandContext } from './commands.js'
 import { registerEventCommands } from './event-commands.js'
 import { EXIT_CODES, exitCodeOf } from './exit-codes.js'
@@ -158,6 +159,7 @@ E_SERVICE_NOT_FOUND, 4 E_UNAUTHENTICATED or E_FORBIDDEN, 5 E_CONFLICT, 6 E_TIMEO
   registerAdminCommands(program, context)
   registerMetaCommands(program, context)
   registerNodeCommands(program, context)
+  registerClusterCommands(program, context)
   return program
 }
 

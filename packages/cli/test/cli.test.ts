@@ -83,6 +83,7 @@ describe('the public surface', () => {
       'openapi',
       'metrics',
       'nodes',
+      'ctl',
     ])
   })
 })
@@ -450,7 +451,7 @@ describe('core token, plugins, services, openapi, metrics, events publish', () =
       json([{ name: 'lights.set', version: '2.0.0', timeoutMs: 5000, description: 'Switches' }]),
     )
     expect(stdout).toBe(
-      'NAME        VERSION  TIMEOUT MS  DESCRIPTION\nlights.set  2.0.0    5000        Switches\n',
+      'NAME        VERSION  NODE   TIMEOUT MS  DESCRIPTION\nlights.set  2.0.0    local  5000        Switches\n',
     )
   })
 
@@ -673,5 +674,88 @@ describe('core start', () => {
     const { code, stderr } = await run(['start'])
     expect(code).toBe(7)
     expect(stderr).toContain('has no hub to start')
+  })
+})
+
+describe('cluster mode', () => {
+  const nodes = [
+    {
+      nodeId: 'uid-self',
+      passport: {
+        metadata: { name: 'hall' },
+        spec: {
+          endpoint: 'http://127.0.0.1:8080',
+          capabilities: { services: [{ name: 'lights.set', version: '2.0.0' }] },
+        },
+      },
+    },
+    {
+      nodeId: 'uid-kitchen',
+      passport: {
+        metadata: { name: 'kitchen' },
+        spec: {
+          endpoint: 'http://10.0.0.7:8080',
+          capabilities: { services: [{ name: 'oven.heat', version: '1.1.0' }] },
+        },
+      },
+    },
+  ]
+
+  it('services list adds the services of the other hubs with their node, from the passports', async () => {
+    const { stdout, seen } = await run(['services', 'list'], (request) =>
+      request.url.pathname === '/api/v1/nodes'
+        ? json(nodes)
+        : json([{ name: 'lights.set', version: '2.0.0', timeoutMs: 5000 }]),
+    )
+    expect(seen.map((r) => `${r.url.pathname}${r.url.search}`)).toEqual([
+      '/api/v1/services',
+      '/api/v1/nodes?onlyHealthy=true',
+    ])
+    expect(stdout).toBe(
+      [
+        'NAME        VERSION  NODE                   TIMEOUT MS  DESCRIPTION',
+        'lights.set  2.0.0    local                  5000        -',
+        'oven.heat   1.1.0    kitchen (uid-kitchen)  -           -',
+        '',
+      ].join('\n'),
+    )
+  })
+
+  it('call --node and --selector pass the route as query parameters', async () => {
+    const a = await run(['call', 'oven.heat', '{"c":180}', '--selector', 'room=kitchen'], () =>
+      json({ ok: true }),
+    )
+    expect(a.code).toBe(0)
+    expect(a.last.url.searchParams.get('selector')).toBe('room=kitchen')
+    expect(a.last.body).toEqual({ c: 180 })
+    const b = await run(['call', 'oven.heat', '--node', 'uid-kitchen'], () => json({ ok: true }))
+    expect(b.last.url.searchParams.get('node')).toBe('uid-kitchen')
+    expect(b.last.url.searchParams.has('selector')).toBe(false)
+  })
+
+  it('call --selector refuses a malformed selector before any request', async () => {
+    const { code, stderr, seen } = await run(['call', 'oven.heat', '--selector', 'room in (a'])
+    expect(code).toBe(2)
+    expect(stderr).toContain('E_VALIDATION')
+    expect(seen).toEqual([])
+  })
+
+  it('ctl posts { target, scope, data } to /api/v1/control and prints the routing key', async () => {
+    const { code, stdout, last } = await run(
+      ['ctl', 'all', 'pause', '--data', '{"reason":"maintenance"}'],
+      () => json({ routingKey: 'ctl.all.pause' }, 202),
+    )
+    expect(code).toBe(0)
+    expect(last.method).toBe('POST')
+    expect(last.url.pathname).toBe('/api/v1/control')
+    expect(last.body).toEqual({ target: 'all', scope: 'pause', data: { reason: 'maintenance' } })
+    expect(stdout).toBe('sent ctl.all.pause\n')
+  })
+
+  it('ctl refuses an unknown scope with exit code 2, before any request', async () => {
+    const { code, stderr, seen } = await run(['ctl', 'all', 'reboot'])
+    expect(code).toBe(2)
+    expect(stderr).toContain('Unknown control scope "reboot"')
+    expect(seen).toEqual([])
   })
 })

@@ -164,6 +164,7 @@ export function createHttpServer(
           name: 'nodes',
           description: 'Hubs in the node registry: passports, health, label selectors',
         },
+        { name: 'control', description: 'Control signals to hubs of the cluster (admin)' },
         { name: 'meta', description: 'Health, metrics, this document' },
       ],
     },

@@ -1,5 +1,7 @@
 export { assertStrongAdminToken, estimateEntropyBits, MIN_ADMIN_TOKEN_BITS } from './admin-token.js'
 export { allows, isLoopbackHost } from './auth.js'
+export type { ControlRouteScope, ControlSender } from './control-routes.js'
+export { CONTROL_SCOPES, registerControlRoutes } from './control-routes.js'
 export { createHttpServer, DEFAULT_BODY_LIMIT_BYTES } from './http-server.js'
 export type { NodeDirectory } from './node-routes.js'
 export { registerNodeRoutes } from './node-routes.js'

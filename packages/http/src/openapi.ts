@@ -7,6 +7,23 @@ import { PROBLEM_CONTENT_TYPE } from './problem.js'
 
 /** The path prefix of service calls. @internal */
 export const SERVICES_PATH = '/api/v1/services'
+/** `?node=` / `?selector=` of a service call: which hub of the cluster serves it. */
+const ROUTE_PARAMETERS = [
+  {
+    name: 'node',
+    in: 'query',
+    required: false,
+    description: 'Cluster mode: the uid of the hub that must serve the call',
+    schema: { type: 'string' },
+  },
+  {
+    name: 'selector',
+    in: 'query',
+    required: false,
+    description: 'Cluster mode: only hubs whose labels match this Kubernetes label selector',
+    schema: { type: 'string' },
+  },
+]
 
 type Doc = Record<string, unknown> & {
   paths?: Record<string, Record<string, Record<string, unknown>>>
@@ -86,7 +103,10 @@ export function buildOpenApi(
       summary: 'Call any service by name',
       description:
         'The body is the params (no body = `{}`), checked against the service schema; a 200 body is the result. Each registered service also has its own path below.',
-      parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }],
+      parameters: [
+        { name: 'name', in: 'path', required: true, schema: { type: 'string' } },
+        ...ROUTE_PARAMETERS,
+      ],
       requestBody: { required: false, content: { 'application/json': { schema: {} } } },
       responses: {
         '200': { description: 'The result', content: { 'application/json': { schema: {} } } },
@@ -108,6 +128,7 @@ export function buildOpenApi(
       operationId: `call.${service.name}`,
       tags: ['services', namespaceOf(service.name)],
       summary: `${service.name} v${service.version}`,
+      parameters: ROUTE_PARAMETERS,
       requestBody: { required: false, content: { 'application/json': { schema: params } } },
       responses: {
         '200': { description: 'The result', content: { 'application/json': { schema: result } } },

@@ -6,6 +6,7 @@ describe('public surface', () => {
     expect(Object.keys(api).sort()).toMatchInlineSnapshot(`
       [
         "ADMIN_SCOPE",
+        "CONTROL_SCOPES",
         "DEFAULT_BODY_LIMIT_BYTES",
         "DEFAULT_TOKEN_NAMESPACE",
         "DOCS_READ_SCOPE",
@@ -27,6 +28,7 @@ describe('public surface', () => {
         "isLoopbackHost",
         "parseScopes",
         "problemFromError",
+        "registerControlRoutes",
         "registerNodeRoutes",
       ]
     `)

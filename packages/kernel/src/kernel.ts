@@ -91,7 +91,11 @@ function createKernelState(options: CreateKernelOptions): KernelState {
   const log = logger.child({ component: 'kernel' })
   const policy = options.policy === undefined ? undefined : compilePolicy(options.policy)
   const bus = createEventBus({ logger, clock, source: '/core' })
-  const services = createServiceRegistry({ logger, clock })
+  const services = createServiceRegistry({
+    logger,
+    clock,
+    ...(options.remote === undefined ? {} : { remote: options.remote }),
+  })
   const storage = options.storage ?? createStorage(createMemoryAdapter())
   // Without a state backend of the caller's, state is kept by one that persists the
   // namespaces of `persistState` and of the manifests saying `persistState: true`.

@@ -1,5 +1,6 @@
 import type { Clock, Logger, PolicyDocument } from '@core/contracts'
 import { CoreError } from '@core/contracts'
+import type { RemoteTransport } from '@core/service-registry'
 import type { StateBackend } from '@core/state-engine'
 import type { Storage } from '@core/storage'
 import type { Registry } from 'prom-client'
@@ -59,6 +60,14 @@ export interface CreateKernelOptions {
    * @defaultValue a new Registry (never prom-client's global one)
    */
   metrics?: Registry
+  /**
+   * Where calls go that no local service serves: the service registry's
+   * {@link RemoteTransport} (e.g. `@core/mindbus`'s `transport`, which sends them to the node
+   * serving them). Local services always win. The transport may be bound late (a wrapper that
+   * forwards once the real one exists), since it usually needs `kernel.bus`.
+   * @defaultValue none: such calls fail with `E_SERVICE_NOT_FOUND`
+   */
+  remote?: RemoteTransport
   /** With `containFaults`: the event-loop delay that makes health `unhealthy`, in ms. @defaultValue 5_000 */
   stallThresholdMs?: number
   /** Folders whose subfolders holding a package.json are plugin candidates. @defaultValue [] */

@@ -41,6 +41,13 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: ApiContext): vo
     if (typeof traceparent === 'string' && isTraceparent(traceparent)) {
       meta.traceparent = traceparent
     }
+    // ?node=<uid> / ?selector=<label selector>: which hub of the cluster serves it (MindBus meta.route).
+    const { node, selector } = request.query as { node?: unknown; selector?: unknown }
+    if (typeof node === 'string' || typeof selector === 'string')
+      meta.route = {
+        ...(typeof node === 'string' ? { node } : {}),
+        ...(typeof selector === 'string' ? { selector } : {}),
+      }
     const options: CallOptions = { meta }
     if (ctx.cancelOnDisconnect) {
       const res = reply.raw
