@@ -25,6 +25,8 @@ export class RemoteCaller {
   private readonly pending = new Map<string, Pending>()
   /** Sends a targeted `cancel` control signal (set by the composition root). */
   cancelRemote: (target: string, id: string, ttlMs: number) => void = () => undefined
+  /** Records a round trip in seconds (set by the composition root: the metrics histogram). */
+  onRoundTrip: (seconds: number) => void = () => undefined
 
   constructor(
     private readonly state: NodeState,
@@ -120,6 +122,7 @@ export class RemoteCaller {
       rt.count++
       rt.totalMs += ms
       if (ms > rt.maxMs) rt.maxMs = ms
+      this.onRoundTrip(ms / 1000)
     }
   }
 
