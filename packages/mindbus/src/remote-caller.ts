@@ -4,7 +4,7 @@ import type { RemoteCallRequest, RemoteTransport } from '@core/service-registry'
 import type { AsyncMessage, Channel, Connection } from 'rabbitmq-client'
 import type { CandidatePicker } from './candidates.js'
 import { COMMAND_TYPE, makeEnvelope, PRIORITY, readEnvelope } from './envelope.js'
-import type { NodeState } from './state.js'
+import { coalesceWrites, type NodeState } from './state.js'
 import type { CallRoute } from './types.js'
 
 const REPLY_TO = 'amq.rabbitmq.reply-to'
@@ -90,6 +90,7 @@ export class RemoteCaller {
       this.cancelRemote(any ? 'all' : nodeId, envelope.id, expirationMs)
     }
     signal.addEventListener('abort', onAbort, { once: true })
+    coalesceWrites(this.conn)
     channel
       .basicPublish(
         {
