@@ -46,8 +46,18 @@ export class RemoteCaller {
     const dot = request.name.indexOf('.')
     const ns = request.name.slice(0, dot)
     const action = request.name.slice(dot + 1)
-    const nodeId = await this.picker.pick(request.name, request.version, route)
-    if (!this.conn.ready) throw unavailable(request.name, 'the broker connection is down')
+    let nodeId: string
+    try {
+      nodeId = await this.picker.pick(request.name, request.version, route)
+    } catch (err) {
+      this.count(CoreError.is(err) ? err.code : 'E_INTERNAL')
+      throw err
+    }
+    if (!this.conn.ready) {
+      // Fail fast: nothing is queued in memory while the broker is away.
+      this.count('E_UNAVAILABLE')
+      throw unavailable(request.name, 'the broker connection is down')
+    }
     const any =
       route?.dispatch === 'any' || (route?.dispatch === undefined && this.isAny(request.name, ns))
     const target = any ? 'any' : nodeId
