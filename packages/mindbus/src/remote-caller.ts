@@ -111,7 +111,7 @@ export class RemoteCaller {
           messageId: envelope.id,
           expiration: String(expirationMs),
           priority: PRIORITY.command,
-          durable: true,
+          durable: options.persistentCommands,
           contentType: 'application/json',
           userId: state.user,
           appId: options.nodeId,

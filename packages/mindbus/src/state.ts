@@ -12,6 +12,7 @@ export interface ResolvedOptions {
   importEvents: readonly string[]
   dispatchAny: readonly string[]
   maxPriority: number
+  persistentCommands: boolean
   consumerChannels: number
   sharedConsumerChannels: number
   maxExpirationMs: number
@@ -99,6 +100,7 @@ export function createNodeState(options: CreateMindBusOptions): NodeState {
       importEvents: options.importEvents ?? [],
       dispatchAny: options.dispatchAny ?? [],
       maxPriority,
+      persistentCommands: options.persistentCommands ?? true,
       consumerChannels: positive(options.consumerChannels ?? 16, 'consumerChannels'),
       sharedConsumerChannels: positive(
         options.sharedConsumerChannels ?? 4,

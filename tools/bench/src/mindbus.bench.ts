@@ -13,6 +13,7 @@
  * - the two library candidates doing the raw RPC: `rabbitmq-client` (its RPCClient and
  *   Consumer) and `amqplib` + `amqp-connection-manager` (ChannelWrappers);
  * - the consumer-channel count (prefetch 1 each): 1, 16 (default) and 64 channels;
+ * - commands sent transient (`persistentCommands: false`) against persistent (the spec's);
  * - event fan-out: one node exporting, two importing (events/s until both hold every event);
  * - the cost of the `cloudevents` SDK (construct + validate + serialise an envelope) against
  *   a plain object read by the package's `readEnvelope`, per message, next to a round trip;
@@ -64,8 +65,9 @@ function reachable(url: string): Promise<boolean> {
 async function mindbusPair(
   maxPriority: number,
   consumerChannels = 16,
+  persistentCommands = true,
 ): Promise<{ call: Call; close: () => Promise<void> }> {
-  const tag = `b${run}p${maxPriority}c${consumerChannels}`
+  const tag = `b${run}p${maxPriority}c${consumerChannels}${persistentCommands ? '' : 't'}`
   const topology = {
     exchange: `${tag}.main`,
     deadLetterExchange: `${tag}.dlx`,
@@ -96,6 +98,7 @@ async function mindbusPair(
       topology,
       maxPriority,
       consumerChannels,
+      persistentCommands,
       logger: silentLogger,
     })
     return { mb, services: createServiceRegistry({ remote: mb.transport, logger: silentLogger }) }
@@ -553,6 +556,7 @@ export default async function bench(): Promise<void> {
     'mindbus call no priority': await mindbusPair(0),
     'mindbus call no priority 1 channel': await mindbusPair(0, 1),
     'mindbus call no priority 64 channels': await mindbusPair(0, 64),
+    'mindbus call no priority transient commands': await mindbusPair(0, 16, false),
     'raw amqplib direct reply-to': await rawAmqplib(),
     'raw amqplib as the spec asks': await rawAmqplibSpec(),
     'moleculer amqp tuned': await moleculerAmqp(),
@@ -578,6 +582,7 @@ export default async function bench(): Promise<void> {
     const latencySides: Side[] = [
       'mindbus call p255',
       'mindbus call no priority',
+      'mindbus call no priority transient commands',
       'raw amqplib direct reply-to',
       'raw amqplib as the spec asks',
       'moleculer amqp tuned',
@@ -666,6 +671,17 @@ export default async function bench(): Promise<void> {
         `mindbus 1 channel / 16 channels ${c}`,
         at(figures, 'mindbus call no priority 1 channel', c),
         at(figures, 'mindbus call no priority', c),
+      )
+      ratio(
+        `mindbus transient / persistent commands ${c}`,
+        at(figures, 'mindbus call no priority transient commands', c),
+        at(figures, 'mindbus call no priority', c),
+      )
+      ratio(
+        `mindbus transient commands / raw amqplib ${c}`,
+        at(figures, 'mindbus call no priority transient commands', c),
+        at(figures, 'raw amqplib direct reply-to', c),
+        0.8,
       )
       ratio(
         `mindbus 64 channels / 16 channels ${c}`,
