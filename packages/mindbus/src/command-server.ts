@@ -11,7 +11,7 @@ import {
   readCommand,
   readEnvelope,
 } from './envelope.js'
-import { type NodeState, queueArguments } from './state.js'
+import { coalesceWrites, type NodeState, queueArguments } from './state.js'
 
 /** Deadline of a command that arrives without `expiration` (a foreign client), in ms. */
 const DEFAULT_COMMAND_TIMEOUT_MS = 30_000
@@ -193,6 +193,8 @@ export class CommandServer {
     state.handled.set(id, result)
     const outcome = result.ok ? 'ok' : result.error.code
     state.stats.served[outcome] = (state.stats.served[outcome] ?? 0) + 1
+    // The result and the ack (sent by the consumer when this returns) leave in one write.
+    coalesceWrites(this.conn)
     if (msg.replyTo !== undefined) await this.sendReply(msg, reply, envelope.traceparent, result)
     return ConsumerStatus.ACK
   }

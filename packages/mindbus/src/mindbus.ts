@@ -1,10 +1,12 @@
 import { CoreError } from '@core/contracts'
 import type { ServiceRegistry } from '@core/service-registry'
+import type { Registry } from 'prom-client'
 import { Connection } from 'rabbitmq-client'
 import { CandidatePicker } from './candidates.js'
 import { CommandServer } from './command-server.js'
 import { ControlChannel } from './control.js'
 import { EventsBridge } from './events-bridge.js'
+import { createMindBusMetrics } from './metrics.js'
 import { RemoteCaller } from './remote-caller.js'
 import { createNodeState } from './state.js'
 import type {
@@ -36,6 +38,8 @@ import type {
  * - Events and control: see {@link CreateMindBusOptions.exportEvents} and {@link MindBus.control}.
  * - Connection: TCP_NODELAY, heartbeats, reconnect with backoff and topology re-declared by
  *   `rabbitmq-client`.
+ * - Metrics: `core_mindbus_*` Prometheus metrics on the registry given as `metrics` (or later to
+ *   {@link MindBus.registerMetrics}); never on prom-client's global registry.
  *
  * @param options - See {@link CreateMindBusOptions}: `url`, `nodeId` and `directory` are required.
  * @returns The {@link MindBus} (not yet connected).
@@ -94,6 +98,33 @@ export function createMindBus(options: CreateMindBusOptions): MindBus {
   let started = false
   let closed: Promise<void> | undefined
 
+  async function queueDepths(): Promise<Record<string, number>> {
+    if (!conn.ready) {
+      throw new CoreError(
+        'E_UNAVAILABLE',
+        'Cannot read MindBus queue depths: the broker connection is down; retry when it is back',
+      )
+    }
+    const queues = [names.nodeQueue, names.controlQueue]
+    if (events !== undefined && state.options.importEvents.length > 0) queues.push(names.eventQueue)
+    const depths: Record<string, number> = {}
+    for (const queue of queues) {
+      try {
+        depths[queue] = (await conn.queueDeclare({ queue, passive: true })).messageCount
+      } catch {
+        // not declared (yet): this node has not started
+      }
+    }
+    return depths
+  }
+  const metrics = createMindBusMetrics({
+    stats: () => state.stats,
+    connected: () => conn.ready,
+    queueDepths,
+  })
+  caller.onRoundTrip = metrics.observeRoundTrip
+  if (options.metrics !== undefined) metrics.register(options.metrics)
+
   return {
     transport: caller.transport,
     async start(services: ServiceRegistry): Promise<void> {
@@ -129,23 +160,8 @@ export function createMindBus(options: CreateMindBusOptions): MindBus {
     },
     health: () => (conn.ready ? 'healthy' : 'degraded'),
     stats: (): MindBusStats => structuredClone(state.stats),
-    async queueDepths(): Promise<Record<string, number>> {
-      if (!conn.ready) {
-        throw new CoreError(
-          'E_UNAVAILABLE',
-          'Cannot read MindBus queue depths: the broker connection is down; retry when it is back',
-        )
-      }
-      const depths: Record<string, number> = {}
-      for (const queue of [names.nodeQueue, names.controlQueue, names.eventQueue]) {
-        try {
-          depths[queue] = (await conn.queueDeclare({ queue, passive: true })).messageCount
-        } catch {
-          // not declared on this node (no event import, or not started)
-        }
-      }
-      return depths
-    },
+    queueDepths,
+    registerMetrics: (registry: Registry): void => metrics.register(registry),
     close(): Promise<void> {
       closed ??= (async () => {
         await events?.close()

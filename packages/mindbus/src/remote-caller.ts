@@ -4,7 +4,7 @@ import type { RemoteCallRequest, RemoteTransport } from '@core/service-registry'
 import type { AsyncMessage, Channel, Connection } from 'rabbitmq-client'
 import type { CandidatePicker } from './candidates.js'
 import { COMMAND_TYPE, makeEnvelope, PRIORITY, readEnvelope } from './envelope.js'
-import type { NodeState } from './state.js'
+import { coalesceWrites, type NodeState } from './state.js'
 import type { CallRoute } from './types.js'
 
 const REPLY_TO = 'amq.rabbitmq.reply-to'
@@ -25,6 +25,8 @@ export class RemoteCaller {
   private readonly pending = new Map<string, Pending>()
   /** Sends a targeted `cancel` control signal (set by the composition root). */
   cancelRemote: (target: string, id: string, ttlMs: number) => void = () => undefined
+  /** Records a round trip in seconds (set by the composition root: the metrics histogram). */
+  onRoundTrip: (seconds: number) => void = () => undefined
 
   constructor(
     private readonly state: NodeState,
@@ -44,8 +46,18 @@ export class RemoteCaller {
     const dot = request.name.indexOf('.')
     const ns = request.name.slice(0, dot)
     const action = request.name.slice(dot + 1)
-    const nodeId = await this.picker.pick(request.name, request.version, route)
-    if (!this.conn.ready) throw unavailable(request.name, 'the broker connection is down')
+    let nodeId: string
+    try {
+      nodeId = await this.picker.pick(request.name, request.version, route)
+    } catch (err) {
+      this.count(CoreError.is(err) ? err.code : 'E_INTERNAL')
+      throw err
+    }
+    if (!this.conn.ready) {
+      // Fail fast: nothing is queued in memory while the broker is away.
+      this.count('E_UNAVAILABLE')
+      throw unavailable(request.name, 'the broker connection is down')
+    }
     const any =
       route?.dispatch === 'any' || (route?.dispatch === undefined && this.isAny(request.name, ns))
     const target = any ? 'any' : nodeId
@@ -88,6 +100,7 @@ export class RemoteCaller {
       this.cancelRemote(any ? 'all' : nodeId, envelope.id, expirationMs)
     }
     signal.addEventListener('abort', onAbort, { once: true })
+    coalesceWrites(this.conn)
     channel
       .basicPublish(
         {
@@ -98,7 +111,7 @@ export class RemoteCaller {
           messageId: envelope.id,
           expiration: String(expirationMs),
           priority: PRIORITY.command,
-          durable: true,
+          durable: options.persistentCommands,
           contentType: 'application/json',
           userId: state.user,
           appId: options.nodeId,
@@ -120,6 +133,7 @@ export class RemoteCaller {
       rt.count++
       rt.totalMs += ms
       if (ms > rt.maxMs) rt.maxMs = ms
+      this.onRoundTrip(ms / 1000)
     }
   }
 

@@ -12,6 +12,7 @@ export interface ResolvedOptions {
   importEvents: readonly string[]
   dispatchAny: readonly string[]
   maxPriority: number
+  persistentCommands: boolean
   consumerChannels: number
   sharedConsumerChannels: number
   maxExpirationMs: number
@@ -99,6 +100,7 @@ export function createNodeState(options: CreateMindBusOptions): NodeState {
       importEvents: options.importEvents ?? [],
       dispatchAny: options.dispatchAny ?? [],
       maxPriority,
+      persistentCommands: options.persistentCommands ?? true,
       consumerChannels: positive(options.consumerChannels ?? 16, 'consumerChannels'),
       sharedConsumerChannels: positive(
         options.sharedConsumerChannels ?? 4,
@@ -191,4 +193,42 @@ function positive(value: number, name: string): number {
     })
   }
   return value
+}
+
+/** The part of a net.Socket that {@link coalesceWrites} uses. */
+interface Corkable {
+  writable: boolean
+  writableCorked: number
+  cork(): void
+  uncork(): void
+}
+
+const corked = new WeakSet<Corkable>()
+
+/**
+ * Holds the connection's socket writes until the event loop's check phase, so that the frames
+ * written in one turn (64 commands of a burst; a result and its ack) leave in one `writev`
+ * instead of one system call each: rabbitmq-client writes every publish and ack on its own
+ * (its EncoderStream corks and uncorks around each one). Node counts nested corks, so the
+ * client's own cork/uncork pairs flush nothing until this one is released. Measured with
+ * `pnpm bench mindbus`. A no-op when the client's socket is not reachable (another version).
+ */
+export function coalesceWrites(conn: object): void {
+  const socket = (conn as { _socket?: Partial<Corkable> })._socket
+  if (
+    socket === undefined ||
+    typeof socket.cork !== 'function' ||
+    typeof socket.uncork !== 'function' ||
+    socket.writable !== true ||
+    corked.has(socket as Corkable)
+  ) {
+    return
+  }
+  const s = socket as Corkable
+  corked.add(s)
+  s.cork()
+  setImmediate(() => {
+    corked.delete(s)
+    s.uncork()
+  })
 }

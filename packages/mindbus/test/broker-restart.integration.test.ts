@@ -65,6 +65,7 @@ describe.skipIf(skip)('MindBus across a restart of a private RabbitMQ node', () 
       .call('calc.slow_add', { x: 1, y: 1 }, { timeoutMs: 60_000 })
       .catch((e: unknown) => e)
     expect(CoreError.is(down, 'E_UNAVAILABLE')).toBe(true)
+    expect(a.mindbus.stats().sent.E_UNAVAILABLE).toBeGreaterThanOrEqual(1)
 
     await (broker as PrivateBroker).startApp()
     await expect.poll(() => a.mindbus.health(), { timeout: 30_000 }).toBe('healthy')

@@ -24,6 +24,7 @@ describe.skipIf(skipBroker)('MindBus on a real RabbitMQ: three in-process nodes'
   let raw: Connection
   const seenOnC: Array<{ meta: Record<string, unknown>; user: unknown }> = []
   const slowAborted: unknown[] = []
+  let slowStarted = 0
   let releaseGate: () => void = () => undefined
   let gateStarted = 0
 
@@ -53,6 +54,7 @@ describe.skipIf(skipBroker)('MindBus on a real RabbitMQ: three in-process nodes'
       'calc.slow',
       (_p, ctx) =>
         new Promise((resolve) => {
+          slowStarted++
           const timer = setTimeout(() => resolve('slow done'), 5_000)
           ctx.signal.addEventListener('abort', () => {
             clearTimeout(timer)
@@ -185,6 +187,8 @@ describe.skipIf(skipBroker)('MindBus on a real RabbitMQ: three in-process nodes'
       .finally(() => {
         slowSettled = true
       })
+    // The 5 s handler runs on c before the fast call is sent to the same node.
+    await expect.poll(() => slowStarted).toBe(1)
     const fast = await a.services.call(
       'calc.echo',
       { fast: true },
