@@ -29,7 +29,8 @@ export const DEFAULT_BODY_LIMIT_BYTES = 1_048_576
  *   registry validates against the service's own schema; the call runs under the service's
  *   deadline and is cancelled if the client goes away. `GET /api/v1/services` lists them.
  * - `GET /api/v1/state/{namespace}`, `GET`/`PUT`/`DELETE /api/v1/state/{namespace}/{key}`.
- * - `GET /api/v1/events?pattern=` (Server-Sent Events of CloudEvents),
+ * - `GET /api/v1/events?pattern=` (Server-Sent Events of CloudEvents; a client reconnecting
+ *   with `Last-Event-ID` gets what it missed, or one `core.http.events_missed` event),
  *   `POST /api/v1/events/{type}` (body = data; 202).
  * - `GET /api/v1/plugins`, `POST /api/v1/plugins/{name}/reload` (admin).
  * - `POST`/`GET /api/v1/tokens`, `DELETE /api/v1/tokens/{id}` (admin).
