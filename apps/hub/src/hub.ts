@@ -13,7 +13,8 @@ import { createMqttBridge, type MqttBridge } from '@core/mqtt'
 import type { RedisStateBackend } from '@core/redis'
 import { createStorage, type Storage } from '@core/storage'
 import pino from 'pino'
-import { APP_DIR, type HubConfig, type StorageConfig } from './config.js'
+import pretty from 'pino-pretty'
+import { APP_DIR, type HubConfig, type LogLevel, type StorageConfig } from './config.js'
 import { createMqttCallAuthorizer, describeMqttCalls } from './mqtt-calls.js'
 import { createHubNode, type HubNode } from './node.js'
 import { addRedisHealth, describeRedis, openRedisState, withRedisCache } from './redis.js'
@@ -61,10 +62,28 @@ export interface RunningHub {
 
 /** Options of {@link startHub}. */
 export interface StartHubOptions {
-  /** @defaultValue a pino logger at `config.logLevel`, writing JSON lines to stderr */
+  /** @defaultValue {@link createHubLogger} at `config.logLevel` */
   logger?: Logger
   /** The package.json whose dependencies carrying `corePlugin` are plugins too. @defaultValue the app's */
   hostPackage?: string
+}
+
+/**
+ * The hub's default logger: pino at `level` on stderr, as human-readable lines (pino-pretty,
+ * coloured) when stderr is a terminal, as pino's JSON lines otherwise (a file, a pipe, journald,
+ * a container log), so that logs and the startup summary on stdout read well on one screen.
+ *
+ * @param level - pino level, or `silent`.
+ * @param isTerminal - Whether stderr is a terminal. @defaultValue process.stderr.isTTY
+ */
+export function createHubLogger(
+  level: LogLevel,
+  isTerminal: boolean = process.stderr.isTTY === true,
+): Logger {
+  const destination = isTerminal
+    ? pretty({ destination: 2, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l' })
+    : pino.destination({ dest: 2, sync: true })
+  return pino({ name: 'core', level }, destination) as unknown as Logger
 }
 
 /** The name of the admin token the first boot creates. */
@@ -122,12 +141,7 @@ export async function startHub(
   config: HubConfig,
   options: StartHubOptions = {},
 ): Promise<RunningHub> {
-  const logger =
-    options.logger ??
-    (pino(
-      { name: 'core', level: config.logLevel },
-      pino.destination({ dest: 2, sync: true }),
-    ) as unknown as Logger)
+  const logger = options.logger ?? createHubLogger(config.logLevel)
   const redis = config.redis === undefined ? undefined : await openRedisState(config.redis, logger)
   let storage: Storage
   try {

@@ -29,6 +29,7 @@ export {
 export type { MqttStatus, RunningHub, StartHubOptions } from './hub.js'
 export {
   BOOTSTRAP_TOKEN_NAME,
+  createHubLogger,
   describeStorage,
   formatStartup,
   formatStop,

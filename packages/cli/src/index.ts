@@ -1,5 +1,5 @@
 export { createCli, runCli } from './cli.js'
 export { EXIT_CODES, exitCodeOf } from './exit-codes.js'
-export { DEFAULT_HUB_MODULE, startHubFromModule } from './start.js'
+export { HUB_INSTALL_HINT, startHubFromModule } from './start.js'
 export type { CliWriter, CreateCliOptions, HubStart, HubStartOptions } from './types.js'
 export { DEFAULT_HUB_URL, DEFAULT_TIMEOUT_MS } from './types.js'
