@@ -216,7 +216,9 @@ export function docsFile(file: string): Promise<Buffer> {
   if (hit === undefined) {
     if (file === 'init.js') hit = Promise.resolve(Buffer.from(INIT_JS))
     else {
-      const root = dirname(createRequire(import.meta.url).resolve('@fastify/swagger-ui/package.json'))
+      const root = dirname(
+        createRequire(import.meta.url).resolve('@fastify/swagger-ui/package.json'),
+      )
       hit = readFile(join(root, 'static', file))
     }
     cache.set(file, hit)
