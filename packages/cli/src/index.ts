@@ -1,3 +1,9 @@
+/**
+ * The `core` command: start a Core Runtime hub, and call services, read and write state, tail
+ * events, manage plugins and tokens of a running hub over HTTP.
+ *
+ * @module @core/cli
+ */
 export { createCli, runCli } from './cli.js'
 export { EXIT_CODES, exitCodeOf } from './exit-codes.js'
 export { HUB_INSTALL_HINT, startHubFromModule } from './start.js'

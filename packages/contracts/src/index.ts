@@ -1,3 +1,8 @@
+/**
+ * Core Runtime's shared contracts: TypeBox schemas, derived types, CoreError and its codes.
+ *
+ * @module @core/contracts
+ */
 // TypeBox's `Type` builder and its `Static`/`TSchema` types, re-exported so that schemas for
 // services and events can be written without installing `typebox` next to `@core/*`, and with
 // the very TypeBox version the contracts use (JSON Schema 2020-12).

@@ -1,3 +1,9 @@
+/**
+ * The Core Runtime kernel: plugin discovery, manifests, dependencies, lifecycle, hot reload,
+ * scoped contexts and permissions.
+ *
+ * @module @core/kernel
+ */
 export { definePlugin } from './define-plugin.js'
 export { DEFAULT_STALL_THRESHOLD_MS } from './fault-containment.js'
 export { createKernel } from './kernel.js'

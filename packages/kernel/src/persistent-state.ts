@@ -109,7 +109,7 @@ export interface PersistentStateBackend extends StateBackend {
    * Loads the persisted namespaces from storage (call it once, before using them). All or
    * nothing: on failure nothing is loaded and it can be called again. A second call after
    * success returns the first report and loads nothing.
-   * @throws {@link CoreError} `E_STORAGE` when storage cannot be read.
+   * @throws {@link @core/contracts!CoreError} `E_STORAGE` when storage cannot be read.
    */
   restore(options?: RestorePersistentStateOptions): Promise<PersistentStateRestoreReport>
   /** Stops the timer that expires restored entries. Idempotent; the backend stays usable. */
@@ -169,7 +169,7 @@ export function persistedStateKey(namespace: string, key: string): string {
  *
  * @param options - `storage`, `namespaces` (required); `clock`, `logger`.
  * @returns The backend, to pass as `createStateEngine({ backend })`; then call `restore()`.
- * @throws {@link CoreError} `E_VALIDATION` for a missing storage or a bad namespace. Its calls
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` for a missing storage or a bad namespace. Its calls
  *   reject with `E_STORAGE` (storage failed; the state unchanged), `E_VALIDATION` (value too
  *   large for storage) and `E_UNAVAILABLE` (persisted namespace used before `restore()`).
  * @see etcd v3 revisions (the revision rules); the `StateBackend` contract of `@core/state-engine`

@@ -222,10 +222,10 @@ export type ServiceCallContext = ServiceContext
 /** A service handler: `(params, context) => result` (the registry's `ServiceHandler`). @public */
 export type ServiceHandler<P = unknown, R = unknown> = RegistryServiceHandler<P, R>
 
-/** Options of {@link ScopedServices.register} (the registry's `RegisterOptions`). @public */
+/** Options of `ctx.services.register` (the registry's `RegisterOptions`). @public */
 export type RegisterServiceOptions = RegisterOptions
 
-/** Options of {@link ScopedServices.call} (the registry's `CallOptions`). @public */
+/** Options of `ctx.services.call` (the registry's `CallOptions`). @public */
 export type CallServiceOptions = CallOptions
 
 /**
@@ -456,7 +456,7 @@ export interface Kernel {
    *   the built-in `kernel`, `bus`, `services`, `state`, `storage`, `plugins`.
    * @param check - Returns the component's `{ status, details? }`.
    * @returns Its undo: removes the check.
-   * @throws {@link CoreError} `E_VALIDATION` for a bad or built-in name; `E_CONFLICT` when a
+   * @throws {@link @core/contracts!CoreError} `E_VALIDATION` for a bad or built-in name; `E_CONFLICT` when a
    *   check of that name is registered already.
    */
   addHealthCheck(name: string, check: HealthCheck): () => void

@@ -1,3 +1,9 @@
+/**
+ * MindBus over RabbitMQ for the Core Runtime: remote service calls, events and control signals
+ * between hubs.
+ *
+ * @module @core/mindbus
+ */
 export { createMindBus } from './mindbus.js'
 export type {
   CallRoute,

@@ -1,3 +1,9 @@
+/**
+ * Node passports, heartbeat leases, health states and Kubernetes label selectors, with an
+ * in-memory backend and the backend conformance suite.
+ *
+ * @module @core/node-registry
+ */
 export type {
   NodeBackendChange,
   NodeRecord,

@@ -1,3 +1,9 @@
+/**
+ * Service registration and calls: schema validation, middleware, deadlines, semver versions,
+ * remote routing.
+ *
+ * @module @core/service-registry
+ */
 export { createServiceRegistry, DEFAULT_TIMEOUT_MS } from './service-registry.js'
 export type {
   CallContext,

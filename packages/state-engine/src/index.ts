@@ -1,3 +1,8 @@
+/**
+ * Namespaced state with revisions, TTL and change events on the event bus.
+ *
+ * @module @core/state-engine
+ */
 export { createMemoryStateBackend } from './memory-backend.js'
 export { createStateEngine } from './state-engine.js'
 export type {

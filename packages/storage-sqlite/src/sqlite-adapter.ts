@@ -61,8 +61,8 @@ const QUERY_CACHE_SIZE = 100
  *
  * @param options - `filename`, `synchronous` (`NORMAL` default, or `FULL`), `busyTimeoutMs`.
  * @returns A ready adapter named `sqlite`.
- * @throws {@link CoreError} `E_VALIDATION` for bad options.
- * @throws {@link CoreError} `E_STORAGE` when the file cannot be opened, a migration fails (rolled
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` for bad options.
+ * @throws {@link @core/contracts!CoreError} `E_STORAGE` when the file cannot be opened, a migration fails (rolled
  *   back whole) or the file was migrated by a newer version of this package.
  * @see SQLite "Write-Ahead Logging" and "PRAGMA synchronous"
  * @example

@@ -1,3 +1,9 @@
+/**
+ * The conformance suite of `@core/storage`, for authors of backends and adapters (vitest, an
+ * optional peer dependency).
+ *
+ * @module @core/storage/conformance
+ */
 import { CoreError, type CoreErrorCode } from '@core/contracts'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { compareKeys, type StorageAdapter } from './adapter.js'

@@ -1,3 +1,9 @@
+/**
+ * Persistent namespaced JSON documents: the storage API, the adapter contract, a memory adapter
+ * and the conformance suite.
+ *
+ * @module @core/storage
+ */
 export type {
   AdapterBatchOp,
   AdapterEntry,

@@ -1,3 +1,8 @@
+/**
+ * Mock hub and mock SDK for Core Runtime plugin authors.
+ *
+ * @module @core/testing
+ */
 export type { CreateFakeClockOptions, FakeClock, FakeTimer } from './fake-clock.js'
 export { createFakeClock, FAKE_CLOCK_EPOCH_MS } from './fake-clock.js'
 export { createMockHub } from './mock-hub.js'
