@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * The `core` command: start a Core Runtime hub, and call services, read and write state, tail
  * events, manage plugins and tokens of a running hub over HTTP.

@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * Core Runtime's shared contracts: TypeBox schemas, derived types, CoreError and its codes.
  *

@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * In-process publish/subscribe with AMQP 0-9-1 topic patterns and CloudEvents envelopes.
  *

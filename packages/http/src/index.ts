@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * FastAPI-style HTTP adapter for the Core Runtime kernel: Fastify, live OpenAPI 3.1 from service
  * schemas, problem+json errors, bearer tokens, SSE events, Prometheus metrics.

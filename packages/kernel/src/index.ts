@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * The Core Runtime kernel: plugin discovery, manifests, dependencies, lifecycle, hot reload,
  * scoped contexts and permissions.

@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * MindBus over RabbitMQ for the Core Runtime: remote service calls, events and control signals
  * between hubs.

@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * MQTT bridge for the Core Runtime kernel: plugins publish and subscribe through services and bus
  * events; events, state and service calls on MQTT 5 and 3.1.1.

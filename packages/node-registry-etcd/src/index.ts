@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * The node registry's etcd backend: passports under a prefix, liveness on etcd leases, membership
  * by watch.

@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * The conformance suite of `@core/node-registry`, for authors of backends and adapters (vitest,
  * an optional peer dependency).

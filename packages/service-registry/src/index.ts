@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * Service registration and calls: schema validation, middleware, deadlines, semver versions,
  * remote routing.

@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * The conformance suite of `@core/state-engine`, for authors of backends and adapters (vitest, an
  * optional peer dependency).

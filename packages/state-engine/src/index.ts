@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * Namespaced state with revisions, TTL and change events on the event bus.
  *

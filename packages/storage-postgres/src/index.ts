@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * PostgreSQL storage adapter for Core Runtime: JSONB documents, drizzle-kit migrations,
  * postgres.js pool.

@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * SQLite storage adapter for Core Runtime (drizzle-orm + better-sqlite3), the embedded default.
  *

@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * Mock hub and mock SDK for Core Runtime plugin authors.
  *

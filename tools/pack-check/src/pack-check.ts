@@ -83,7 +83,14 @@ export async function pool<T>(limit: number, tasks: (() => Promise<T>)[]): Promi
   const worker = async (): Promise<void> => {
     while (next < tasks.length) {
       const i = next++
-      results[i] = await (tasks[i] as () => Promise<T>)()
+      try {
+        results[i] = await (tasks[i] as () => Promise<T>)()
+      } catch (error) {
+        check(`a pack-check job threw`, {
+          code: -1,
+          output: String((error as Error).stack ?? error),
+        })
+      }
     }
   }
   await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker))

@@ -6,9 +6,9 @@
  *   dropped), e.g. `pnpm add @core/storage @core/storage-sqlite`.
  * - Example: the first ```ts block of the `## Usage` section (for the root README: of the
  *   section named by `section`). A README can mark its Usage block as type-check only with an
- *   HTML comment `<!-- pack-check: typecheck-only -->` on the line before the fence (e.g. a
- *   vitest test file), or say it has no standalone example with `<!-- pack-check: no-example -->`
- *   anywhere in Usage (e.g. a command-line tool whose example is a shell session).
+ *   HTML comment `<!-- pack-check: typecheck-only (why) -->` on the line before the fence, or
+ *   say it has no standalone example with `<!-- pack-check: no-example (why) -->` anywhere in
+ *   Usage (e.g. a command-line tool whose example is a shell session).
  */
 export interface ReadmeExample {
   /** Package names the Install section adds, in order, without duplicates. */
@@ -40,10 +40,12 @@ export function readReadme(
     ),
   ]
   const usage = sectionOf(markdown, section)
-  if (usage.includes('<!-- pack-check: no-example -->')) {
+  if (/<!-- pack-check: no-example\b/.test(usage)) {
     return { install, code: undefined, typecheckOnly: false }
   }
-  const fence = /(^<!-- pack-check: typecheck-only -->\n)?^```ts\n([\s\S]*?)^```/m.exec(usage)
+  const fence = /(^<!-- pack-check: typecheck-only\b[^\n]*-->\n)?^```ts\n([\s\S]*?)^```/m.exec(
+    usage,
+  )
   if (fence === null) return { install, code: undefined, typecheckOnly: false }
   return { install, code: fence[2], typecheckOnly: fence[1] !== undefined }
 }

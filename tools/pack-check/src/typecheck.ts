@@ -4,7 +4,7 @@
  * npm and the pnpm consumer, each `bin --help`, and the hub's start-and-stop.
  */
 import { spawn } from 'node:child_process'
-import { cpSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Consumer, run as runFn } from './pack-check.js'
 
@@ -73,7 +73,7 @@ export function typecheckJobs(
       })
       const compiled = await run(tsc('ts5.9'), ['-p', 'tsconfig.example.json'], { cwd: pnpmDir })
       check(`${name}: README example, ts5.9 nodenext`, compiled)
-      if (!c.runExample) return
+      if (!c.runExample || !existsSync(join(pnpmDir, 'out', 'example.js'))) return
       cpSync(join(pnpmDir, 'out'), join(npmDir, 'out'), { recursive: true })
       for (const [manager, dir] of [
         ['pnpm', pnpmDir],
