@@ -107,7 +107,12 @@ export function typecheckJobs(
         ['pnpm', pnpmDir],
         ['npm', npmDir],
       ] as const) {
-        const result = await startAndStop(join(dir, 'node_modules', '.bin', 'core'), dir)
+        // The hub's own bin file, as `npm i -g @core/hub` links it: in a project, npm may link
+        // @core/cli's `core` (a dependency, same bin name) into node_modules/.bin instead.
+        const result = await startAndStop(
+          join(dir, 'node_modules', '@core', 'hub', 'dist', 'bin.js'),
+          dir,
+        )
         check(`${name}: core start, /health, Ctrl+C exits 0 (${manager})`, result)
       }
     })
