@@ -79,7 +79,7 @@ export interface StartClusterOptions {
  * commands aborted; command consumers paused and resumed). Without etcd it also starts the
  * passport gossip (`core.node.passport` / `core.node.leave` over MindBus).
  *
- * @throws {@link CoreError} `E_UNAVAILABLE` when RabbitMQ cannot be reached within 10 s
+ * @throws {@link @core/contracts!CoreError} `E_UNAVAILABLE` when RabbitMQ cannot be reached within 10 s
  *   (MindBus closed again first); `E_VALIDATION` for a bad option.
  */
 export async function startCluster(

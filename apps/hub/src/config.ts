@@ -149,7 +149,7 @@ export interface HubArgs {
 
 /**
  * Parses the hub's command line.
- * @throws {@link CoreError} `E_VALIDATION` for an unknown option or a missing value, with the usage.
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` for an unknown option or a missing value, with the usage.
  */
 export function parseHubArgs(argv: readonly string[]): HubArgs {
   try {
@@ -186,7 +186,7 @@ export function parseHubArgs(argv: readonly string[]): HubArgs {
  * the MQTT bridge on `mqtt://127.0.0.1:1883`, prefix `core`, no events forwarded, every state
  * key mirrored, no service callable over MQTT.
  *
- * @throws {@link CoreError} `E_NOT_FOUND` when the named config file does not exist;
+ * @throws {@link @core/contracts!CoreError} `E_NOT_FOUND` when the named config file does not exist;
  *   `E_VALIDATION` when it cannot be parsed (naming the file and the parser's message), when a
  *   field is wrong (naming the file and every failing field), or an environment variable is
  *   wrong (naming the variable), when auth is off while HTTP listens on an address that is not

@@ -19,8 +19,10 @@ import { createMqttBridge, type MqttBridge } from '@core/mqtt'
 import type { RedisStateBackend } from '@core/redis'
 import { createStorage, type Storage } from '@core/storage'
 import pino from 'pino'
+import pretty from 'pino-pretty'
 import { createLateTransport, type HubCluster, startCluster } from './cluster.js'
 import { APP_DIR, type HubConfig, type StorageConfig } from './config.js'
+import type { LogLevel } from './config-schema.js'
 import { createMqttCallAuthorizer, describeMqttCalls } from './mqtt-calls.js'
 import { createHubNode, type HubNode } from './node.js'
 import { addRedisHealth, describeRedis, openRedisState, withRedisCache } from './redis.js'
@@ -70,7 +72,7 @@ export interface RunningHub {
 
 /** Options of {@link startHub}. */
 export interface StartHubOptions {
-  /** @defaultValue a pino logger at `config.logLevel`, writing JSON lines to stderr */
+  /** @defaultValue {@link createHubLogger} at `config.logLevel` */
   logger?: Logger
   /** The package.json whose dependencies carrying `corePlugin` are plugins too. @defaultValue the app's */
   hostPackage?: string
@@ -84,6 +86,24 @@ export interface StartHubOptions {
   loadConfig?: () => Promise<HubConfig>
 }
 
+/**
+ * The hub's default logger: pino at `level` on stderr, as human-readable lines (pino-pretty,
+ * coloured) when stderr is a terminal, as pino's JSON lines otherwise (a file, a pipe, journald,
+ * a container log), so that logs and the startup summary on stdout read well on one screen.
+ *
+ * @param level - pino level, or `silent`.
+ * @param isTerminal - Whether stderr is a terminal. @defaultValue process.stderr.isTTY
+ */
+export function createHubLogger(
+  level: LogLevel,
+  isTerminal: boolean = process.stderr.isTTY === true,
+): Logger {
+  const destination = isTerminal
+    ? pretty({ destination: 2, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l' })
+    : pino.destination({ dest: 2, sync: true })
+  return pino({ name: 'core', level }, destination) as unknown as Logger
+}
+
 /** The name of the admin token the first boot creates. */
 export const BOOTSTRAP_TOKEN_NAME = 'admin (first boot)'
 
@@ -91,7 +111,7 @@ export const BOOTSTRAP_TOKEN_NAME = 'admin (first boot)'
  * Opens the storage the config names: SQLite at `<dataDir>/hub.db` (the folder is created) with
  * the configured `synchronous` setting, or PostgreSQL when a database URL is set, behind the
  * Redis read cache when `redis.storageCache` is on. Each driver is imported only when used.
- * @throws {@link CoreError} `E_STORAGE` when the database cannot be opened; `E_VALIDATION` for a bad URL.
+ * @throws {@link @core/contracts!CoreError} `E_STORAGE` when the database cannot be opened; `E_VALIDATION` for a bad URL.
  */
 export async function openStorage(config: StorageConfig, redis?: RedisSettings): Promise<Storage> {
   if (config.kind === 'sqlite') {
@@ -131,7 +151,7 @@ export function describeStorage(config: StorageConfig): string {
  * starts the HTTP API and registers this hub's passport; and, with auth on, no token stored and no
  * `CORE_ADMIN_TOKEN`, creates the first admin token (returned once as `bootstrapToken`).
  *
- * @throws {@link CoreError} what {@link openStorage}, `kernel.start()` (a required plugin
+ * @throws {@link @core/contracts!CoreError} what {@link openStorage}, `kernel.start()` (a required plugin
  *   failed), `createMqttBridge` (`E_VALIDATION`) or the HTTP `listen()` (`E_UNAVAILABLE`: the
  *   port is taken) throws; whatever was started is stopped again first.
  */
@@ -139,12 +159,7 @@ export async function startHub(
   config: HubConfig,
   options: StartHubOptions = {},
 ): Promise<RunningHub> {
-  const logger =
-    options.logger ??
-    (pino(
-      { name: 'core', level: config.logLevel },
-      pino.destination({ dest: 2, sync: true }),
-    ) as unknown as Logger)
+  const logger = options.logger ?? createHubLogger(config.logLevel)
   const redis = config.redis === undefined ? undefined : await openRedisState(config.redis, logger)
   let storage: Storage
   try {

@@ -22,6 +22,7 @@ export { DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT } from './http-config.js'
 export type { MqttStatus, RunningHub, StartHubOptions } from './hub.js'
 export {
   BOOTSTRAP_TOKEN_NAME,
+  createHubLogger,
   describeStorage,
   formatStartup,
   formatStop,

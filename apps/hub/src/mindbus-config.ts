@@ -113,7 +113,7 @@ export const MINDBUS_ENV_MESSAGES: Record<string, string> = {
  * Resolves the `mindbus` section and its environment overrides (`CORE_AMQP_URL` over
  * `mindbus.url`, `CORE_NODE_ROLES` over `mindbus.roles`).
  * @returns The settings, or `undefined` when no AMQP URL is set (no cluster mode).
- * @throws {@link CoreError} `E_VALIDATION` naming `CORE_NODE_ROLES` for a role that is too long.
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` naming `CORE_NODE_ROLES` for a role that is too long.
  */
 export function resolveMindBusSettings(
   file: MindBusConfigFile | undefined,

@@ -15,7 +15,7 @@ export const MQTT_CALLER = 'mqtt'
  *
  * @param http - Returns the HTTP server once it exists, else `undefined`.
  * @returns The `authorizeCall` option of `createMqttBridge`.
- * @throws {@link CoreError} (as a rejection) `E_UNAUTHENTICATED` without a token or with one the
+ * @throws {@link @core/contracts!CoreError} (as a rejection) `E_UNAUTHENTICATED` without a token or with one the
  *   store does not know; `E_FORBIDDEN` when its scopes do not cover the service;
  *   `E_UNAVAILABLE` before the token store exists.
  */

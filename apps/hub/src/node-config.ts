@@ -81,7 +81,7 @@ export interface NodeSettings {
 /**
  * Resolves the `node` section with `CORE_NODE_LABELS` (`room=kitchen,floor=1`, replacing the
  * file's labels) and `CORE_ETCD_URL` (overriding `etcdUrl`).
- * @throws {@link CoreError} `E_VALIDATION` naming the variable for a bad label list or URL.
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` naming the variable for a bad label list or URL.
  */
 export function resolveNodeSettings(
   file: NodeConfigFile | undefined,

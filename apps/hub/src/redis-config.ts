@@ -79,7 +79,7 @@ export const REDIS_ENV_MESSAGES: Record<string, string> = {
  * Resolves the `redis` section and its environment overrides (`CORE_REDIS_URL` over
  * `redis.url`, `CORE_STORAGE_CACHE=redis|off` over `redis.storageCache`).
  * @returns The settings, or `undefined` when no Redis URL is set (state in memory).
- * @throws {@link CoreError} `E_VALIDATION` when the storage cache is asked for without a URL.
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` when the storage cache is asked for without a URL.
  */
 export function resolveRedisSettings(
   file: RedisConfigFile | undefined,

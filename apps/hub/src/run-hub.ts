@@ -2,6 +2,12 @@ import { CoreError, type Logger } from '@core/contracts'
 import { type HubConfig, loadHubConfig, parseHubArgs, USAGE } from './config.js'
 import { formatStartup, formatStop, type RunningHub, startHub } from './hub.js'
 
+/**
+ * How long after the first stop signal another one is taken for a copy of it, ms: a package
+ * manager running the hub (pnpm, npm) forwards the terminal's SIGINT to its child at once.
+ */
+const DUPLICATE_SIGNAL_MS = 500
+
 /** Where {@link runHub} prints: anything with `write(text)`. */
 export interface HubOutput {
   write(text: string): unknown
@@ -23,7 +29,7 @@ export interface RunHubOptions {
   stderr?: HubOutput
   /** Stops the hub when aborted, as SIGINT or SIGTERM do (for embedding and tests). */
   signal?: AbortSignal
-  /** @defaultValue a pino logger at the configured level, JSON lines on stderr */
+  /** @defaultValue createHubLogger at the configured level (pino-pretty on a terminal, else JSON lines on stderr) */
   logger?: Logger
 }
 
@@ -37,7 +43,10 @@ export interface RunHubOptions {
  *
  * In cluster mode a `ctl.<all|role|node>.shutdown` control signal stops it the same way, and
  * `ctl.*.config` reads the config again (see `startCluster` for what applies at run time).
- * A second SIGINT or SIGTERM while stopping exits the process at once with 130.
+ * A second SIGINT or SIGTERM while stopping exits the process at once with 130, unless it comes
+ * within {@link DUPLICATE_SIGNAL_MS} of the first: that is the same Ctrl+C forwarded by a package
+ * manager in front of the hub (`pnpm start` sends its child the SIGINT the terminal already sent),
+ * so the clean stop goes on and the exit code stays 0.
  *
  * @returns The exit code: 0 after a clean stop (or `--help`); 1 when the hub could not start
  *   (a required plugin failed, the database cannot be opened, the HTTP port is taken) or a
@@ -104,7 +113,11 @@ export async function runHub(options: RunHubOptions = {}): Promise<number> {
 
   // The HTTP server holds the event loop open; the interval makes sure of it either way.
   const keepAlive = setInterval(() => {}, 1 << 30)
-  const forceExit = (): never => process.exit(130)
+  let stoppingSince = 0
+  const forceExit = (): void => {
+    if (Date.now() - stoppingSince < DUPLICATE_SIGNAL_MS) return
+    process.exit(130)
+  }
   const reason = await new Promise<string>((resolve) => {
     let finished = false
     const finish = (name: string): void => {
@@ -113,9 +126,10 @@ export async function runHub(options: RunHubOptions = {}): Promise<number> {
       process.removeListener('SIGINT', onSignal)
       process.removeListener('SIGTERM', onSignal)
       options.signal?.removeEventListener('abort', onAbort)
-      // A second signal while stopping forces the exit.
-      process.once('SIGINT', forceExit)
-      process.once('SIGTERM', forceExit)
+      // A second signal while stopping forces the exit (a copy forwarded at once does not).
+      stoppingSince = Date.now()
+      process.on('SIGINT', forceExit)
+      process.on('SIGTERM', forceExit)
       resolve(name)
     }
     const onSignal = (name: NodeJS.Signals): void => finish(name)

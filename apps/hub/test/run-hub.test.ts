@@ -2,7 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { silentLogger } from '@core/contracts'
+import pino from 'pino'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { createHubLogger } from '../src/hub.js'
 import * as hubModule from '../src/index.js'
 import { runHub } from '../src/run-hub.js'
 import { closedPort, stagePlugins, writeHubConfig } from './helpers.js'
@@ -126,6 +128,16 @@ describe('runHub', () => {
     expect(stderr.text()).toMatch(/^core-hub: the hub did not start: .*hello/)
   })
 
+  it('logs human-readable lines on a terminal and JSON lines otherwise', () => {
+    const streamOf = (logger: unknown): { constructor: { name: string } } =>
+      (logger as Record<symbol, { constructor: { name: string } }>)[pino.symbols.streamSym] as {
+        constructor: { name: string }
+      }
+    // pino's own destination is a SonicBoom writing JSON; pino-pretty's is a transform stream.
+    expect(streamOf(createHubLogger('info', false)).constructor.name).toBe('SonicBoom')
+    expect(streamOf(createHubLogger('info', true)).constructor.name).not.toBe('SonicBoom')
+  })
+
   it('exports runHub and the hub API from the package entry', () => {
     expect(Object.keys(hubModule).sort()).toMatchInlineSnapshot(`
       [
@@ -140,6 +152,7 @@ describe('runHub', () => {
         "LOG_LEVELS",
         "MIN_ADMIN_TOKEN_LENGTH",
         "USAGE",
+        "createHubLogger",
         "describeStorage",
         "formatStartup",
         "formatStop",

@@ -56,7 +56,7 @@ export interface ReceivedProblem {
  * problem+json (`code` and `detail`; the problem kept as `details.problem`), an answer without
  * one gets the code of its status, a network failure is `E_UNAVAILABLE`, the deadline
  * `E_TIMEOUT`, an abort `E_CANCELLED`.
- * @throws {@link CoreError} `E_VALIDATION` when `url` is not an http(s) URL.
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` when `url` is not an http(s) URL.
  * @internal
  */
 export function createHubClient(options: HubClientOptions): HubClient {

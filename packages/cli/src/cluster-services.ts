@@ -6,7 +6,7 @@ import type { HubClient } from './client.js'
 /**
  * The `?node=` / `?selector=` query of `core call --node UID --selector SELECTOR`: which hub
  * of the cluster serves the call. The selector is checked with the node registry's parser first.
- * @throws {@link CoreError} `E_VALIDATION` for a malformed selector (with the position).
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` for a malformed selector (with the position).
  * @internal
  */
 export function callRouteQuery(opts: {

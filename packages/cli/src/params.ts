@@ -9,7 +9,7 @@ const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor',
  * @param text - The argument as typed.
  * @param argument - How to name it in the error, e.g. `<json>` or `<value>`.
  * @returns The parsed value.
- * @throws {@link CoreError} `E_VALIDATION` naming the argument, what was received and the
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` naming the argument, what was received and the
  *   parser's complaint.
  * @internal
  */
@@ -30,7 +30,7 @@ export function parseJsonArgument(text: string, argument: string): unknown {
  * Parses one `--param key=value`: the key is split on dots into a path, the value is parsed as
  * JSON when it parses (`true`, `12`, `null`, `"12"`, `[1,2]`) and kept as a string otherwise.
  *
- * @throws {@link CoreError} `E_VALIDATION` when there is no `=`, a path segment is empty, or a
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` when there is no `=`, a path segment is empty, or a
  *   segment is `__proto__`, `constructor` or `prototype`.
  * @internal
  */
@@ -76,7 +76,7 @@ export function parseParam(text: string): { path: string[]; value: unknown } {
  * @param json - The JSON argument as typed, if any (`undefined`: start from `{}`).
  * @param pairs - The `--param` values as typed.
  * @returns The params; with no JSON and no pairs, `{}`.
- * @throws {@link CoreError} `E_VALIDATION` for invalid JSON (naming `<json>`), a malformed
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` for invalid JSON (naming `<json>`), a malformed
  *   pair, pairs on top of a JSON value that is not an object, or a pair that nests under a key
  *   that already holds a value that is not an object.
  * @internal

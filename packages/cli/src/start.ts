@@ -5,25 +5,34 @@ import { pathToFileURL } from 'node:url'
 import { CoreError } from '@core/contracts'
 import type { HubStart, HubStartOptions } from './types.js'
 
-/** The module `core start` imports when `CORE_HUB_MODULE` is not set. @public */
-export const DEFAULT_HUB_MODULE = '@core/hub'
+/**
+ * What `core start` of this package's own bin tells a user who has no hub module configured:
+ * the hub is a package of its own, with its own `core` bin that has `start` built in.
+ * @public
+ */
+export const HUB_INSTALL_HINT =
+  'install a hub and use its `core` (npm i -g @core/hub && core start, or npx @core/hub start), or set CORE_HUB_MODULE to a module that exports runHub()'
 
 /**
- * The `start` of the `core` bin: imports the hub module and calls its `runHub(options)`, which
- * boots the hub, runs it until SIGINT or SIGTERM, stops it and resolves (optionally with an
- * exit code).
+ * The `start` of this package's `core` bin: imports the hub module named by `CORE_HUB_MODULE`
+ * and calls its `runHub(options)`, which boots the hub, runs it until SIGINT or SIGTERM, stops
+ * it and resolves (optionally with an exit code).
  *
- * The module is `CORE_HUB_MODULE` when set (a package name, or a file path relative to the
- * working directory), else `@core/hub`, resolved from this package's location or, when the
- * working directory is that package itself, through Node's package self-reference. It must export
+ * `@core/cli` depends on no hub: a hub app depends on `@core/cli` and ships its own `core` bin
+ * with `start` built in (`runCli(argv, { start: runHub })`, as `@core/hub` does). This function
+ * is for the other way round, a globally installed `@core/cli` pointed at a hub:
+ * `CORE_HUB_MODULE` is a package name (resolved from this package's location or, when the
+ * working directory is that package itself, through Node's package self-reference) or a file
+ * path relative to the working directory. The module must export
  * `runHub: (options: { config?: string }) => Promise<number | void>` (named, or on its default
  * export).
  *
  * @param options - `config`: the `--config` file, passed on.
  * @param env - Where `CORE_HUB_MODULE` is read. @defaultValue process.env
  * @returns What `runHub` resolved with.
- * @throws {@link CoreError} `E_UNAVAILABLE` when the module is not installed or does not export
- *   `runHub`; whatever `runHub` throws.
+ * @throws {@link @core/contracts!CoreError} `E_UNAVAILABLE` when `CORE_HUB_MODULE` is not set
+ *   (the message says what to install), names a module that is not installed, or one that does
+ *   not export `runHub`; whatever `runHub` throws.
  * @example
  * ```ts
  * await runCli(process.argv.slice(2), { start: startHubFromModule })
@@ -34,8 +43,12 @@ export async function startHubFromModule(
   options: HubStartOptions,
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): ReturnType<HubStart> {
-  const named = env.CORE_HUB_MODULE?.trim()
-  const specifier = named === undefined || named === '' ? DEFAULT_HUB_MODULE : named
+  const specifier = env.CORE_HUB_MODULE?.trim() ?? ''
+  if (specifier === '') {
+    throw new CoreError('E_UNAVAILABLE', `\`core start\` needs a hub: ${HUB_INSTALL_HINT}`, {
+      details: { variable: 'CORE_HUB_MODULE' },
+    })
+  }
   const filePath = isPath(specifier) ? resolve(specifier) : undefined
   const target = filePath === undefined ? specifier : pathToFileURL(filePath).href
   let mod: Record<string, unknown>
@@ -52,7 +65,7 @@ export async function startHubFromModule(
     if (!missing) throw error
     throw new CoreError(
       'E_UNAVAILABLE',
-      `\`core start\` needs a hub, and "${specifier}" cannot be loaded: install a hub package that exports runHub() (npm i ${DEFAULT_HUB_MODULE}), set CORE_HUB_MODULE to one, or run your hub's own command`,
+      `\`core start\` needs a hub, and "${specifier}" (CORE_HUB_MODULE) cannot be loaded: install it, or ${HUB_INSTALL_HINT}`,
       { cause: error, details: { module: specifier } },
     )
   }

@@ -56,10 +56,10 @@ describe('the public surface', () => {
   it('exports these names', () => {
     expect(Object.keys(api).sort()).toMatchInlineSnapshot(`
       [
-        "DEFAULT_HUB_MODULE",
         "DEFAULT_HUB_URL",
         "DEFAULT_TIMEOUT_MS",
         "EXIT_CODES",
+        "HUB_INSTALL_HINT",
         "createCli",
         "exitCodeOf",
         "runCli",

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CoreError } from '@core/contracts'
 import { describe, expect, it } from 'vitest'
-import { DEFAULT_HUB_MODULE, startHubFromModule } from '../src/index.js'
+import { HUB_INSTALL_HINT, startHubFromModule } from '../src/index.js'
 import { calls } from './fixtures/hub-records.js'
 
 const fixture = (name: string): string =>
@@ -21,12 +21,23 @@ async function refusal(run: () => Promise<unknown>): Promise<CoreError> {
 }
 
 describe('startHubFromModule', () => {
-  it('imports @core/hub by default and refuses with E_UNAVAILABLE when it is not installed', async () => {
-    expect(DEFAULT_HUB_MODULE).toBe('@core/hub')
-    const err = await refusal(() => startHubFromModule({}, {}))
+  it('imports no hub of its own: without CORE_HUB_MODULE it refuses with E_UNAVAILABLE saying what to install', async () => {
+    for (const env of [{}, { CORE_HUB_MODULE: '  ' }]) {
+      const err = await refusal(() => startHubFromModule({}, env))
+      expect(err.code).toBe('E_UNAVAILABLE')
+      expect(err.message).toContain(HUB_INSTALL_HINT)
+      expect(err.message).toContain('npx @core/hub start')
+      expect(err.details).toEqual({ variable: 'CORE_HUB_MODULE' })
+    }
+  })
+
+  it('says which CORE_HUB_MODULE cannot be loaded and what to install', async () => {
+    const err = await refusal(() =>
+      startHubFromModule({}, { CORE_HUB_MODULE: '@core-test/no-such-hub' }),
+    )
     expect(err.code).toBe('E_UNAVAILABLE')
-    expect(err.message).toContain('"@core/hub" cannot be loaded')
-    expect(err.message).toContain('CORE_HUB_MODULE')
+    expect(err.message).toContain('"@core-test/no-such-hub" (CORE_HUB_MODULE) cannot be loaded')
+    expect(err.message).toContain(HUB_INSTALL_HINT)
   })
 
   it('runs the runHub of the module CORE_HUB_MODULE names, passing the options and returning its result', async () => {

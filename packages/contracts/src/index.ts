@@ -1,3 +1,14 @@
+/// <reference types="node" preserve="true" />
+/**
+ * Core Runtime's shared contracts: TypeBox schemas, derived types, CoreError and its codes.
+ *
+ * @module @core/contracts
+ */
+// TypeBox's `Type` builder and its `Static`/`TSchema` types, re-exported so that schemas for
+// services and events can be written without installing `typebox` next to `@core/*`, and with
+// the very TypeBox version the contracts use (JSON Schema 2020-12).
+export type { Static, TSchema } from 'typebox'
+export { Type } from 'typebox'
 export type { Clock } from './clock.js'
 export { systemClock } from './clock.js'
 export type { CoreErrorCode, CoreErrorOptions, SerializedCoreError } from './errors.js'

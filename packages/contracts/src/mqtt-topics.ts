@@ -58,7 +58,7 @@ const LONE_SURROGATE = /[\uD800-\uDFFF]/u
  *
  * @param level - One level of an MQTT topic (never holds `/`).
  * @returns A word of `[A-Za-z0-9_%-]+`.
- * @throws {@link CoreError} `E_VALIDATION` when `level` holds a lone UTF-16 surrogate (not UTF-8).
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` when `level` holds a lone UTF-16 surrogate (not UTF-8).
  * @see RFC 3986 §2.1 percent-encoding; MQTT 5 §4.7 topic names and filters
  * @example
  * ```ts
@@ -89,7 +89,7 @@ export function levelToWord(level: string): string {
  *
  * @param word - One event word.
  * @returns The topic level (may be empty, for the word `%`).
- * @throws {@link CoreError} `E_VALIDATION` when the word is not a canonical encoding (lower-case
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` when the word is not a canonical encoding (lower-case
  *   hex, an escaped letter, a stray `%`, bytes that are not UTF-8), or decodes to a level
  *   holding `/`, `+`, `#` or U+0000, which no MQTT topic name level holds.
  * @example
@@ -118,7 +118,7 @@ export function wordToLevel(word: string): string {
  *
  * @param topic - An MQTT topic name (no wildcards).
  * @returns Dot-separated words.
- * @throws {@link CoreError} `E_VALIDATION` when `topic` is not a valid topic name (see {@link assertMqttTopic}).
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` when `topic` is not a valid topic name (see {@link assertMqttTopic}).
  * @see MQTT 5 §4.7 topic names; RFC 3986 §2.1
  * @example
  * ```ts
@@ -137,7 +137,7 @@ export function topicToWords(topic: string): string {
  *
  * @param words - Dot-separated canonical words.
  * @returns The MQTT topic name.
- * @throws {@link CoreError} `E_VALIDATION` when a word is not canonical or decodes to a level
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` when a word is not canonical or decodes to a level
  *   holding `/`, `+`, `#` or U+0000 (see {@link wordToLevel}).
  * @example
  * ```ts
@@ -158,7 +158,7 @@ export function wordsToTopic(words: string): string {
  *
  * @param filter - An MQTT topic filter.
  * @returns The bus pattern.
- * @throws {@link CoreError} `E_VALIDATION` for a malformed filter (see {@link assertMqttFilter}).
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` for a malformed filter (see {@link assertMqttFilter}).
  * @see MQTT 5 §4.7.1 topic wildcards; AMQP 0-9-1 topic exchange
  * @example
  * ```ts
@@ -180,7 +180,7 @@ export function filterToPattern(filter: string): string {
  *
  * @param topic - The value to check.
  * @param subject - What it names in the error message. @defaultValue 'MQTT topic'
- * @throws {@link CoreError} `E_VALIDATION` naming the rule broken.
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` naming the rule broken.
  * @see MQTT 5 §4.7.3 "Topic semantic and usage"; §1.5.4 UTF-8 strings
  * @example
  * ```ts
@@ -206,7 +206,7 @@ export function assertMqttTopic(topic: unknown, subject = 'MQTT topic'): asserts
  *
  * @param filter - The value to check.
  * @param subject - What it names in the error message. @defaultValue 'MQTT topic filter'
- * @throws {@link CoreError} `E_VALIDATION` naming the rule broken.
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` naming the rule broken.
  * @see MQTT 5 §4.7.1 "Topic wildcards"
  * @example
  * ```ts

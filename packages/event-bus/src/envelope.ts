@@ -14,7 +14,7 @@ export type BuildEnvelope = (
  * the clock's now as RFC 3339 in UTC (the string is computed once per millisecond), `source` the
  * bus default unless given.
  *
- * @throws {@link CoreError} `E_VALIDATION` (from the builder) for a malformed option.
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` (from the builder) for a malformed option.
  * @see CloudEvents 1.0, "Context Attributes"; RFC 3339; W3C Trace Context
  * @internal
  */
@@ -77,7 +77,7 @@ export function createEnvelopeBuilder(defaultSource: string, clock: Clock): Buil
 /**
  * Checks a CloudEvents `source`: a non-empty URI-reference, here any run of printable
  * characters without spaces or controls.
- * @throws {@link CoreError} `E_VALIDATION` otherwise.
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` otherwise.
  * @internal
  */
 export function assertSource(

@@ -81,7 +81,7 @@ export interface HandlerFailedData {
  * @param options - `source` (default `/core`), `logger` (default stderr, warn+), `clock`,
  *   `maxQueue` (default 10,000).
  * @returns An {@link EventBus}.
- * @throws {@link CoreError} `E_VALIDATION` for a malformed option.
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` for a malformed option.
  * @see CloudEvents 1.0; AMQP 0-9-1 topic exchange; W3C Trace Context
  * @example
  * ```ts

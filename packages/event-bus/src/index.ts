@@ -1,3 +1,9 @@
+/// <reference types="node" preserve="true" />
+/**
+ * In-process publish/subscribe with AMQP 0-9-1 topic patterns and CloudEvents envelopes.
+ *
+ * @module @core/event-bus
+ */
 export type { HandlerFailedData } from './event-bus.js'
 export { createEventBus, DEFAULT_MAX_QUEUE, HANDLER_FAILED_EVENT } from './event-bus.js'
 export { createEventBusMetrics } from './metrics.js'

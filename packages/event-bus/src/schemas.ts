@@ -25,7 +25,7 @@ export class SchemaRegistry {
 
   /**
    * Compiles `schema` for `type`; returns the undo.
-   * @throws {@link CoreError} `E_VALIDATION` for a malformed type or schema, `E_CONFLICT` if
+   * @throws {@link @core/contracts!CoreError} `E_VALIDATION` for a malformed type or schema, `E_CONFLICT` if
    *   `type` already has a schema.
    */
   define(type: string, schema: JsonSchema): () => void {
@@ -67,7 +67,7 @@ export class SchemaRegistry {
 
   /**
    * Checks `data` against the schema of `type`, if any.
-   * @throws {@link CoreError} `E_VALIDATION` with Ajv's paths in `details.errors`.
+   * @throws {@link @core/contracts!CoreError} `E_VALIDATION` with Ajv's paths in `details.errors`.
    */
   check(type: string, data: unknown): void {
     const validate = this.validators.get(type)

@@ -20,7 +20,7 @@ export const DEFAULT_MATCH_CACHE_SIZE = 10_000
 export interface TopicMatcher<V> {
   /**
    * Adds `value` under `pattern`.
-   * @throws {@link CoreError} `E_VALIDATION` if `pattern` is not a valid pattern.
+   * @throws {@link @core/contracts!CoreError} `E_VALIDATION` if `pattern` is not a valid pattern.
    */
   add(pattern: string, value: V): void
   /** Removes one `value` added under `pattern`; unknown pairs are ignored. */
@@ -28,7 +28,7 @@ export interface TopicMatcher<V> {
   /**
    * The values whose pattern matches `topic`, each once, in the order they were added. The
    * array is shared with later calls for the same topic: do not modify it.
-   * @throws {@link CoreError} `E_VALIDATION` if `topic` is not a valid topic.
+   * @throws {@link @core/contracts!CoreError} `E_VALIDATION` if `topic` is not a valid topic.
    */
   match(topic: string): readonly V[]
   /** Number of (pattern, value) pairs held. */
@@ -64,7 +64,7 @@ export interface CreateTopicMatcherOptions {
  *
  * @param options - `cacheSize`.
  * @returns A {@link TopicMatcher}.
- * @throws {@link CoreError} `E_VALIDATION` from `add` and `match` for a malformed pattern or topic.
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` from `add` and `match` for a malformed pattern or topic.
  * @see AMQP 0-9-1, topic exchange; RabbitMQ tutorial 5 "Topics"
  * @example
  * ```ts
@@ -218,7 +218,7 @@ export function createTopicMatcher<V>(options: CreateTopicMatcherOptions = {}): 
  * rewritten as its `*` words followed by one `#` when the run holds any (`#.#` → `#`,
  * `#.*.#` → `*.#`). The canonical form matches exactly the same topics.
  *
- * @throws {@link CoreError} `E_VALIDATION` if `pattern` is malformed or holds more than
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` if `pattern` is malformed or holds more than
  *   {@link MAX_PATTERN_HASHES} `#` words once collapsed.
  * @internal
  */

@@ -125,7 +125,7 @@ export interface EventBus {
    *   included) can change it afterwards. Data holding typed arrays, `Map`, `Set` or `Date`,
    *   which freezing cannot lock, reaches each subscriber as its own structured clone. The
    *   envelope itself is frozen too.
-   * @throws {@link CoreError} `E_VALIDATION` (as a rejection), with Ajv paths in `details.errors`
+   * @throws {@link @core/contracts!CoreError} `E_VALIDATION` (as a rejection), with Ajv paths in `details.errors`
    *   when the data fails its schema.
    * @see CloudEvents 1.0; W3C Trace Context
    * @example
@@ -138,7 +138,7 @@ export interface EventBus {
    * Calls `handler` with every event whose topic matches `pattern`, one at a time, in publish
    * order. Returns the undo.
    * @param pattern - AMQP 0-9-1 topic pattern: `*` matches one word, `#` zero or more.
-   * @throws {@link CoreError} `E_VALIDATION` for a malformed pattern, handler or option.
+   * @throws {@link @core/contracts!CoreError} `E_VALIDATION` for a malformed pattern, handler or option.
    * @see AMQP 0-9-1 topic exchange (RabbitMQ semantics)
    * @example
    * ```ts
@@ -152,8 +152,8 @@ export interface EventBus {
   ): Undo
   /**
    * Registers a JSON Schema (2020-12) for the `data` of one event type; returns its undo.
-   * @throws {@link CoreError} `E_CONFLICT` if the type already has a schema.
-   * @throws {@link CoreError} `E_VALIDATION` for a malformed type or schema.
+   * @throws {@link @core/contracts!CoreError} `E_CONFLICT` if the type already has a schema.
+   * @throws {@link @core/contracts!CoreError} `E_VALIDATION` for a malformed type or schema.
    * @see JSON Schema 2020-12
    * @example
    * ```ts

@@ -184,7 +184,7 @@ export interface Authenticator {
   isAdmin(token: string): boolean
   /**
    * The principal of a bearer token: the admin for the fixed admin token, else the store's.
-   * @throws {@link CoreError} `E_UNAUTHENTICATED` for a malformed, unknown or revoked token.
+   * @throws {@link @core/contracts!CoreError} `E_UNAUTHENTICATED` for a malformed, unknown or revoked token.
    */
   authenticate(token: string): Promise<Principal>
 }
@@ -192,7 +192,7 @@ export interface Authenticator {
 /**
  * Joins the fixed admin token (`CORE_ADMIN_TOKEN`) and the token store, so that every transport
  * authenticates a bearer token the same way.
- * @throws {@link CoreError} `E_VALIDATION` for a guessable `adminToken`.
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` for a guessable `adminToken`.
  * @internal
  */
 export function createAuthenticator(

@@ -66,7 +66,7 @@ const WORD_BITS = 13
  *
  * @param token - The candidate (e.g. `CORE_ADMIN_TOKEN`); never copied into the error.
  * @param source - What it came from, for the message. @defaultValue 'adminToken'
- * @throws {@link CoreError} `E_VALIDATION` naming how to make a strong one
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` naming how to make a strong one
  *   (`openssl rand -hex 32` or `core token create`); `details: { estimatedBits, minBits }`.
  * @example
  * ```ts

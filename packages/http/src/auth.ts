@@ -122,7 +122,7 @@ export function touches(principal: Principal, kind: TokenScopeKind, namespace: s
 
 /**
  * The token of an `Authorization: Bearer <token>` header; `undefined` when there is none.
- * @throws {@link CoreError} `E_UNAUTHENTICATED` when the header uses another scheme.
+ * @throws {@link @core/contracts!CoreError} `E_UNAUTHENTICATED` when the header uses another scheme.
  * @internal
  */
 export function bearerOf(header: string | undefined): string | undefined {

@@ -35,7 +35,7 @@ const TARGET_PATTERN = '^[A-Za-z0-9_-]{1,64}$'
  * @param server - The HTTP server, not yet listening.
  * @param sender - Sends the signal (the hub's MindBus).
  * @returns Nothing; the route is registered with the server's other routes.
- * @throws {@link CoreError} (per request, as RFC 9457 problems) `E_VALIDATION` (400) for a bad
+ * @throws {@link @core/contracts!CoreError} (per request, as RFC 9457 problems) `E_VALIDATION` (400) for a bad
  *   body; `E_FORBIDDEN` (403) for a token without the `admin` scope; `E_UNAVAILABLE` (503) when
  *   the signal cannot be sent (no broker, cluster mode off).
  * @see MindBus v1.0 control messages (`ctl.<target>.<scope>`, priority 255); RFC 9457

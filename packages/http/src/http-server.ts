@@ -46,7 +46,7 @@ export const DEFAULT_BODY_LIMIT_BYTES = 1_048_576
  * @param kernel - The kernel to serve (its storage holds the tokens).
  * @param options - See {@link CreateHttpServerOptions}.
  * @returns The {@link HttpServer}; call `listen()` to start it.
- * @throws {@link CoreError} `E_VALIDATION` for a bad option, an `adminToken` with less than 128
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` for a bad option, an `adminToken` with less than 128
  *   bits of estimated entropy (see `assertStrongAdminToken`), or `auth: false` with a `host`
  *   that is not loopback.
  * @see OpenAPI 3.1; RFC 9457 (problem details); RFC 6750 (bearer tokens); Server-Sent Events

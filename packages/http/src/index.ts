@@ -1,3 +1,10 @@
+/// <reference types="node" preserve="true" />
+/**
+ * FastAPI-style HTTP adapter for the Core Runtime kernel: Fastify, live OpenAPI 3.1 from service
+ * schemas, problem+json errors, bearer tokens, SSE events, Prometheus metrics.
+ *
+ * @module @core/http
+ */
 export { assertStrongAdminToken, estimateEntropyBits, MIN_ADMIN_TOKEN_BITS } from './admin-token.js'
 export { allows, isLoopbackHost } from './auth.js'
 export type { ControlRouteScope, ControlSender } from './control-routes.js'

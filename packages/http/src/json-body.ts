@@ -22,7 +22,7 @@ export function acceptJsonBodiesOnly(app: FastifyInstance): void {
 /**
  * Parses a JSON body, refusing `__proto__` keys and `constructor.prototype` paths
  * (secure-json-parse), so that no handler can be tricked into polluting a prototype.
- * @throws {@link CoreError} `E_VALIDATION` for an empty body, invalid JSON or a refused key.
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` for an empty body, invalid JSON or a refused key.
  * @internal
  */
 export function parseJsonBody(body: string): unknown {

@@ -36,7 +36,7 @@ const NodeEntrySchema = Type.Object(
  * @param server - The HTTP server, not yet listening.
  * @param nodes - The node registry (or anything with its `get`, `findNodes`, `counts`).
  * @returns Nothing; the routes are registered with the server's other routes.
- * @throws {@link CoreError} (per request, as RFC 9457 problems) `E_VALIDATION` (400) for a bad
+ * @throws {@link @core/contracts!CoreError} (per request, as RFC 9457 problems) `E_VALIDATION` (400) for a bad
  *   selector, with the position; `E_NOT_FOUND` (404) for an unknown uid.
  * @see Kubernetes API list options (`labelSelector`); Prometheus exposition format 0.0.4
  * @example

@@ -188,7 +188,11 @@ function hoist(
   return { $ref: `#/components/schemas/${name}` }
 }
 
-/** The HTML of `GET /docs`: Swagger UI from the swagger-ui-dist package, served locally. @internal */
+/**
+ * The HTML of `GET /docs`: Swagger UI, served locally from the copy `@fastify/swagger-ui` ships in
+ * its `static/` folder (no install script; swagger-ui-dist's Scarf analytics postinstall is not
+ * installed). @internal
+ */
 export const DOCS_HTML = `<!doctype html>
 <html lang="en">
 <head>
@@ -233,8 +237,10 @@ export function docsFile(file: string): Promise<Buffer> {
   if (hit === undefined) {
     if (file === 'init.js') hit = Promise.resolve(Buffer.from(INIT_JS))
     else {
-      const root = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'))
-      hit = readFile(join(root, file))
+      const root = dirname(
+        createRequire(import.meta.url).resolve('@fastify/swagger-ui/package.json'),
+      )
+      hit = readFile(join(root, 'static', file))
     }
     cache.set(file, hit)
     hit.catch(() => cache.delete(file))

@@ -160,7 +160,7 @@ export interface TokenStore {
  * @param storage - The kernel's storage.
  * @param options - Namespace, clock, cache and touch intervals.
  * @returns The {@link TokenStore}.
- * @throws {@link CoreError} `E_VALIDATION` for a bad namespace or interval.
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` for a bad namespace or interval.
  * @see RFC 6750 (bearer tokens); AMQP 0-9-1 topic matching (scope patterns)
  * @example
  * ```ts
@@ -308,7 +308,7 @@ export function createTokenStore(
  * @param scopes - The scopes, e.g. `['services.call:lights.#', 'state.read:devices.#']`.
  * @returns `{ admin, permissions, readMetrics, readDocs }` (`permissions` is a
  *   PluginPermissions object).
- * @throws {@link CoreError} `E_VALIDATION` naming the first bad scope.
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` naming the first bad scope.
  * @example
  * ```ts
  * parseScopes(['services.call:lights.*', 'metrics:read'])

@@ -147,7 +147,7 @@ export interface HttpServer {
    * token store. For other transports (MQTT calls) that accept the hub's HTTP tokens.
    * @param token - The bearer token, without the `Bearer ` prefix.
    * @returns The principal; check its scopes with `allows()` (this package).
-   * @throws {@link CoreError} `E_UNAUTHENTICATED` for a malformed, unknown or revoked token.
+   * @throws {@link @core/contracts!CoreError} `E_UNAUTHENTICATED` for a malformed, unknown or revoked token.
    */
   authenticate(token: string): Promise<Principal>
   /**

@@ -26,9 +26,9 @@ export interface DiscoveryOptions {
  * then each parent's `node_modules`); (b) each subfolder holding a package.json in every
  * plugin folder; (c) the explicit list (a folder, a package.json path, or a package name
  * resolved from the host's folder or the working directory). Duplicated folders are listed once.
- * @throws {@link CoreError} `E_NOT_FOUND` for a missing host package.json, plugin folder or
+ * @throws {@link @core/contracts!CoreError} `E_NOT_FOUND` for a missing host package.json, plugin folder or
  *   explicit plugin.
- * @throws {@link CoreError} `E_PLUGIN_MANIFEST` for a malformed host package.json.
+ * @throws {@link @core/contracts!CoreError} `E_PLUGIN_MANIFEST` for a malformed host package.json.
  * @internal
  */
 export async function discoverCandidates(options: DiscoveryOptions): Promise<Candidate[]> {
@@ -112,7 +112,7 @@ export async function discoverCandidates(options: DiscoveryOptions): Promise<Can
 
 /**
  * A plugin named by path (a folder or a package.json) or by package name.
- * @throws {@link CoreError} `E_NOT_FOUND` when it is neither.
+ * @throws {@link @core/contracts!CoreError} `E_NOT_FOUND` when it is neither.
  * @internal
  */
 export function resolvePluginSpec(spec: string, hostDir: string = process.cwd()): string {

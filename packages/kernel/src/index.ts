@@ -1,3 +1,10 @@
+/// <reference types="node" preserve="true" />
+/**
+ * The Core Runtime kernel: plugin discovery, manifests, dependencies, lifecycle, hot reload,
+ * scoped contexts and permissions.
+ *
+ * @module @core/kernel
+ */
 // The registry's own option types, under their own names: a plugin's `ctx.services` takes them.
 export type { CallOptions, RegisterOptions } from '@core/service-registry'
 export { definePlugin } from './define-plugin.js'

@@ -141,7 +141,7 @@ export interface Kernel {
    *   the built-in `kernel`, `bus`, `services`, `state`, `storage`, `plugins`.
    * @param check - Returns the component's `{ status, details? }`.
    * @returns Its undo: removes the check.
-   * @throws {@link CoreError} `E_VALIDATION` for a bad or built-in name; `E_CONFLICT` when a
+   * @throws {@link @core/contracts!CoreError} `E_VALIDATION` for a bad or built-in name; `E_CONFLICT` when a
    *   check of that name is registered already.
    */
   addHealthCheck(name: string, check: HealthCheck): () => void

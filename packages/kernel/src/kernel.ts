@@ -38,7 +38,7 @@ import type { BootReport, CreateKernelOptions, Kernel, StopReport } from './type
  *
  * @param options - See {@link CreateKernelOptions}; all optional.
  * @returns The {@link Kernel} (not started).
- * @throws {@link CoreError} `E_VALIDATION` for a malformed option. `start()` rejects with
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` for a malformed option. `start()` rejects with
  *   `E_PLUGIN_MANIFEST` (two plugins with one name, naming both paths; a malformed host
  *   package.json), `E_NOT_FOUND` (a missing plugin folder or explicit plugin),
  *   `E_PLUGIN_DEPENDENCY` (a required plugin missing, incompatible or on a cycle) or

@@ -91,7 +91,7 @@ export interface PluginInstance {
  * Turns what an entry module exports into a plugin instance: `default` or a named `plugin`,
  * being a hooks object, a class (`new Plugin(ctx)`) or a setup function `(ctx) => hooks?`.
  * A named `migrations` export is used when the plugin has none.
- * @throws {@link CoreError} `E_PLUGIN_MANIFEST` when the module exports nothing usable.
+ * @throws {@link @core/contracts!CoreError} `E_PLUGIN_MANIFEST` when the module exports nothing usable.
  * @internal
  */
 export function toPluginInstance(mod: Record<string, unknown>, where: string): PluginInstance {

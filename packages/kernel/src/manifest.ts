@@ -82,8 +82,8 @@ export class ConfigSchemas {
  * Reads `<dir>/package.json` (or the package.json path given) and validates its `corePlugin`
  * manifest.
  * @returns The package, or `undefined` when `optional` and the package has no `corePlugin`.
- * @throws {@link CoreError} `E_NOT_FOUND` when there is no package.json.
- * @throws {@link CoreError} `E_PLUGIN_MANIFEST` when package.json is malformed, has no
+ * @throws {@link @core/contracts!CoreError} `E_NOT_FOUND` when there is no package.json.
+ * @throws {@link @core/contracts!CoreError} `E_PLUGIN_MANIFEST` when package.json is malformed, has no
  *   `corePlugin` (unless `optional`), the manifest is invalid (every failing field named), or
  *   the entry file is missing.
  * @internal

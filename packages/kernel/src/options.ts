@@ -43,7 +43,7 @@ export interface CreateKernelOptions {
    * outside a plugin's own namespace). Each refusal is `E_FORBIDDEN` for the plugin, a
    * `core.security.denied` event (`{ subject, action, resource, reason, rule? }`) and a count in
    * `stats().denials`. Checked at `createKernel`.
-   * @throws {@link CoreError} `E_VALIDATION` (from `createKernel`) for a malformed document.
+   * @throws {@link @core/contracts!CoreError} `E_VALIDATION` (from `createKernel`) for a malformed document.
    * @defaultValue none: manifests alone decide
    */
   policy?: PolicyDocument
@@ -135,7 +135,7 @@ export interface CreateKernelOptions {
 
 /**
  * Checks the options of `createKernel` that are not checked where they are used.
- * @throws {@link CoreError} `E_VALIDATION` naming the option and the rule.
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` naming the option and the rule.
  * @internal
  */
 export function checkOptions(options: CreateKernelOptions): void {

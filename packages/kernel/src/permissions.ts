@@ -166,7 +166,7 @@ export class PermissionChecker {
 
   /**
    * Throws `E_FORBIDDEN` (and counts it) unless `resource` is allowed.
-   * @throws {@link CoreError} `E_FORBIDDEN` naming the plugin, the action and the resource.
+   * @throws {@link @core/contracts!CoreError} `E_FORBIDDEN` naming the plugin, the action and the resource.
    */
   check(kind: PermissionKind, resource: string): void {
     if (this.allows(kind, resource)) return

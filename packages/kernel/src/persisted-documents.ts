@@ -132,7 +132,7 @@ export interface PersistedRead {
 /**
  * Reads the documents of `namespaces` (in key order, page by page), skipping unreadable ones
  * (logged) and setting aside those expired at `now`.
- * @throws {@link CoreError} `E_STORAGE` when storage cannot be read.
+ * @throws {@link @core/contracts!CoreError} `E_STORAGE` when storage cannot be read.
  * @internal
  */
 export async function readPersisted(

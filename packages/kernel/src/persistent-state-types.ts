@@ -54,7 +54,7 @@ export interface PersistentStateBackend extends StateBackend {
    * Loads the persisted namespaces from storage (call it once, before using them). All or
    * nothing: on failure nothing is loaded and it can be called again. A second call after
    * success returns the first report and loads nothing.
-   * @throws {@link CoreError} `E_STORAGE` when storage cannot be read.
+   * @throws {@link @core/contracts!CoreError} `E_STORAGE` when storage cannot be read.
    */
   restore(options?: RestorePersistentStateOptions): Promise<PersistentStateRestoreReport>
   /**
@@ -64,7 +64,7 @@ export interface PersistentStateBackend extends StateBackend {
    * `E_UNAVAILABLE` until a later call succeeds. Runs after any `restore`/`persist` in progress.
    * The kernel calls it for the plugins whose manifest says `persistState: true`.
    * @param namespaces - State namespaces (`NAMESPACE_PATTERN`).
-   * @throws {@link CoreError} `E_VALIDATION` for a bad namespace; `E_STORAGE` when storage
+   * @throws {@link @core/contracts!CoreError} `E_VALIDATION` for a bad namespace; `E_STORAGE` when storage
    *   cannot be read.
    */
   persist(

@@ -58,7 +58,7 @@ const MAX_TIMER_DELAY_MS = 2_147_483_647
  *
  * @param options - `storage`, `namespaces` (required); `clock`, `logger`.
  * @returns The backend, to pass as `createStateEngine({ backend })`; then call `restore()`.
- * @throws {@link CoreError} `E_VALIDATION` for a missing storage or a bad namespace. Its calls
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` for a missing storage or a bad namespace. Its calls
  *   reject with `E_STORAGE` (storage failed; the state unchanged), `E_VALIDATION` (value too
  *   large for storage) and `E_UNAVAILABLE` (persisted namespace used before `restore()`).
  * @see etcd v3 revisions (the revision rules); the `StateBackend` contract of `@core/state-engine`

@@ -59,7 +59,7 @@ const validateDocument = ajv.compile(PolicyDocumentSchema)
  *
  * @param document - The parsed policy file (JSON or YAML), shaped as `PolicyDocumentSchema`.
  * @returns A {@link Policy} whose `decide` is pure and cached per request.
- * @throws {@link CoreError} `E_VALIDATION` with each failing path when the document is malformed.
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` with each failing path when the document is malformed.
  * @see AMQP 0-9-1 topic matching (resource patterns)
  * @example
  * ```ts

@@ -19,7 +19,7 @@ export class CandidatePicker {
 
   /**
    * The chosen node's id.
-   * @throws {@link CoreError} `E_SERVICE_NOT_FOUND` when no node qualifies (at once).
+   * @throws {@link @core/contracts!CoreError} `E_SERVICE_NOT_FOUND` when no node qualifies (at once).
    */
   async pick(
     name: string,

@@ -43,7 +43,7 @@ import type {
  *
  * @param options - See {@link CreateMindBusOptions}: `url`, `nodeId` and `directory` are required.
  * @returns The {@link MindBus} (not yet connected).
- * @throws {@link CoreError} `E_VALIDATION` for a bad `nodeId`, role, `url` or number option.
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` for a bad `nodeId`, role, `url` or number option.
  * @see MindBus v1.0; CloudEvents 1.0 JSON Event Format and AMQP binding; AMQP 0-9-1;
  *   RabbitMQ "Direct Reply-to", "Priority Queues", "Dead Letter Exchanges"; W3C Trace Context
  * @example

@@ -187,13 +187,13 @@ export interface MindBus {
    * Declares the topology, starts the consumers and the event bridge; resolves once consuming.
    * @param services - The local service registry (made with `remote: mindbus.transport`): it
    *   serves the commands received.
-   * @throws {@link CoreError} `E_UNAVAILABLE` when the broker cannot be reached within 10 s.
+   * @throws {@link @core/contracts!CoreError} `E_UNAVAILABLE` when the broker cannot be reached within 10 s.
    */
   start(services: ServiceRegistry): Promise<void>
   /**
    * Publishes a control signal on `ctl.<target>.<scope>` (priority 255, persistent, confirmed).
    * @param target - `all`, a role or a node id.
-   * @throws {@link CoreError} `E_VALIDATION` for a bad target or scope; `E_UNAVAILABLE` when disconnected.
+   * @throws {@link @core/contracts!CoreError} `E_VALIDATION` for a bad target or scope; `E_UNAVAILABLE` when disconnected.
    */
   control(target: string, scope: ControlScope, data?: unknown): Promise<void>
   /** Adds a handler of received control signals of `scope`; returns its undo. */
@@ -207,7 +207,7 @@ export interface MindBus {
   /**
    * Messages waiting in this node's queues (node commands, control, and events when it imports
    * any), by queue name, read with a passive declare; a queue not declared (yet) is left out.
-   * @throws {@link CoreError} `E_UNAVAILABLE` when the broker connection is down.
+   * @throws {@link @core/contracts!CoreError} `E_UNAVAILABLE` when the broker connection is down.
    */
   queueDepths(): Promise<Record<string, number>>
   /**

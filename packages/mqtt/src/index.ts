@@ -1,3 +1,10 @@
+/// <reference types="node" preserve="true" />
+/**
+ * MQTT bridge for the Core Runtime kernel: plugins publish and subscribe through services and bus
+ * events; events, state and service calls on MQTT 5 and 3.1.1.
+ *
+ * @module @core/mqtt
+ */
 export {
   createMqttBridge,
   DEFAULT_MQTT_MAX_IN_FLIGHT,

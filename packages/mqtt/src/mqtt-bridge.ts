@@ -79,9 +79,9 @@ export const DEFAULT_MQTT_MAX_IN_FLIGHT = 256
  * @param kernel - The kernel whose registry, bus and state are bridged.
  * @param options - See {@link CreateMqttBridgeOptions}; all optional.
  * @returns The bridge, not yet connected: call `start()`.
- * @throws {@link CoreError} `E_VALIDATION` for a malformed option (URL, prefix, pattern, delay,
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` for a malformed option (URL, prefix, pattern, delay,
  *   `maxInFlight`), or `calls` on with neither `authorizeCall` nor `trustBroker` (or both).
- * @throws {@link CoreError} `E_CONFLICT` when `mqtt.*` services are registered already (a
+ * @throws {@link @core/contracts!CoreError} `E_CONFLICT` when `mqtt.*` services are registered already (a
  *   second bridge on one kernel).
  * @see MQTT 5.0 (OASIS) §3.3.2.3.5 Response Topic, §3.3.2.3.6 Correlation Data, §3.1.2.5 Will;
  *   MQTT 3.1.1; CloudEvents 1.0 JSON format; RFC 3986 §2.1 percent-encoding

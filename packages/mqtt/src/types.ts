@@ -89,7 +89,7 @@ export interface CreateMqttBridgeOptions {
  * @param token - The bearer token of the call (without `Bearer `), `undefined` when none.
  * @param service - The service called.
  * @returns The caller (`meta.caller` of the call) and optionally the token's id (`meta.token`).
- * @throws {@link CoreError} `E_UNAUTHENTICATED` (no or bad token), `E_FORBIDDEN` (scope too narrow).
+ * @throws {@link @core/contracts!CoreError} `E_UNAUTHENTICATED` (no or bad token), `E_FORBIDDEN` (scope too narrow).
  * @public
  */
 export type AuthorizeMqttCall = (

@@ -41,7 +41,7 @@ interface HeldLease {
  *
  * @param options - `url`, `prefix`, `callTimeoutMs`.
  * @returns The backend; connects lazily.
- * @throws {@link CoreError} `E_VALIDATION` for an empty url or a prefix ending in `/`.
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` for an empty url or a prefix ending in `/`.
  * @see etcd v3 API: KV, Lease (LeaseGrant, LeaseKeepAlive), Watch, Txn
  * @example
  * ```ts

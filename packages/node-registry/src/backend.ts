@@ -52,25 +52,25 @@ export interface NodeRegistryBackend {
   readonly name: string
   /**
    * Creates or replaces a passport (no liveness change).
-   * @throws {@link CoreError} `E_UNAVAILABLE` when the store cannot be reached.
+   * @throws {@link @core/contracts!CoreError} `E_UNAVAILABLE` when the store cannot be reached.
    */
   put(record: NodeRecord): Promise<void>
   /**
    * Renews the node's liveness for `ttlMs`; re-creates it (and the passport, if it was removed
    * meanwhile) when it had expired, so a node paused past its TTL comes back on its own.
-   * @throws {@link CoreError} `E_UNAVAILABLE` when the store cannot be reached.
+   * @throws {@link @core/contracts!CoreError} `E_UNAVAILABLE` when the store cannot be reached.
    */
   heartbeat(record: NodeRecord, ttlMs: number): Promise<void>
   /**
    * Removes a node. With `onlyIfExpired`, removes it only when its liveness is gone and its
    * passport is the one last seen (compare-and-delete: of several instances trying at once,
    * exactly one removes it). Resolves `true` when this call removed it.
-   * @throws {@link CoreError} `E_UNAVAILABLE` when the store cannot be reached.
+   * @throws {@link @core/contracts!CoreError} `E_UNAVAILABLE` when the store cannot be reached.
    */
   remove(uid: string, options?: { onlyIfExpired?: boolean }): Promise<boolean>
   /**
    * Reads every stored node and whether it is live.
-   * @throws {@link CoreError} `E_UNAVAILABLE` when the store cannot be reached.
+   * @throws {@link @core/contracts!CoreError} `E_UNAVAILABLE` when the store cannot be reached.
    */
   load(): Promise<NodeSnapshotEntry[]>
   /**

@@ -1,3 +1,10 @@
+/// <reference types="node" preserve="true" />
+/**
+ * The conformance suite of `@core/node-registry`, for authors of backends and adapters (vitest,
+ * an optional peer dependency).
+ *
+ * @module @core/node-registry/conformance
+ */
 import { randomUUID } from 'node:crypto'
 import { CoreError, type NodePassport } from '@core/contracts'
 import { afterEach, describe, expect, it, vi } from 'vitest'

@@ -1,3 +1,10 @@
+/// <reference types="node" preserve="true" />
+/**
+ * Node passports, heartbeat leases, health states and Kubernetes label selectors, with an
+ * in-memory backend and the backend conformance suite.
+ *
+ * @module @core/node-registry
+ */
 export type {
   NodeBackendChange,
   NodeRecord,

@@ -99,7 +99,7 @@ export function labelValueProblem(value: string): string | undefined {
  * @param selector - The selector to check.
  * @param path - JSON Pointer of the selector in its document, for messages. @defaultValue `''`
  * @returns Nothing; returns normally when the selector is valid.
- * @throws {@link CoreError} `E_VALIDATION` with `details.errors` (`{ path, keyword, message }`)
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` with `details.errors` (`{ path, keyword, message }`)
  *   naming each bad field, e.g. `/matchExpressions/0/values`.
  * @see kubernetes/apimachinery pkg/apis/meta/v1 `LabelSelectorAsSelector`; pkg/labels `NewRequirement`
  * @example

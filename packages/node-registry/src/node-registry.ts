@@ -49,7 +49,7 @@ const MAX_LOAD_RETRY_MS = 5_000
  *
  * @param options - Backend, timings (ms), clock, bus, passport converters, logger.
  * @returns The registry; its first view loads in the background ({@link NodeRegistry.ready}).
- * @throws {@link CoreError} `E_VALIDATION` when a duration is not a positive integer, when
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` when a duration is not a positive integer, when
  *   `ttlMs` ≤ `heartbeatIntervalMs`, or when `gracePeriodMs` is negative.
  * @see Kubernetes node heartbeats (Lease objects, `NodeReady` condition); kubernetes/apimachinery pkg/labels
  * @example

@@ -28,7 +28,7 @@ const API_VERSION_RE = new RegExp(NODE_PASSPORT_API_VERSION_PATTERN)
  * @param passport - The candidate passport.
  * @param converters - `apiVersion` → converter into `core.runtime/v1`. @defaultValue none
  * @returns The passport, typed.
- * @throws {@link CoreError} `E_VALIDATION` naming each bad field (`details.errors[].path`,
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` naming each bad field (`details.errors[].path`,
  *   JSON Pointers such as `/metadata/labels/room`), or `/apiVersion` with the supported versions.
  * @see Kubernetes API conventions, API versioning; JSON Schema 2020-12
  * @example

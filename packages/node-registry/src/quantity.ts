@@ -70,7 +70,7 @@ export function parseQuantity(text: string): Quantity | undefined {
  * @param text - The quantity as written.
  * @param path - Where it came from, for the message (`/spec/resources/memory`).
  * @returns The exact value.
- * @throws {@link CoreError} `E_VALIDATION` naming `path` when `text` is not a quantity.
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` naming `path` when `text` is not a quantity.
  * @see kubernetes/apimachinery pkg/api/resource `MustParse`
  * @example
  * ```ts

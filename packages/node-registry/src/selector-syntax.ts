@@ -20,7 +20,7 @@ import {
  *
  * @param text - The selector, e.g. `zone=kitchen,tier in (a,b),!gpu,x>1`; at most 4,096 characters.
  * @returns The structured selector.
- * @throws {@link CoreError} `E_VALIDATION` on bad text, naming the 0-based character position
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` on bad text, naming the 0-based character position
  *   (`details.position`) and what was expected there; or on a bad key, value or requirement.
  * @see kubernetes/apimachinery pkg/labels `Parse` (selector.go) and `metav1.LabelSelector`
  * @example
@@ -110,7 +110,7 @@ export function parseLabelSelector(text: string): Required<LabelSelector> {
  *
  * @param selector - A valid selector.
  * @returns The string form; `""` for the empty selector.
- * @throws {@link CoreError} `E_VALIDATION` when the selector is invalid.
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` when the selector is invalid.
  * @see kubernetes/apimachinery pkg/labels `Requirement.String`
  * @example
  * ```ts

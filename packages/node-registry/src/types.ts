@@ -72,14 +72,14 @@ export interface NodeLease extends AsyncDisposable {
   readonly passport: NodePassport
   /**
    * Heartbeats now, and restarts the interval from here.
-   * @throws {@link CoreError} `E_UNAVAILABLE` when the backend cannot be reached (the lease
+   * @throws {@link @core/contracts!CoreError} `E_UNAVAILABLE` when the backend cannot be reached (the lease
    *   keeps retrying on its own); `E_CANCELLED` after release.
    */
   heartbeat(): Promise<void>
   /**
    * Replaces the given parts of the passport and stores it (`core.node.updated`).
    * @returns The new passport.
-   * @throws {@link CoreError} `E_VALIDATION` naming the bad field; `E_UNAVAILABLE` when the
+   * @throws {@link @core/contracts!CoreError} `E_VALIDATION` naming the bad field; `E_UNAVAILABLE` when the
    *   backend cannot be reached; `E_CANCELLED` after release.
    */
   update(patch: NodeLeasePatch): Promise<NodePassport>
@@ -138,7 +138,7 @@ export interface NodeRegistry {
   /**
    * Registers (or re-registers: same uid = same node) a passport and returns its lease.
    * When the backend is unreachable the lease is returned anyway and keeps retrying.
-   * @throws {@link CoreError} `E_VALIDATION` naming the bad field; `E_CANCELLED` after close.
+   * @throws {@link @core/contracts!CoreError} `E_VALIDATION` naming the bad field; `E_CANCELLED` after close.
    */
   register(passport: unknown): Promise<NodeLease>
   /** The entry of `uid`, or `undefined`. */
@@ -147,7 +147,7 @@ export interface NodeRegistry {
   list(): NodeEntry[]
   /**
    * Entries matching every given filter, in the order of {@link NodeRegistry.list}.
-   * @throws {@link CoreError} `E_VALIDATION` for an invalid selector (never matched silently).
+   * @throws {@link @core/contracts!CoreError} `E_VALIDATION` for an invalid selector (never matched silently).
    */
   findNodes(options?: FindNodesOptions): NodeEntry[]
   /** Calls `handler` with every {@link NodeRegistryEvent}; returns the undo. */

@@ -69,7 +69,7 @@ interface ScriptedRedis extends Redis {
  * @returns A promise of a {@link StorageAdapter} to pass to `createStorage()`, named
  *   `<adapter>+redis`. It resolves once Redis answers, or after `connectTimeoutMs` (then reads
  *   go to the adapter and writes are refused until Redis is reachable).
- * @throws {@link CoreError} `E_VALIDATION` for a bad `redis`, `ttlMs` or `keyPrefix`. Its
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` for a bad `redis`, `ttlMs` or `keyPrefix`. Its
  *   operations reject as the adapter's do, and with `E_UNAVAILABLE` as said above.
  * @see Redis `SET NX PX`; the lease idea of "Scaling Memcache at Facebook" (NSDI 2013)
  * @example

@@ -1,3 +1,10 @@
+/// <reference types="node" preserve="true" />
+/**
+ * Redis for Core Runtime (ioredis): a state backend shared by several hubs, change events across
+ * hubs on Redis Streams, a read cache for storage.
+ *
+ * @module @core/redis
+ */
 export {
   type CachedStorageAdapterOptions,
   createCachedStorageAdapter,

@@ -28,7 +28,7 @@ interface ScriptedRedis extends Redis {
 type ScriptReply = [number, number, number?, number?, number?, (string | null)?]
 
 /**
- * Creates a {@link StateBackend} on Redis (ioredis) for `createStateEngine({ backend })`, so
+ * Creates a {@link @core/state-engine!StateBackend} on Redis (ioredis) for `createStateEngine({ backend })`, so
  * that several hubs share one state: a key set on hub A is read, watched and compare-and-set on
  * hub B through the same `ctx.state` API.
  *
@@ -63,7 +63,7 @@ type ScriptReply = [number, number, number?, number?, number?, (string | null)?]
  * @param options - `url` or `client`, and `keyPrefix`, `streamMaxLen`, `sweepIntervalMs`,
  *   `expiryGraceMs`, `blockMs`, `ownReadPauseMs`, `clock`, `logger` ({@link RedisStateBackendOptions}).
  * @returns The backend; call `close()` when done (the engine does not).
- * @throws {@link CoreError} `E_VALIDATION` for a missing or malformed `url`/`client` or option.
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` for a missing or malformed `url`/`client` or option.
  *   Its calls reject with `E_UNAVAILABLE` while Redis is unreachable and `E_STORAGE` when Redis
  *   fails or a key under the prefix is not a state entry (the message names the key).
  * @see Redis `EVALSHA`, `XADD`/`XREAD` (Redis Streams); etcd v3 `mod_revision`

@@ -57,7 +57,7 @@ export interface RedisStateBackendStatus {
 }
 
 /**
- * A {@link StateBackend} on Redis, shared by every engine (hub) that uses the same Redis and
+ * A {@link @core/state-engine!StateBackend} on Redis, shared by every engine (hub) that uses the same Redis and
  * key prefix. Made by {@link createRedisStateBackend}.
  * @public
  */

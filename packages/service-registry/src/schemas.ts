@@ -60,7 +60,7 @@ export class SchemaCompiler {
 
   /**
    * @param subject - e.g. `params schema of service "lights.set@1.0.0"`.
-   * @throws {@link CoreError} `E_VALIDATION` when `schema` is not a JSON object Ajv can compile.
+   * @throws {@link @core/contracts!CoreError} `E_VALIDATION` when `schema` is not a JSON object Ajv can compile.
    */
   compile(schema: unknown, subject: string, details: Record<string, unknown>): CompiledSchema {
     if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {

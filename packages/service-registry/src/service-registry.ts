@@ -63,7 +63,7 @@ export const DEFAULT_TIMEOUT_MS = 30_000
  * @param options - `defaultTimeoutMs` (30 000 ms), `clock` (systemClock), `logger` (stderr,
  *   warn+), `remote` (a {@link RemoteTransport}; default none).
  * @returns The {@link ServiceRegistry}.
- * @throws {@link CoreError} `E_VALIDATION` when `defaultTimeoutMs` is not an integer ≥ 1.
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` when `defaultTimeoutMs` is not an integer ≥ 1.
  * @see semver 2.0.0 (node-semver ranges); JSON Schema 2020-12 (Ajv)
  * @example
  * ```ts

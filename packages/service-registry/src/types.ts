@@ -53,7 +53,7 @@ export interface ServiceContext {
 /**
  * A service's implementation: called as `handler(params, context)` with params that passed
  * the `params` schema. Its return value (or what its promise resolves to) is the result.
- * Throw a {@link CoreError} to refuse with a code of your choice; anything else thrown
+ * Throw a {@link @core/contracts!CoreError} to refuse with a code of your choice; anything else thrown
  * reaches the caller as `E_HANDLER`.
  * @public
  */
@@ -278,8 +278,8 @@ export interface ServiceRegistry {
    * @param handler - Called as `handler(params, context)`.
    * @param options - `params` (required), `result`, `version`, `timeoutMs`, `description`, `idempotent`.
    * @returns Its undo (also `Disposable`): unregisters this version; calls already running go on.
-   * @throws {@link CoreError} `E_VALIDATION` for a bad name, handler, version, timeout, flag or schema.
-   * @throws {@link CoreError} `E_CONFLICT` when `name@version` is already registered (build
+   * @throws {@link @core/contracts!CoreError} `E_VALIDATION` for a bad name, handler, version, timeout, flag or schema.
+   * @throws {@link @core/contracts!CoreError} `E_CONFLICT` when `name@version` is already registered (build
    *   metadata does not count: `1.0.0+a` and `1.0.0+b` are the same version).
    * @see semver 2.0.0; JSON Schema 2020-12
    * @example
@@ -300,19 +300,19 @@ export interface ServiceRegistry {
   ): Undo
   /**
    * Calls `name` with `params` and resolves with its result. Never throws synchronously: every
-   * refusal is a rejected promise carrying a {@link CoreError}.
+   * refusal is a rejected promise carrying a {@link @core/contracts!CoreError}.
    * @param name - `namespace.method`.
    * @param params - Validated against the chosen version's `params` schema.
    * @param options - `version` (semver range), `timeoutMs`, `signal`, `meta`.
-   * @throws {@link CoreError} `E_SERVICE_NOT_FOUND` no local service (nor a transport) serves it;
+   * @throws {@link @core/contracts!CoreError} `E_SERVICE_NOT_FOUND` no local service (nor a transport) serves it;
    *   the message names the closest registered names, or the versions there are.
-   * @throws {@link CoreError} `E_VALIDATION` bad params (Ajv paths in `details.errors`), a result
+   * @throws {@link @core/contracts!CoreError} `E_VALIDATION` bad params (Ajv paths in `details.errors`), a result
    *   that breaks the service's own result schema (`details.side: 'result'`), or bad options.
-   * @throws {@link CoreError} `E_TIMEOUT` the deadline passed; the handler's signal was aborted.
-   * @throws {@link CoreError} `E_CANCELLED` the caller's `signal` aborted; so was the handler's.
-   * @throws {@link CoreError} `E_HANDLER` the handler threw something that is not a CoreError (`cause`).
-   * @throws {@link CoreError} `E_INTERNAL` a middleware threw something that is not a CoreError.
-   * @throws {@link CoreError} `E_UNAVAILABLE` the remote transport failed.
+   * @throws {@link @core/contracts!CoreError} `E_TIMEOUT` the deadline passed; the handler's signal was aborted.
+   * @throws {@link @core/contracts!CoreError} `E_CANCELLED` the caller's `signal` aborted; so was the handler's.
+   * @throws {@link @core/contracts!CoreError} `E_HANDLER` the handler threw something that is not a CoreError (`cause`).
+   * @throws {@link @core/contracts!CoreError} `E_INTERNAL` a middleware threw something that is not a CoreError.
+   * @throws {@link @core/contracts!CoreError} `E_UNAVAILABLE` the remote transport failed.
    * @throws The handler's (or a middleware's, or the remote node's) own CoreError, unchanged.
    * @example
    * ```ts
@@ -323,7 +323,7 @@ export interface ServiceRegistry {
   /**
    * True when a local service `name` has a version satisfying `version` (a semver range;
    * default any). Remote services are not consulted.
-   * @throws {@link CoreError} `E_VALIDATION` when `version` is not a semver range.
+   * @throws {@link @core/contracts!CoreError} `E_VALIDATION` when `version` is not a semver range.
    */
   has(name: string, version?: string): boolean
   /**
@@ -335,13 +335,13 @@ export interface ServiceRegistry {
   /**
    * {@link ServiceRegistry.list} followed by the transport's descriptors (with `node`) of the
    * services not served locally.
-   * @throws {@link CoreError} `E_UNAVAILABLE` when the transport's `list()` fails.
+   * @throws {@link @core/contracts!CoreError} `E_UNAVAILABLE` when the transport's `list()` fails.
    */
   listAll(): Promise<ServiceDescriptor[]>
   /**
    * Adds a middleware, inside those added before (the first added is outermost).
    * @returns Its undo (also `Disposable`); calls already running keep the chain they started with.
-   * @throws {@link CoreError} `E_VALIDATION` when `middleware` is not a function.
+   * @throws {@link @core/contracts!CoreError} `E_VALIDATION` when `middleware` is not a function.
    * @example
    * ```ts
    * services.use(async (ctx, next) => {
@@ -357,7 +357,7 @@ export interface ServiceRegistry {
    * so the call keeps the direct (no-middleware) path. An observer that throws is logged and
    * ignored. Calls that end after the undo are not reported.
    * @returns Its undo (also `Disposable`).
-   * @throws {@link CoreError} `E_VALIDATION` when `observer` is not a function.
+   * @throws {@link @core/contracts!CoreError} `E_VALIDATION` when `observer` is not a function.
    * @example
    * ```ts
    * services.observe(({ name, outcome, durationMs }) => histogram.observe({ name, outcome }, durationMs / 1000))

@@ -4,7 +4,7 @@ import semver from 'semver'
 /**
  * Parses a service version (semver 2.0.0, as node-semver reads it: `1.2.3`, `2.0.0-beta.1`;
  * a leading `v` or `=` is dropped).
- * @throws {@link CoreError} `E_VALIDATION` when it is not a version.
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` when it is not a version.
  * @internal
  */
 export function parseVersion(version: unknown, service: string): semver.SemVer {
@@ -27,7 +27,7 @@ export function parseVersion(version: unknown, service: string): semver.SemVer {
 export class RangeCache {
   private readonly cache = new Map<string, semver.Range>()
 
-  /** @throws {@link CoreError} `E_VALIDATION` when `range` is not a semver range. */
+  /** @throws {@link @core/contracts!CoreError} `E_VALIDATION` when `range` is not a semver range. */
   get(range: unknown, service: string): semver.Range {
     if (typeof range === 'string') {
       const hit = this.cache.get(range)

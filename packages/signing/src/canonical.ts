@@ -7,7 +7,7 @@ import type { SignableEvent, SignatureAlgorithm } from './types.js'
  * `{ sigalg, sigkid, id, source, type, subject, time, datacontenttype, data }`, absent members
  * left out. The algorithm and key id are covered too, so neither can be swapped on the way.
  *
- * @throws {@link CoreError} `E_VALIDATION` when `id`, `source` or `type` is not a non-empty
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` when `id`, `source` or `type` is not a non-empty
  *   string, or the data has no JSON form (e.g. a non-finite number).
  * @see RFC 8785 "JSON Canonicalization Scheme"; CloudEvents 1.0 context attributes
  * @internal

@@ -1,8 +1,10 @@
+/// <reference types="node" preserve="true" />
 /**
  * Signed CloudEvents between hubs: HMAC-SHA256 or Ed25519 over the RFC 8785 canonical form of
  * the envelope, carried as the extension attributes `sigalg`, `sigkid`, `sig`; verification
  * with a time window and `(source, id)` replay protection, in memory or shared on Redis.
- * @packageDocumentation
+ *
+ * @module @core/signing
  */
 
 export { MIN_HMAC_SECRET_BYTES } from './keys.js'

@@ -22,7 +22,7 @@ const KEY_ID_RE = /^[A-Za-z0-9._:-]{1,64}$/
 
 /**
  * Checks the keys and prepares them (secrets as bytes, PEM parsed once).
- * @throws {@link CoreError} `E_VALIDATION` naming the key for a malformed or duplicate key.
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` naming the key for a malformed or duplicate key.
  * @internal
  */
 export function loadKeys(keys: readonly SigningKey[]): Map<string, KeyEntry> {

@@ -9,7 +9,7 @@ import type { CreateSignerOptions, SignableEvent, SignatureAttributes, Signer } 
  * canonical form of the envelope (see {@link Signer.sign}), carried as the extension attributes
  * `sigalg`, `sigkid` and `sig` (base64url).
  *
- * @throws {@link CoreError} `E_VALIDATION` for a malformed key, an unknown
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` for a malformed key, an unknown
  *   `keyId`, or an Ed25519 key without its private key.
  * @see CloudEvents 1.0 extension attributes; RFC 8785; RFC 2104 (HMAC); RFC 8032 (Ed25519)
  * @example

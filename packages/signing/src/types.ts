@@ -153,7 +153,7 @@ export interface Signer {
   readonly keyId: string
   /**
    * Returns a copy of `event` with `sigalg`, `sigkid` and `sig` set (earlier values replaced).
-   * @throws {@link CoreError} `E_VALIDATION` when the event lacks `id`, `source` or `type`,
+   * @throws {@link @core/contracts!CoreError} `E_VALIDATION` when the event lacks `id`, `source` or `type`,
    *   or its data cannot be put in canonical JSON (RFC 8785).
    */
   sign<E extends SignableEvent>(event: E): E & SignatureAttributes
@@ -165,7 +165,7 @@ export interface Verifier {
    * Checks, in this order: a signature is present, its algorithm and key are known, the
    * signature matches (timing-safe), the key's owner is `options.owner` if given, `time` lies
    * within the window, and `(source, id)` was not seen within the window.
-   * @throws {@link CoreError} `E_UNAUTHENTICATED` with `details.reason` (a
+   * @throws {@link @core/contracts!CoreError} `E_UNAUTHENTICATED` with `details.reason` (a
    *   {@link RefusalReason}), counted in {@link Verifier.stats}.
    */
   verify(event: SignableEvent, options?: VerifyOptions): Promise<Verified>

@@ -24,7 +24,7 @@ const BASE64URL_RE = /^[A-Za-z0-9_-]+$/
  * order). Keys known to the verifier are all accepted, so a rotation is: add the new key to every
  * verifier, switch signers to it, then remove the old key.
  *
- * @throws {@link CoreError} `E_VALIDATION` for a malformed key or window.
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` for a malformed key or window.
  * @see RFC 8785; RFC 2104; RFC 8032; CloudEvents 1.0 `time` (RFC 3339)
  * @example
  * ```ts

@@ -1,3 +1,10 @@
+/// <reference types="node" preserve="true" />
+/**
+ * The conformance suite of `@core/state-engine`, for authors of backends and adapters (vitest, an
+ * optional peer dependency).
+ *
+ * @module @core/state-engine/conformance
+ */
 /**
  * The {@link StateBackend} contract as a test suite any backend can run: the in-memory backend
  * runs it in this package, `@core/redis` runs it against a real Redis. Import it from

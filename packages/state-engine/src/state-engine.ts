@@ -68,7 +68,7 @@ const TOPIC_ROOT = 'state'
  * @param options - `bus` (required), `backend` (default: in memory), `clock` (default: the
  *   system clock), `logger` (default: stderr, warn+), `source` (default `/core/state`).
  * @returns The {@link StateEngine}. Every method rejects with `E_UNAVAILABLE` after `close()`.
- * @throws {@link CoreError} `E_VALIDATION` if `options.bus` is not an event bus.
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` if `options.bus` is not an event bus.
  * @see etcd v3 API (revisions, compare-and-swap); CloudEvents 1.0; AMQP 0-9-1 topic matching
  * @example
  * ```ts

@@ -79,12 +79,12 @@ export interface StateEngine {
    *   and an earlier TTL is dropped) and `ifRevision` (write only at this revision; `0` = only
    *   if absent).
    * @returns The new entry `{ value, revision, updatedAt, expiresAt? }`, deep-frozen.
-   * @throws {@link CoreError} `E_VALIDATION` for a bad namespace, key, `ttlMs` or
+   * @throws {@link @core/contracts!CoreError} `E_VALIDATION` for a bad namespace, key, `ttlMs` or
    *   `ifRevision`, or a value that is not JSON (`details.path` is the JSON Pointer of the bad place).
-   * @throws {@link CoreError} `E_CONFLICT` when `ifRevision` does not match; `details` holds
+   * @throws {@link @core/contracts!CoreError} `E_CONFLICT` when `ifRevision` does not match; `details` holds
    *   `namespace`, `key`, `expected` and `actual` (0 = absent).
-   * @throws {@link CoreError} `E_STORAGE` when the backend fails (its error is the `cause`).
-   * @throws {@link CoreError} `E_UNAVAILABLE` after `close()`.
+   * @throws {@link @core/contracts!CoreError} `E_STORAGE` when the backend fails (its error is the `cause`).
+   * @throws {@link @core/contracts!CoreError} `E_UNAVAILABLE` after `close()`.
    * @example
    * ```ts
    * const entry = await state.set('lights', 'kitchen.main', { on: true }, { ttlMs: 60_000 })
@@ -101,9 +101,9 @@ export interface StateEngine {
    * Reads a key. An entry past its `expiresAt` is never returned, even if its expiry has not
    * been processed yet.
    * @returns The deep-frozen entry, or `undefined` when the key is absent or expired.
-   * @throws {@link CoreError} `E_VALIDATION` for a bad namespace or key.
-   * @throws {@link CoreError} `E_STORAGE` when the backend fails.
-   * @throws {@link CoreError} `E_UNAVAILABLE` after `close()`.
+   * @throws {@link @core/contracts!CoreError} `E_VALIDATION` for a bad namespace or key.
+   * @throws {@link @core/contracts!CoreError} `E_STORAGE` when the backend fails.
+   * @throws {@link @core/contracts!CoreError} `E_UNAVAILABLE` after `close()`.
    * @example
    * ```ts
    * const on = (await state.get<{ on: boolean }>('lights', 'kitchen.main'))?.value.on ?? false
@@ -115,10 +115,10 @@ export interface StateEngine {
    * @param options - `ifRevision`: delete only at this revision (`0` matches an absent key).
    * @returns `true` when a live key was deleted, `false` when it was absent or expired (nothing
    *   is published for an absent key).
-   * @throws {@link CoreError} `E_VALIDATION` for a bad namespace, key or `ifRevision`.
-   * @throws {@link CoreError} `E_CONFLICT` when `ifRevision` does not match.
-   * @throws {@link CoreError} `E_STORAGE` when the backend fails.
-   * @throws {@link CoreError} `E_UNAVAILABLE` after `close()`.
+   * @throws {@link @core/contracts!CoreError} `E_VALIDATION` for a bad namespace, key or `ifRevision`.
+   * @throws {@link @core/contracts!CoreError} `E_CONFLICT` when `ifRevision` does not match.
+   * @throws {@link @core/contracts!CoreError} `E_STORAGE` when the backend fails.
+   * @throws {@link @core/contracts!CoreError} `E_UNAVAILABLE` after `close()`.
    * @example
    * ```ts
    * await state.delete('lights', 'kitchen.main')
@@ -127,7 +127,7 @@ export interface StateEngine {
   delete(namespace: string, key: string, options?: DeleteStateOptions): Promise<boolean>
   /**
    * `true` when the key exists and has not expired.
-   * @throws {@link CoreError} `E_VALIDATION`, `E_STORAGE`, `E_UNAVAILABLE` as {@link StateEngine.get}.
+   * @throws {@link @core/contracts!CoreError} `E_VALIDATION`, `E_STORAGE`, `E_UNAVAILABLE` as {@link StateEngine.get}.
    * @example
    * ```ts
    * if (await state.has('presence', 'hall')) console.log('someone is home')
@@ -139,9 +139,9 @@ export interface StateEngine {
    * @param options - `prefix`: only that key and the keys below it, word by word (`lights`
    *   matches `lights.kitchen`, not `lightswitch`).
    * @returns Deep-frozen `{ key, value, revision, updatedAt, expiresAt? }` items.
-   * @throws {@link CoreError} `E_VALIDATION` for a bad namespace or prefix.
-   * @throws {@link CoreError} `E_STORAGE` when the backend fails.
-   * @throws {@link CoreError} `E_UNAVAILABLE` after `close()`.
+   * @throws {@link @core/contracts!CoreError} `E_VALIDATION` for a bad namespace or prefix.
+   * @throws {@link @core/contracts!CoreError} `E_STORAGE` when the backend fails.
+   * @throws {@link @core/contracts!CoreError} `E_UNAVAILABLE` after `close()`.
    * @example
    * ```ts
    * for (const { key, value } of await state.list('lights', { prefix: 'kitchen' })) console.log(key, value)
@@ -156,8 +156,8 @@ export interface StateEngine {
    * @param keyPattern - AMQP 0-9-1 pattern over the key's words: `*` one word, `#` zero or more.
    * @param options - The bus's subscribe options (`maxQueue`, `overflow`, `signal`, `name`).
    * @returns The undo: call it (or `using` it) to stop watching. `close()` also ends it.
-   * @throws {@link CoreError} `E_VALIDATION` for a bad namespace, pattern, handler or option.
-   * @throws {@link CoreError} `E_UNAVAILABLE` after `close()`.
+   * @throws {@link @core/contracts!CoreError} `E_VALIDATION` for a bad namespace, pattern, handler or option.
+   * @throws {@link @core/contracts!CoreError} `E_UNAVAILABLE` after `close()`.
    * @see AMQP 0-9-1 topic exchange matching; CloudEvents 1.0
    * @example
    * ```ts

@@ -54,7 +54,7 @@ const KEEPALIVE_S = 60
 
 /**
  * Checks the options and fills in the defaults.
- * @throws {@link CoreError} `E_VALIDATION` naming the bad option and what would work.
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` naming the bad option and what would work.
  * @internal
  */
 export function resolveOptions(options: CreatePostgresAdapterOptions = {}): ResolvedOptions {

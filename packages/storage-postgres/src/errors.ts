@@ -30,7 +30,7 @@ const CONNECTION_CODES: ReadonlySet<string> = new Set([
 ])
 
 /**
- * Wraps a driver or engine error as a {@link CoreError}, keeping it as `cause`, as the adapter
+ * Wraps a driver or engine error as a {@link @core/contracts!CoreError}, keeping it as `cause`, as the adapter
  * contract of `@core/storage` asks:
  * - a transaction aborted by PostgreSQL to break a deadlock (`40P01`) or a serialisation
  *   conflict (`40001`) → `E_CONFLICT` (nothing of it applied; retry);

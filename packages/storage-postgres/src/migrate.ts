@@ -45,7 +45,7 @@ const BREAKPOINT = '--> statement-breakpoint'
  * order.
  *
  * @param folder - The migrations folder. @defaultValue {@link MIGRATIONS_FOLDER}
- * @throws {@link CoreError} `E_STORAGE` when the journal or a file it lists cannot be read.
+ * @throws {@link @core/contracts!CoreError} `E_STORAGE` when the journal or a file it lists cannot be read.
  * @internal
  */
 export function readMigrations(folder: URL = MIGRATIONS_FOLDER): Migration[] {
@@ -99,7 +99,7 @@ export function readMigrations(folder: URL = MIGRATIONS_FOLDER): Migration[] {
  * @param sql - A postgres.js pool or connection.
  * @param schema - The PostgreSQL schema that holds the adapter's tables.
  * @param migrations - In order. @defaultValue the committed ones ({@link readMigrations})
- * @throws {@link CoreError} `E_STORAGE` when a migration fails (with the statement's error as
+ * @throws {@link @core/contracts!CoreError} `E_STORAGE` when a migration fails (with the statement's error as
  *   `cause`) or the recorded history does not match the files.
  * @internal
  */

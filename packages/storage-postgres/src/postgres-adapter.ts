@@ -45,9 +45,9 @@ import {
  * @param options - `url` (default env `CORE_DATABASE_URL`), `schema` (default `public`),
  *   `max` pool size (default 10), `connectTimeoutMs` (default 10,000 ms).
  * @returns A ready adapter named `postgres`.
- * @throws {@link CoreError} `E_VALIDATION` when no URL is given or set in `CORE_DATABASE_URL`,
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` when no URL is given or set in `CORE_DATABASE_URL`,
  *   or an option is malformed.
- * @throws {@link CoreError} `E_STORAGE` when the server cannot be reached, refuses the login,
+ * @throws {@link @core/contracts!CoreError} `E_STORAGE` when the server cannot be reached, refuses the login,
  *   or a migration fails (nothing of it applied), with the driver error as `cause`.
  * @see PostgreSQL manual: "JSON Types" (jsonb containment, `jsonb_path_ops`), "SAVEPOINT",
  *   "Advisory Locks"

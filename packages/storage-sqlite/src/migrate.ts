@@ -19,7 +19,7 @@ export const MIGRATIONS_TABLE = 'core_storage_migrations'
  * @param folder - The migrations folder (with `meta/_journal.json`).
  * @param begin - Runs `BEGIN IMMEDIATE`, retrying while the database is busy.
  * @returns The tags applied now (empty when already up to date).
- * @throws {@link CoreError} `E_STORAGE` when a migration fails (rolled back), a recorded
+ * @throws {@link @core/contracts!CoreError} `E_STORAGE` when a migration fails (rolled back), a recorded
  *   migration is unknown to this version of the adapter (the file was written by a newer one) or
  *   was changed after it ran.
  * @internal

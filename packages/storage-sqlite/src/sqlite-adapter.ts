@@ -61,8 +61,8 @@ const QUERY_CACHE_SIZE = 100
  *
  * @param options - `filename`, `synchronous` (`NORMAL` default, or `FULL`), `busyTimeoutMs`.
  * @returns A ready adapter named `sqlite`.
- * @throws {@link CoreError} `E_VALIDATION` for bad options.
- * @throws {@link CoreError} `E_STORAGE` when the file cannot be opened, a migration fails (rolled
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` for bad options.
+ * @throws {@link @core/contracts!CoreError} `E_STORAGE` when the file cannot be opened, a migration fails (rolled
  *   back whole) or the file was migrated by a newer version of this package.
  * @see SQLite "Write-Ahead Logging" and "PRAGMA synchronous"
  * @example
@@ -119,7 +119,7 @@ export async function createSqliteAdapter(
   } catch (error) {
     throw new CoreError(
       'E_STORAGE',
-      `Cannot open SQLite database ${filename}: ${messageOf(error)}`,
+      `Cannot open SQLite database ${filename}: ${messageOf(error)}${bindingsHint(error)}`,
       {
         cause: error,
         details: { filename },
@@ -528,4 +528,23 @@ function target(ns: string | undefined, key: string | undefined): string {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error)
+}
+
+/**
+ * The fix for better-sqlite3's native module missing or built for another Node.js: pnpm 10 runs
+ * no dependency build scripts unless allowed, so the addon is never compiled.
+ */
+function bindingsHint(error: unknown): string {
+  const message = messageOf(error)
+  if (
+    !/Could not locate the bindings file|better_sqlite3\.node|NODE_MODULE_VERSION|ERR_DLOPEN_FAILED/.test(
+      message,
+    )
+  )
+    return ''
+  return (
+    '. better-sqlite3 has no native module built for this Node.js: with pnpm, allow its build ' +
+    '(`pnpm approve-builds`, or "onlyBuiltDependencies": ["better-sqlite3"] in pnpm-workspace.yaml ' +
+    'or package.json "pnpm") and run `pnpm rebuild better-sqlite3`; with npm, run `npm rebuild better-sqlite3`'
+  )
 }

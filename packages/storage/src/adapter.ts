@@ -134,7 +134,7 @@ export type QueryCondition =
  * @public
  */
 export interface QueryOrder {
-  /** Same syntax as {@link QueryCondition.path}. */
+  /** Same syntax as the `path` of a `where` condition. */
   path: string[]
   /** @defaultValue 'asc' */
   direction: 'asc' | 'desc'

@@ -1,3 +1,10 @@
+/// <reference types="node" preserve="true" />
+/**
+ * The conformance suite of `@core/storage`, for authors of backends and adapters (vitest, an
+ * optional peer dependency).
+ *
+ * @module @core/storage/conformance
+ */
 import { afterEach, beforeEach, describe } from 'vitest'
 import type { StorageAdapter } from './adapter.js'
 import { badInputSuite } from './conformance/bad-input.js'

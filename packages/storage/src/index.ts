@@ -1,3 +1,10 @@
+/// <reference types="node" preserve="true" />
+/**
+ * Persistent namespaced JSON documents: the storage API, the adapter contract, a memory adapter
+ * and the conformance suite.
+ *
+ * @module @core/storage
+ */
 export type {
   AdapterBatchOp,
   AdapterEntry,

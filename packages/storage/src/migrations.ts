@@ -41,9 +41,9 @@ export interface PluginMigrationResult {
  * @param namespace - The plugin's namespace.
  * @param options - `version` and `migrations`.
  * @returns What ran: `{ namespace, from, to, applied }`.
- * @throws {@link CoreError} `E_VALIDATION` for a bad namespace, version, or migrations object
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` for a bad namespace, version, or migrations object
  *   (a key that is not an integer 1..version, a step that is not a function).
- * @throws {@link CoreError} `E_STORAGE` when the plugin was downgraded, a step failed, or the
+ * @throws {@link @core/contracts!CoreError} `E_STORAGE` when the plugin was downgraded, a step failed, or the
  *   storage failed.
  * @example
  * ```ts

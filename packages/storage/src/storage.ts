@@ -31,7 +31,7 @@ import {
 
 /**
  * Creates the storage API over an adapter: validates every namespace, key, value and query,
- * copies values in and out, and maps every failure to a {@link CoreError}.
+ * copies values in and out, and maps every failure to a {@link @core/contracts!CoreError}.
  *
  * Guarantees:
  * - Values are JSON documents: stored as a deep copy, returned as a fresh copy; object member
@@ -59,7 +59,7 @@ import {
  * @param adapter - A ready {@link StorageAdapter} (memory, SQLite, PostgreSQL…).
  * @param options - `maxValueBytes` (default 1 MiB).
  * @returns The {@link Storage}.
- * @throws {@link CoreError} `E_VALIDATION` if `maxValueBytes` is not a positive integer. Its
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` if `maxValueBytes` is not a positive integer. Its
  *   methods reject with `E_VALIDATION` (bad namespace, key, prefix, cursor, limit, value, query
  *   or batch; value over the limit), `E_STORAGE` (driver failure, with `cause`; storage closed)
  *   and `E_CONFLICT` (transaction handle misuse, or a deadlock/serialisation abort).

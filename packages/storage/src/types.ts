@@ -99,7 +99,7 @@ export interface StorageOps {
    * page with {@link StorageOps.list} as the loop consumes it, so the paging guarantees of
    * `list` hold: a key present throughout is yielded exactly once, a key inserted behind the
    * last one read shows up later. Breaking out of the loop stops the reading.
-   * @throws {@link CoreError} `E_VALIDATION` (bad namespace, prefix or `pageSize`) and
+   * @throws {@link @core/contracts!CoreError} `E_VALIDATION` (bad namespace, prefix or `pageSize`) and
    *   `E_STORAGE` (driver failure; storage closed), from the first `next()` that meets them.
    * @example
    * ```ts

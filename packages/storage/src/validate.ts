@@ -32,7 +32,7 @@ const UNSTORABLE_ESCAPE = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/i
  *
  * @param key - The key to check.
  * @param namespace - The namespace, for the message.
- * @throws {@link CoreError} `E_VALIDATION` naming the rule broken.
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` naming the rule broken.
  * @example
  * ```ts
  * assertStorageKey('devices.0x00158d.état') // ok

@@ -1,3 +1,9 @@
+/// <reference types="node" preserve="true" />
+/**
+ * Mock hub and mock SDK for Core Runtime plugin authors.
+ *
+ * @module @core/testing
+ */
 export type { CreateFakeClockOptions, FakeClock, FakeTimer } from '@core/contracts/testing'
 export { createFakeClock, FAKE_CLOCK_EPOCH_MS } from '@core/contracts/testing'
 export { createMockHub } from './mock-hub.js'

@@ -49,7 +49,7 @@ interface Waiter<T> {
  *   patterns of `events` and `expectEvent`)
  * @param options - See {@link CreateMockHubOptions}; all optional.
  * @returns The {@link MockHub}, started unless `start: false`.
- * @throws {@link CoreError} `E_PLUGIN_MANIFEST` for a plugin folder without a readable
+ * @throws {@link @core/contracts!CoreError} `E_PLUGIN_MANIFEST` for a plugin folder without a readable
  *   manifest or entry; `E_VALIDATION` for a bad option or stub; and whatever `kernel.start()`
  *   rejects with (`E_PLUGIN_LIFECYCLE` naming the plugin, the step and the cause;
  *   `E_PLUGIN_DEPENDENCY`; `E_PLUGIN_MANIFEST`); `E_TIMEOUT` when the boot takes longer than

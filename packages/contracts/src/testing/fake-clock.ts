@@ -21,7 +21,7 @@ export interface FakeClock extends Clock {
    * when the returned promise resolves. Timers set during the advance fire too if they fall due
    * before its end.
    * @param ms - Milliseconds to move forward, a finite number ≥ 0.
-   * @throws {@link CoreError} `E_VALIDATION` for a negative or non-finite `ms`; if a timer
+   * @throws {@link @core/contracts!CoreError} `E_VALIDATION` for a negative or non-finite `ms`; if a timer
    *   handler throws, the advance still completes and then rejects with the first such error.
    */
   advance(ms: number): Promise<void>
@@ -81,7 +81,7 @@ interface Entry extends FakeTimer {
  *
  * @param options - `now`: the start time (epoch ms).
  * @returns A {@link FakeClock}.
- * @throws {@link CoreError} `E_VALIDATION` when `now` is not a finite number.
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` when `now` is not a finite number.
  * @example
  * ```ts
  * const clock = createFakeClock()

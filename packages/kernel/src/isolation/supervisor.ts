@@ -79,7 +79,7 @@ const positive = (value: unknown, name: string): void => {
 /**
  * The isolation supervisor: runs `worker` plugins in `worker_threads` Workers, watches them
  * with a heartbeat, and restarts those that fail while started with exponential backoff.
- * @throws {@link CoreError} `E_VALIDATION` for a malformed option.
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` for a malformed option.
  * @internal
  */
 export function createIsolation(deps: IsolationDeps): Isolation {

@@ -83,7 +83,7 @@ const lifecycle = (name: string, message: string, code: CoreErrorCode = 'E_PLUGI
 /**
  * Starts a plugin's worker, imports its entry there and resolves once it is ready; watches it
  * with a heartbeat from then on.
- * @throws {@link CoreError} `E_PLUGIN_MANIFEST` when the entry exports no plugin; the import's
+ * @throws {@link @core/contracts!CoreError} `E_PLUGIN_MANIFEST` when the entry exports no plugin; the import's
  *   error (as `E_PLUGIN_LIFECYCLE`) when it throws; `E_PLUGIN_LIFECYCLE` when the worker dies
  *   or blocks while loading.
  * @internal
