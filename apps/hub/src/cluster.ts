@@ -99,6 +99,8 @@ export async function startCluster(
     // The registry's selector type is the mutable twin of MindBus's structural one.
     directory: { findNodes: (query) => node.registry.findNodes(query as FindNodesOptions) },
     bus: kernel.bus,
+    // core_mindbus_* next to every other component's metrics, served at /metrics.
+    metrics: kernel.metrics,
     exportEvents: [...settings.exportEvents, ...(gossip ? NODE_GOSSIP_EVENTS : [])],
     importEvents: [...settings.importEvents, ...(gossip ? NODE_GOSSIP_EVENTS : [])],
     dispatchAny: settings.dispatchAny,
