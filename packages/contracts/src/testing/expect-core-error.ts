@@ -10,7 +10,7 @@ export interface ExpectCoreErrorOptions {
 }
 
 /**
- * Asserts that `run` throws or rejects with a {@link CoreError} of `code` (checked with
+ * Asserts that `run` throws or rejects with a {@link @core/contracts!CoreError} of `code` (checked with
  * `CoreError.is`, so a copy from another package version counts), whose message is an actionable
  * sentence (longer than 10 characters). Throws otherwise (failing the test), saying what came
  * instead. Needs no test framework.

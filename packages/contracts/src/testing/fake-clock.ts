@@ -36,7 +36,7 @@ export interface FakeClock extends Clock {
    * synchronously and without flushing promise callbacks in between (for code whose timers do
    * all their work synchronously). A handler that throws stops the tick with its error.
    * @param ms - Milliseconds to move forward, a finite number ≥ 0.
-   * @throws {@link CoreError} `E_VALIDATION` for a negative or non-finite `ms`.
+   * @throws {@link @core/contracts!CoreError} `E_VALIDATION` for a negative or non-finite `ms`.
    */
   tick(ms: number): void
   /** Moves time forward by `ms` without firing any timer (a late timer, a sleeping machine). */
