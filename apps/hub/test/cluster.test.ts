@@ -74,7 +74,9 @@ describe.skipIf(skipBroker)('cluster mode without etcd (passports over MindBus)'
     const health = await a.health()
     expect(health.components.mindbus).toMatchObject({ status: 'healthy' })
     // MindBus's metrics are on the kernel's registry, which GET /metrics serves.
-    expect(await a.kernel.metrics.metrics()).toMatch(/^core_mindbus_calls_sent_total\{[^}]*outcome="ok"[^}]*\} [1-9]/m)
+    expect(await a.kernel.metrics.metrics()).toMatch(
+      /^core_mindbus_calls_sent_total\{[^}]*outcome="ok"[^}]*\} [1-9]/m,
+    )
   })
 
   it('a hub that stops says goodbye: it leaves the other registry and its services the candidates', async () => {
