@@ -121,12 +121,15 @@ describeWithEtcd('three hub processes, one RabbitMQ, one etcd', () => {
       for (const hub of [hubs.a, hubs.b]) {
         // The second event's arrival is the positive signal that nothing else is on its way.
         await expect
-          .poll(async () => {
-            const seen = (await api(hub, '/api/v1/services/relay.seen', {})).body as Array<{
-              tag: string
-            }>
-            return seen.map((e) => e.tag)
-          })
+          .poll(
+            async () => {
+              const seen = (await api(hub, '/api/v1/services/relay.seen', {})).body as Array<{
+                tag: string
+              }>
+              return seen.map((e) => e.tag)
+            },
+            { timeout: 15_000 },
+          )
           .toContain('second')
         const seen = (await api(hub, '/api/v1/services/relay.seen', {})).body as Array<{
           tag: string

@@ -405,7 +405,8 @@ describe('core start (real binary)', () => {
     async () => {
       const { code, stderr } = await core(['start'])
       expect(code).toBe(7)
-      expect(stderr).toContain('`core start` needs a hub, and "@core/hub" cannot be loaded')
+      expect(stderr).toContain('`core start` needs a hub: install a hub and use its `core`')
+      expect(stderr).toContain('npx @core/hub start')
     },
     SLOW,
   )
