@@ -1,4 +1,5 @@
 import { CoreError, type Logger } from '@core/contracts'
+import type { ControlSender } from '@core/http'
 import type { Kernel } from '@core/kernel'
 import { type ControlSignal, createMindBus, type MindBus } from '@core/mindbus'
 import type { FindNodesOptions } from '@core/node-registry'
@@ -225,5 +226,37 @@ async function reloadConfig(options: StartClusterOptions, logger: Logger): Promi
   logger.warn(
     { applied },
     `control: config reloaded (${applied.length === 0 ? 'nothing changed that applies at run time' : applied.join(', ')}); other settings apply at the next start`,
+  )
+}
+
+/**
+ * The sender of the HTTP control route (`POST /api/v1/control`): forwards to the cluster's
+ * MindBus once joined. The route exists before the cluster is joined (routes are fixed at
+ * `listen()`), so the cluster is looked up per request.
+ * @param cluster - Returns the joined cluster, else `undefined`.
+ * @throws {@link @core/contracts!CoreError} (as a rejection) `E_UNAVAILABLE` when cluster mode is off
+ *   (no `CORE_AMQP_URL` / `mindbus.url`) or this hub has not joined yet.
+ */
+export function clusterControlSender(
+  config: HubConfig,
+  cluster: () => HubCluster | undefined,
+): ControlSender {
+  return {
+    control: (target, scope, data) => {
+      const joined = cluster()
+      return joined === undefined
+        ? Promise.reject(notInCluster(config))
+        : joined.mindbus.control(target, scope, data)
+    },
+  }
+}
+
+/** Why a control signal cannot be sent: cluster mode off, or not joined yet. */
+function notInCluster(config: HubConfig): CoreError {
+  return new CoreError(
+    'E_UNAVAILABLE',
+    config.mindbus === undefined
+      ? 'Control signals need cluster mode: set CORE_AMQP_URL (or mindbus.url in the hub config) to a RabbitMQ URL and restart the hub'
+      : 'This hub has not joined the cluster yet; retry in a moment',
   )
 }

@@ -1,6 +1,7 @@
 import { CoreError, type Logger } from '@core/contracts'
 import { type HubConfig, loadHubConfig, parseHubArgs, USAGE } from './config.js'
-import { formatStartup, formatStop, type RunningHub, startHub } from './hub.js'
+import { type RunningHub, startHub } from './hub.js'
+import { formatStartup, formatStop } from './summary.js'
 
 /**
  * How long after the first stop signal another one is taken for a copy of it, ms: a package

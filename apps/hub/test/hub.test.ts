@@ -7,7 +7,9 @@ import { CoreError, silentLogger } from '@core/contracts'
 import postgres from 'postgres'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { loadHubConfig } from '../src/config.js'
-import { describeStorage, formatStartup, formatStop, startHub } from '../src/hub.js'
+import { startHub } from '../src/hub.js'
+import { describeStorage } from '../src/storage-select.js'
+import { formatStartup, formatStop } from '../src/summary.js'
 import { closedPort, stagePlugins, writeHubConfig } from './helpers.js'
 
 let dir: string

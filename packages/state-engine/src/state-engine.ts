@@ -3,11 +3,7 @@ import {
   assertNamespace,
   assertPattern,
   CoreError,
-  cloneJson,
   createStderrLogger,
-  deepFreeze,
-  MAX_TOPIC_BYTES,
-  MAX_WORDS,
   type StateChange,
   type StateEntry,
   systemClock,
@@ -18,6 +14,8 @@ import type { PublishOptions } from '@core/event-bus'
 import { createExpiryScheduler, type ExpiryItem } from './expiry-scheduler.js'
 import { createMemoryStateBackend } from './memory-backend.js'
 import { StateCounters } from './metrics.js'
+import { checkRevision, checkTtl, conflict, TOPIC_ROOT, topicOf } from './state-checks.js'
+import { freezeChange, freezeEntry, isThenable, ownCopy, stamped } from './state-values.js'
 import type {
   BackendWriteResult,
   CreateStateEngineOptions,
@@ -26,9 +24,6 @@ import type {
   StateEngine,
   StateListItem,
 } from './types.js'
-
-/** First word of every state change topic: `state.<namespace>.<key>`. */
-const TOPIC_ROOT = 'state'
 
 /**
  * Creates a state engine: namespaced keys holding JSON values, each write giving the key a
@@ -410,126 +405,4 @@ export function createStateEngine(options: CreateStateEngineOptions): StateEngin
 
     stats: () => counters.snapshot(),
   }
-}
-
-/** Most (namespace, key) pairs remembered as already checked; the memo is cleared when full. */
-const CHECKED_MAX = 10_000
-const checked = new Map<string, Map<string, string>>()
-let checkedCount = 0
-
-/**
- * Checks `namespace` and `key` and returns the change topic `state.<namespace>.<key>`, which
- * must itself be a valid topic. Both are ASCII (see their patterns), so length = bytes.
- * Pairs that passed are remembered (up to {@link CHECKED_MAX}), so a hot key is checked once.
- */
-function topicOf(namespace: string, key: string): string {
-  const known = checked.get(namespace)?.get(key)
-  if (known !== undefined) return known
-  assertNamespace(namespace, 'state namespace')
-  assertKey(key, 'state key')
-  const topic = `${TOPIC_ROOT}.${namespace}.${key}`
-  let words = 3
-  for (let i = 0; i < key.length; i++) if (key.charCodeAt(i) === 46) words++
-  if (topic.length > MAX_TOPIC_BYTES || words > MAX_WORDS) {
-    throw new CoreError(
-      'E_VALIDATION',
-      `State key "${key}" in namespace "${namespace}" is too long: its change topic "${topic}" must fit in ${MAX_TOPIC_BYTES} bytes and ${MAX_WORDS} words`,
-      { details: { namespace, key } },
-    )
-  }
-  if (checkedCount >= CHECKED_MAX) {
-    checked.clear()
-    checkedCount = 0
-  }
-  let keys = checked.get(namespace)
-  if (keys === undefined) {
-    keys = new Map()
-    checked.set(namespace, keys)
-  }
-  keys.set(key, topic)
-  checkedCount++
-  return topic
-}
-
-function checkTtl(ttlMs: unknown): void {
-  if (typeof ttlMs !== 'number' || !Number.isSafeInteger(ttlMs) || ttlMs < 1) {
-    throw new CoreError(
-      'E_VALIDATION',
-      `Invalid ttlMs ${String(ttlMs)}: use a whole number of milliseconds, at least 1`,
-      {
-        details: { ttlMs },
-      },
-    )
-  }
-}
-
-function checkRevision(ifRevision: unknown): void {
-  if (typeof ifRevision !== 'number' || !Number.isSafeInteger(ifRevision) || ifRevision < 0) {
-    throw new CoreError(
-      'E_VALIDATION',
-      `Invalid ifRevision ${String(ifRevision)}: use a revision read from the key (1 or more), or 0 for "only if absent"`,
-      { details: { ifRevision } },
-    )
-  }
-}
-
-function conflict(namespace: string, key: string, expected: number, actual: number): CoreError {
-  const found = actual === 0 ? 'does not exist' : `is at revision ${actual}`
-  const wanted = expected === 0 ? 'expected it to be absent' : `expected revision ${expected}`
-  return new CoreError(
-    'E_CONFLICT',
-    `State key "${key}" in namespace "${namespace}" ${found}; ${wanted}. Read it again and retry with ifRevision: ${actual}`,
-    { details: { namespace, key, expected, actual } },
-  )
-}
-
-function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
-  return typeof (value as { then?: unknown } | undefined)?.then === 'function'
-}
-
-/** The engine's own deep-frozen copy of a JSON value; primitives need no copy. */
-function ownCopy(value: unknown, namespace: string, key: string): unknown {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return value
-    case 'number':
-      if (Number.isFinite(value)) return value
-      break
-    case 'object':
-      if (value === null) return null
-  }
-  const copy = cloneJson(value, `value of state key "${key}" in namespace "${namespace}"`)
-  deepFreeze(copy)
-  return copy
-}
-
-/** Entries from a backend that does not freeze them (e.g. parsed from Redis) are frozen here. */
-function freezeEntry<E extends StateEntry>(entry: E): E {
-  if (Object.isFrozen(entry)) return entry
-  deepFreeze(entry.value)
-  return Object.freeze(entry)
-}
-
-/**
- * The changes of one write with `updatedAt` (and, for the `set`, the new entry's `expiresAt`)
- * filled in where the backend left them out: `now` is the engine's clock reading the write was
- * made with. Changes that carry them (the memory backend's) are returned as they are.
- */
-function stamped(changes: StateChange[], now: number, entry?: StateEntry): StateChange[] {
-  if (changes.every((change) => change.updatedAt !== undefined)) return changes
-  return changes.map((change) => {
-    if (change.updatedAt !== undefined) return change
-    if (change.reason !== 'set' || entry === undefined) return { ...change, updatedAt: now }
-    const out: StateChange = { ...change, updatedAt: entry.updatedAt }
-    if (entry.expiresAt !== undefined) out.expiresAt = entry.expiresAt
-    return out
-  })
-}
-
-function freezeChange(change: StateChange): StateChange {
-  if (Object.isFrozen(change)) return change
-  deepFreeze(change.value)
-  deepFreeze(change.previous)
-  return Object.freeze(change)
 }

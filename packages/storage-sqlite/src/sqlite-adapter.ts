@@ -1,7 +1,3 @@
-import { mkdirSync } from 'node:fs'
-import { dirname } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { CoreError } from '@core/contracts'
 import {
   type AdapterBatchOp,
   type AdapterEntry,
@@ -14,9 +10,12 @@ import {
   type StorageAdapterOps,
   type StorageAdapterTransaction,
 } from '@core/storage'
-import Database from 'better-sqlite3'
-import { applyMigrations } from './migrate.js'
+import type Database from 'better-sqlite3'
+import { type BusyCounter, isBusy, retryBusy } from './busy-retry.js'
+import { openDatabase } from './open-database.js'
 import { compileQuery } from './query-sql.js'
+import { closedError, storageError } from './sqlite-errors.js'
+import { prepareStatements, type Statements } from './statements.js'
 
 /** Options of {@link createSqliteAdapter}. @public */
 export interface CreateSqliteAdapterOptions {
@@ -43,9 +42,6 @@ export interface CreateSqliteAdapterOptions {
   busyTimeoutMs?: number
 }
 
-const DOCS = 'core_storage_documents'
-const VERSIONS = 'core_storage_schema_versions'
-const MIGRATIONS_FOLDER = fileURLToPath(new URL('../drizzle', import.meta.url))
 const QUERY_CACHE_SIZE = 100
 
 /**
@@ -79,76 +75,7 @@ const QUERY_CACHE_SIZE = 100
 export async function createSqliteAdapter(
   options: CreateSqliteAdapterOptions,
 ): Promise<StorageAdapter> {
-  const {
-    filename,
-    synchronous = 'NORMAL',
-    busyTimeoutMs = 5000,
-  } = options ?? ({} as CreateSqliteAdapterOptions)
-  if (typeof filename !== 'string' || filename === '') {
-    throw new CoreError(
-      'E_VALIDATION',
-      'createSqliteAdapter needs a filename: a path such as ./data/hub.db, or :memory:',
-      {
-        details: { filename },
-      },
-    )
-  }
-  if (synchronous !== 'NORMAL' && synchronous !== 'FULL') {
-    throw new CoreError(
-      'E_VALIDATION',
-      `Invalid synchronous ${JSON.stringify(synchronous)}: use "NORMAL" or "FULL"`,
-      {
-        details: { synchronous },
-      },
-    )
-  }
-  if (!Number.isFinite(busyTimeoutMs) || busyTimeoutMs < 0) {
-    throw new CoreError(
-      'E_VALIDATION',
-      `Invalid busyTimeoutMs ${String(busyTimeoutMs)}: use a number of ms >= 0`,
-      {
-        details: { busyTimeoutMs },
-      },
-    )
-  }
-  let db: Database.Database
-  try {
-    if (filename !== ':memory:' && !filename.startsWith('file:'))
-      mkdirSync(dirname(filename), { recursive: true })
-    db = new Database(filename, { timeout: 0 })
-  } catch (error) {
-    throw new CoreError(
-      'E_STORAGE',
-      `Cannot open SQLite database ${filename}: ${messageOf(error)}${bindingsHint(error)}`,
-      {
-        cause: error,
-        details: { filename },
-      },
-    )
-  }
-  const busy: BusyCounter = { retries: 0 }
-  const retry = <T>(what: string, run: () => T): Promise<T> =>
-    retryBusy(run, busyTimeoutMs, busy, what)
-  try {
-    await retry('switch to WAL', () => db.pragma('journal_mode = WAL'))
-    db.pragma(`synchronous = ${synchronous}`)
-    await applyMigrations(db, MIGRATIONS_FOLDER, () =>
-      retry('begin the migration transaction', () => {
-        db.exec('BEGIN IMMEDIATE')
-      }),
-    )
-  } catch (error) {
-    db.close()
-    if (CoreError.is(error)) throw error
-    throw new CoreError(
-      'E_STORAGE',
-      `Cannot prepare SQLite database ${filename}: ${messageOf(error)}`,
-      {
-        cause: error,
-        details: { filename },
-      },
-    )
-  }
+  const { db, busyTimeoutMs, busy } = await openDatabase(options)
   return new SqliteAdapter(db, busyTimeoutMs, busy)
 }
 
@@ -409,142 +336,4 @@ class SqliteAdapter implements StorageAdapter {
       // Nothing more can be done; the connection stays usable.
     }
   }
-}
-
-interface Statements {
-  get: Database.Statement
-  set: Database.Statement
-  delete: Database.Statement
-  has: Database.Statement
-  countAll: Database.Statement
-  countFrom: Database.Statement
-  countRange: Database.Statement
-  listFrom: Database.Statement
-  listFromTo: Database.Statement
-  listAfter: Database.Statement
-  listAfterTo: Database.Statement
-  getVersion: Database.Statement
-  setVersion: Database.Statement
-  begin: Database.Statement
-  commit: Database.Statement
-  rollback: Database.Statement
-}
-
-function prepareStatements(db: Database.Database): Statements {
-  const list = (lower: '>' | '>=', upper: boolean): Database.Statement =>
-    db.prepare(
-      `SELECT key, doc AS json FROM ${DOCS} WHERE namespace = ? AND key ${lower} ?${upper ? ' AND key < ?' : ''} ORDER BY key LIMIT ?`,
-    )
-  return {
-    get: db.prepare(`SELECT doc FROM ${DOCS} WHERE namespace = ? AND key = ?`).pluck(),
-    set: db.prepare(
-      `INSERT INTO ${DOCS} (namespace, key, doc) VALUES (?, ?, ?) ON CONFLICT (namespace, key) DO UPDATE SET doc = excluded.doc`,
-    ),
-    delete: db.prepare(`DELETE FROM ${DOCS} WHERE namespace = ? AND key = ?`),
-    has: db.prepare(`SELECT 1 FROM ${DOCS} WHERE namespace = ? AND key = ?`).pluck(),
-    countAll: db.prepare(`SELECT count(*) FROM ${DOCS} WHERE namespace = ?`).pluck(),
-    countFrom: db.prepare(`SELECT count(*) FROM ${DOCS} WHERE namespace = ? AND key >= ?`).pluck(),
-    countRange: db
-      .prepare(`SELECT count(*) FROM ${DOCS} WHERE namespace = ? AND key >= ? AND key < ?`)
-      .pluck(),
-    listFrom: list('>=', false),
-    listFromTo: list('>=', true),
-    listAfter: list('>', false),
-    listAfterTo: list('>', true),
-    getVersion: db.prepare(`SELECT version FROM ${VERSIONS} WHERE namespace = ?`).pluck(),
-    setVersion: db.prepare(
-      `INSERT INTO ${VERSIONS} (namespace, version, updated_at) VALUES (?, ?, ?) ON CONFLICT (namespace) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at`,
-    ),
-    begin: db.prepare('BEGIN IMMEDIATE'),
-    commit: db.prepare('COMMIT'),
-    rollback: db.prepare('ROLLBACK'),
-  }
-}
-
-/** Runs `run`, retrying on SQLITE_BUSY with backoff 1, 2, 4 … 100 ms until `timeoutMs` passed. */
-/** Attempts repeated because the database was busy, for `busyRetries()`. */
-interface BusyCounter {
-  retries: number
-}
-
-async function retryBusy<T>(
-  run: () => T,
-  timeoutMs: number,
-  busy: BusyCounter,
-  what: string,
-  ns?: string,
-  key?: string,
-): Promise<T> {
-  const start = Date.now()
-  let delay = 1
-  for (;;) {
-    try {
-      return run()
-    } catch (error) {
-      if (!isBusy(error)) throw storageError(error, what, ns, key)
-      const waited = Date.now() - start
-      if (waited >= timeoutMs) {
-        throw new CoreError(
-          'E_STORAGE',
-          `SQLite database is locked by another connection: could not ${what}${target(ns, key)} within ${timeoutMs} ms; check for another process holding a long transaction, or raise busyTimeoutMs`,
-          { cause: error, details: { namespace: ns, key, waitedMs: waited } },
-        )
-      }
-      busy.retries++
-      await new Promise((resolve) => setTimeout(resolve, Math.min(delay, timeoutMs - waited)))
-      delay = Math.min(delay * 2, 100)
-    }
-  }
-}
-
-function isBusy(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code
-  return (
-    typeof code === 'string' &&
-    (code === 'SQLITE_BUSY' || code.startsWith('SQLITE_BUSY_') || code === 'SQLITE_LOCKED')
-  )
-}
-
-function storageError(error: unknown, what: string, ns?: string, key?: string): CoreError {
-  if (CoreError.is(error)) return error
-  const code = (error as { code?: unknown } | null)?.code
-  return new CoreError(
-    'E_STORAGE',
-    `SQLite failed to ${what}${target(ns, key)}: ${messageOf(error)}`,
-    {
-      cause: error,
-      details: { namespace: ns, key, sqliteCode: typeof code === 'string' ? code : undefined },
-    },
-  )
-}
-
-function closedError(): CoreError {
-  return new CoreError('E_STORAGE', 'The SQLite storage adapter is closed')
-}
-
-function target(ns: string | undefined, key: string | undefined): string {
-  return ns === undefined ? '' : key === undefined ? ` "${ns}"` : ` "${ns}"/"${key}"`
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
-}
-
-/**
- * The fix for better-sqlite3's native module missing or built for another Node.js: pnpm 10 runs
- * no dependency build scripts unless allowed, so the addon is never compiled.
- */
-function bindingsHint(error: unknown): string {
-  const message = messageOf(error)
-  if (
-    !/Could not locate the bindings file|better_sqlite3\.node|NODE_MODULE_VERSION|ERR_DLOPEN_FAILED/.test(
-      message,
-    )
-  )
-    return ''
-  return (
-    '. better-sqlite3 has no native module built for this Node.js: with pnpm, allow its build ' +
-    '(`pnpm approve-builds`, or "onlyBuiltDependencies": ["better-sqlite3"] in pnpm-workspace.yaml ' +
-    'or package.json "pnpm") and run `pnpm rebuild better-sqlite3`; with npm, run `npm rebuild better-sqlite3`'
-  )
 }

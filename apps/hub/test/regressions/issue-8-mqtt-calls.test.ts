@@ -7,7 +7,8 @@ import { silentLogger } from '@core/contracts'
 import mqtt, { type MqttClient } from 'mqtt'
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { loadHubConfig } from '../../src/config.js'
-import { formatStartup, type RunningHub, startHub } from '../../src/hub.js'
+import { type RunningHub, startHub } from '../../src/hub.js'
+import { formatStartup } from '../../src/summary.js'
 import { stagePlugins, writeHubConfig } from '../helpers.js'
 
 // Issue 8 §2: with the shipped config (`mqtt.calls` on) and an anonymous broker, any client

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import * as sqlite from '@core/storage-sqlite'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { loadHubConfig } from '../../src/config.js'
-import { describeStorage, openStorage } from '../../src/hub.js'
+import { describeStorage, openStorage } from '../../src/storage-select.js'
 
 vi.mock('@core/storage-sqlite', async (importOriginal) => {
   const original = await importOriginal<typeof sqlite>()

@@ -1,7 +1,7 @@
 import { CoreError, filterToPattern, type MqttMessageData, rateLimited } from '@core/contracts'
 import type { PluginContext, PluginHooks } from '@core/kernel'
 import { checkPayload } from './exposes.js'
-import { createRegistry, type Registry, type Zigbee2MqttConfig } from './registry.js'
+import { createRegistry, type Registry } from './registry.js'
 import {
   CommandResult,
   ListParams,
@@ -10,16 +10,9 @@ import {
   TurnOffParams,
   TurnOnParams,
 } from './schemas.js'
+import type { Zigbee2MqttConfig } from './types.js'
 
 export type { DeviceKind, Expose } from './exposes.js'
-export type {
-  Availability,
-  AvailabilityChangedEvent,
-  BridgeInfo,
-  StateChangedEvent,
-  Zigbee2MqttConfig,
-  ZigbeeDevice,
-} from './registry.js'
 export type {
   CommandResult,
   ListParams,
@@ -28,6 +21,14 @@ export type {
   TurnOffParams,
   TurnOnParams,
 } from './schemas.js'
+export type {
+  Availability,
+  AvailabilityChangedEvent,
+  BridgeInfo,
+  StateChangedEvent,
+  Zigbee2MqttConfig,
+  ZigbeeDevice,
+} from './types.js'
 
 /**
  * The zigbee2mqtt plugin: bridges a Zigbee2MQTT installation through the MQTT bridge's
