@@ -248,6 +248,10 @@ function consumer(
   if (!(pkg.name in dependencies) && pkg.name in overrides) {
     dependencies[pkg.name] = overrides[pkg.name] as string
   }
+  // The hub's consumer also installs @core/cli: both declare the `core` bin (see hub-start.ts).
+  if (pkg.name === '@core/hub' && overrides['@core/cli'] !== undefined) {
+    dependencies['@core/cli'] = overrides['@core/cli']
+  }
   const subpaths = Object.keys(pkg.manifest.exports ?? { '.': '' }).filter(
     (key) => !key.endsWith('.json'),
   )

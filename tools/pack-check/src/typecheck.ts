@@ -3,9 +3,9 @@
  * the README example (TypeScript 5.9 and 7, NodeNext and bundler), the example run from the
  * npm and the pnpm consumer, each `bin --help`, and the hub's start-and-stop.
  */
-import { spawn } from 'node:child_process'
 import { cpSync, existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { hubStarts, startAndStop } from './hub-start.js'
 import type { Consumer, run as runFn } from './pack-check.js'
 
 type Run = typeof runFn
@@ -102,20 +102,21 @@ export function typecheckJobs(
     })
   }
   if (name === '@core/hub') {
-    jobs.push(async () => {
-      for (const [manager, dir] of [
-        ['pnpm', pnpmDir],
-        ['npm', npmDir],
-      ] as const) {
-        // The hub's own bin file, as `npm i -g @core/hub` links it: in a project, npm may link
-        // @core/cli's `core` (a dependency, same bin name) into node_modules/.bin instead.
-        const result = await startAndStop(
-          join(dir, 'node_modules', '@core', 'hub', 'dist', 'bin.js'),
-          dir,
+    // Both `core` bins (@core/hub's and @core/cli's) start the hub, wherever the package
+    // manager linked node_modules/.bin/core.
+    for (const [manager, dir] of [
+      ['pnpm', pnpmDir],
+      ['npm', npmDir],
+    ] as const) {
+      for (const start of hubStarts(dir, manager)) {
+        jobs.push(async () =>
+          check(
+            `${name}: ${start.what}, /health, Ctrl+C exits 0 (${manager})`,
+            await startAndStop(start.bin, dir),
+          ),
         )
-        check(`${name}: core start, /health, Ctrl+C exits 0 (${manager})`, result)
       }
-    })
+    }
   }
   return jobs
 }
@@ -130,51 +131,4 @@ function writeConfig(file: string, files: string[], options: Record<string, unkn
     ...options,
   }
   writeFileSync(file, `${JSON.stringify({ compilerOptions, files }, null, 2)}\n`)
-}
-
-/**
- * Runs `core start` in `cwd` with its data there and HTTP on a free-ish port, waits for the
- * startup summary, asks `/health`, sends SIGINT and expects exit code 0.
- */
-function startAndStop(core: string, cwd: string): Promise<{ code: number | null; output: string }> {
-  const port = 20_000 + Math.floor(Math.random() * 20_000)
-  return new Promise((done) => {
-    const child = spawn(core, ['start'], {
-      cwd,
-      env: {
-        ...process.env,
-        CORE_HTTP_PORT: String(port),
-        CORE_DATA_DIR: join(cwd, 'data'),
-        CORE_LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let output = ''
-    let asked = false
-    const timer = setTimeout(() => {
-      output += '\n[pack-check: no clean start and stop within 90 s]'
-      child.kill('SIGKILL')
-    }, 90_000)
-    const onData = (chunk: Buffer): void => {
-      output += chunk
-      if (asked || !output.includes('Press Ctrl+C')) return
-      asked = true
-      fetch(`http://127.0.0.1:${port}/health`)
-        .then((res) => {
-          output += `\n[pack-check: GET /health → ${res.status}]\n`
-          if (res.status !== 200) throw new Error(`/health answered ${res.status}`)
-        })
-        .catch((error: unknown) => {
-          output += `\n[pack-check: /health failed: ${String(error)}]\n`
-          child.kill('SIGKILL')
-        })
-        .finally(() => child.kill('SIGINT'))
-    }
-    child.stdout.on('data', onData)
-    child.stderr.on('data', onData)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      done({ code, output })
-    })
-  })
 }
