@@ -25,7 +25,7 @@ import { tmpdir } from 'node:os'
 import { basename, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { readReadme } from './readme.js'
-import { typecheckJobs } from './typecheck.js'
+import { thirdPartyJobs, typecheckJobs } from './typecheck.js'
 
 const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)))
 const HERE = resolve(fileURLToPath(new URL('..', import.meta.url)))
@@ -213,9 +213,16 @@ async function main(): Promise<void> {
   )
 
   // Type checks (pnpm consumer), then examples and bins (both consumers).
-  await pool(
-    JOBS,
-    consumers.flatMap((c) =>
+  const withDecls = consumers.filter((c) => (c.files['decls.ts'] ?? '') !== '')
+  await pool(JOBS, [
+    // The longest first: the third-party declarations, once for every consumer.
+    ...thirdPartyJobs(
+      withDecls.map((c) => join(pnpmRoot, c.pkg.short)),
+      HERE,
+      run,
+      check,
+    ),
+    ...consumers.flatMap((c) =>
       typecheckJobs(
         c,
         join(pnpmRoot, c.pkg.short),
@@ -225,7 +232,7 @@ async function main(): Promise<void> {
         check,
       ),
     ),
-  )
+  ])
   return finish(work)
 }
 
