@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
- * The `core` command. `core start` imports the hub module named by `CORE_HUB_MODULE` and runs
- * its `runHub()` (a hub package such as `@core/hub` ships its own `core` with `start` built in);
- * every other command talks to a running hub over HTTP.
+ * The `core` command. `core start` finds the hub module named by `CORE_HUB_MODULE` (default
+ * `@core/hub`: in the working directory's project first, then next to this CLI) and runs its
+ * `runHub()`, as `@core/hub`'s own `core` does; every other command talks to a running hub over
+ * HTTP.
  * Exit codes: see EXIT_CODES.
  */
 import { runCli } from './cli.js'

@@ -12,7 +12,10 @@
  *    `lib: ["es2023"]`, `strict`, `skipLibCheck: false`) type-check under TypeScript 5.9 and 7,
  *    NodeNext and bundler resolution; the README example type-checks too (with the consumer's
  *    `@types/node`), then runs from the npm and the pnpm consumer. A package with a `bin` runs
- *    it with `--help`; `@core/hub` also starts (`core start`), answers, and stops cleanly on SIGINT.
+ *    it with `--help`; `@core/hub` (installed with `@core/cli`: both have a `core` bin) starts
+ *    from either bin (`core start`), answers, and stops cleanly on SIGINT (hub-start.ts).
+ *    TypeScript 5.9 runs in one process per consumer (ts59.ts).
+ * 5. A last line: packages checked, failures, seconds.
  *
  * Usage: `pnpm pack-check [package…]` (short names: `event-bus`, `hub`). Env:
  * `PACK_CHECK_JOBS` (parallel jobs, default 2), `PACK_CHECK_KEEP=1` (keep the temp folder).
@@ -25,7 +28,7 @@ import { tmpdir } from 'node:os'
 import { basename, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { readReadme } from './readme.js'
-import { typecheckJobs } from './typecheck.js'
+import { thirdPartyJobs, typecheckJobs } from './typecheck.js'
 
 const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)))
 const HERE = resolve(fileURLToPath(new URL('..', import.meta.url)))
@@ -128,6 +131,7 @@ async function main(): Promise<void> {
   check('pnpm -r pack', packed)
   if (packed.code !== 0) return finish(work)
   const selected = only.length === 0 ? pkgs : pkgs.filter((p) => only.includes(p.short))
+  checked = selected.length
 
   // Lint the tarballs: publint and attw.
   await pool(
@@ -213,9 +217,16 @@ async function main(): Promise<void> {
   )
 
   // Type checks (pnpm consumer), then examples and bins (both consumers).
-  await pool(
-    JOBS,
-    consumers.flatMap((c) =>
+  const withDecls = consumers.filter((c) => (c.files['decls.ts'] ?? '') !== '')
+  await pool(JOBS, [
+    // The longest first: the third-party declarations, once for every consumer.
+    ...thirdPartyJobs(
+      withDecls.map((c) => join(pnpmRoot, c.pkg.short)),
+      HERE,
+      run,
+      check,
+    ),
+    ...consumers.flatMap((c) =>
       typecheckJobs(
         c,
         join(pnpmRoot, c.pkg.short),
@@ -225,7 +236,7 @@ async function main(): Promise<void> {
         check,
       ),
     ),
-  )
+  ])
   return finish(work)
 }
 
@@ -247,6 +258,10 @@ function consumer(
   const dependencies = Object.fromEntries(names.map((name) => [name, overrides[name] ?? 'latest']))
   if (!(pkg.name in dependencies) && pkg.name in overrides) {
     dependencies[pkg.name] = overrides[pkg.name] as string
+  }
+  // The hub's consumer also installs @core/cli: both declare the `core` bin (see hub-start.ts).
+  if (pkg.name === '@core/hub' && overrides['@core/cli'] !== undefined) {
+    dependencies['@core/cli'] = overrides['@core/cli']
   }
   const subpaths = Object.keys(pkg.manifest.exports ?? { '.': '' }).filter(
     (key) => !key.endsWith('.json'),
@@ -337,16 +352,16 @@ function bin(name: string): string {
   return join(HERE, 'node_modules', '.bin', name)
 }
 
+let checked = 0
+
 function finish(work: string): void {
   if (process.env.PACK_CHECK_KEEP !== '1') rmSync(work, { recursive: true, force: true })
   const seconds = ((Date.now() - started) / 1000).toFixed(0)
-  if (failures.length > 0) {
-    console.log(`\npack-check: ${failures.length} failure(s) in ${seconds} s\n`)
-    for (const failure of failures) console.log(`--- ${failure}\n`)
-    process.exitCode = 1
-  } else {
-    console.log(`\npack-check: all passed in ${seconds} s`)
-  }
+  for (const failure of failures) console.log(`\n--- ${failure}`)
+  if (failures.length > 0) process.exitCode = 1
+  console.log(
+    `\npack-check: ${checked} packages checked, ${failures.length} failure(s), ${seconds} s`,
+  )
 }
 
 await main()

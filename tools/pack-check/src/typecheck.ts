@@ -3,9 +3,9 @@
  * the README example (TypeScript 5.9 and 7, NodeNext and bundler), the example run from the
  * npm and the pnpm consumer, each `bin --help`, and the hub's start-and-stop.
  */
-import { spawn } from 'node:child_process'
 import { cpSync, existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { hubStarts, startAndStop } from './hub-start.js'
 import type { Consumer, run as runFn } from './pack-check.js'
 
 type Run = typeof runFn
@@ -17,7 +17,16 @@ const RESOLUTIONS = {
   bundler: { module: 'esnext', moduleResolution: 'bundler' },
 } as const
 
-/** The jobs for one consumer: `pnpmDir` holds the type checks; examples run in both folders. */
+/** The config of the declarations check of `compiler` and `resolution`, in every consumer. */
+export const declsConfig = (compiler: keyof typeof COMPILERS, resolution: string): string =>
+  `tsconfig.decls.${compiler}.${resolution}.json`
+
+/**
+ * The jobs for one consumer: `pnpmDir` holds the type checks; examples run in both folders.
+ * TypeScript 7 runs `tsc` per check; TypeScript 5.9 (ten times slower) runs in one process per
+ * consumer (`ts59.ts own`: our files' diagnostics; the third-party declarations are checked
+ * once for all consumers by {@link thirdPartyJobs}).
+ */
 export function typecheckJobs(
   c: Consumer,
   pnpmDir: string,
@@ -26,53 +35,56 @@ export function typecheckJobs(
   run: Run,
   check: Check,
 ): (() => Promise<void>)[] {
-  const tsc = (compiler: keyof typeof COMPILERS): string =>
-    join(toolDir, 'node_modules', COMPILERS[compiler], 'bin', 'tsc')
+  const tsc = join(toolDir, 'node_modules', COMPILERS.ts7, 'bin', 'tsc')
   const jobs: (() => Promise<void>)[] = []
   const name = c.pkg.name
+  const ts59: { config: string; what: string }[] = []
 
   const hasDecls = (c.files['decls.ts'] ?? '') !== ''
   for (const compiler of hasDecls ? (Object.keys(COMPILERS) as (keyof typeof COMPILERS)[]) : []) {
     for (const [resolution, options] of Object.entries(RESOLUTIONS)) {
-      jobs.push(async () => {
-        const config = `tsconfig.decls.${compiler}.${resolution}.json`
-        writeConfig(join(pnpmDir, config), ['decls.ts'], {
-          ...options,
-          types: [],
-          lib: ['es2023'],
-          noEmit: true,
-        })
-        check(
-          `${name}: declarations alone, ${compiler} ${resolution}, strict, skipLibCheck false, types []`,
-          await run(tsc(compiler), ['-p', config], { cwd: pnpmDir }),
-        )
-      })
+      const config = declsConfig(compiler, resolution)
+      writeConfig(join(pnpmDir, config), ['decls.ts'], DECLS_OPTIONS(options))
+      const what = `${name}: declarations alone, ${compiler} ${resolution}, strict, skipLibCheck false, types []`
+      if (compiler === 'ts5.9') {
+        ts59.push({ config, what })
+        continue
+      }
+      jobs.push(async () => check(what, await run(tsc, ['-p', config], { cwd: pnpmDir })))
     }
   }
 
   if (c.hasExample) {
-    jobs.push(async () => {
-      writeConfig(join(pnpmDir, 'tsconfig.example.ts7.json'), ['example.ts'], {
-        ...RESOLUTIONS.bundler,
-        types: ['node'],
-        lib: ['es2023'],
-        noEmit: true,
-      })
+    writeConfig(join(pnpmDir, 'tsconfig.example.ts7.json'), ['example.ts'], {
+      ...RESOLUTIONS.bundler,
+      types: ['node'],
+      lib: ['es2023'],
+      noEmit: true,
+    })
+    jobs.push(async () =>
       check(
         `${name}: README example, ts7 bundler`,
-        await run(tsc('ts7'), ['-p', 'tsconfig.example.ts7.json'], { cwd: pnpmDir }),
-      )
+        await run(tsc, ['-p', 'tsconfig.example.ts7.json'], { cwd: pnpmDir }),
+      ),
+    )
+    writeConfig(join(pnpmDir, 'tsconfig.example.json'), ['example.ts'], {
+      ...RESOLUTIONS.nodenext,
+      types: ['node'],
+      lib: ['es2023'],
+      outDir: 'out',
+      noEmitOnError: false,
     })
+    ts59.push({ config: 'tsconfig.example.json', what: `${name}: README example, ts5.9 nodenext` })
+  }
+
+  if (ts59.length > 0) {
     jobs.push(async () => {
-      writeConfig(join(pnpmDir, 'tsconfig.example.json'), ['example.ts'], {
-        ...RESOLUTIONS.nodenext,
-        types: ['node'],
-        lib: ['es2023'],
-        outDir: 'out',
-        noEmitOnError: false,
-      })
-      const compiled = await run(tsc('ts5.9'), ['-p', 'tsconfig.example.json'], { cwd: pnpmDir })
-      check(`${name}: README example, ts5.9 nodenext`, compiled)
+      const result = await run(
+        join(toolDir, 'node_modules', '.bin', 'tsx'),
+        [join(toolDir, 'src', 'ts59.ts'), 'own', ...ts59.map((t) => t.config)],
+        { cwd: pnpmDir, timeoutMs: 900_000 },
+      )
+      for (const t of ts59) check(t.what, ts59Result(result, t.config))
       if (!c.runExample || !existsSync(join(pnpmDir, 'out', 'example.js'))) return
       cpSync(join(pnpmDir, 'out'), join(npmDir, 'out'), { recursive: true })
       for (const [manager, dir] of [
@@ -102,23 +114,61 @@ export function typecheckJobs(
     })
   }
   if (name === '@core/hub') {
-    jobs.push(async () => {
-      for (const [manager, dir] of [
-        ['pnpm', pnpmDir],
-        ['npm', npmDir],
-      ] as const) {
-        // The hub's own bin file, as `npm i -g @core/hub` links it: in a project, npm may link
-        // @core/cli's `core` (a dependency, same bin name) into node_modules/.bin instead.
-        const result = await startAndStop(
-          join(dir, 'node_modules', '@core', 'hub', 'dist', 'bin.js'),
-          dir,
+    // Both `core` bins (@core/hub's and @core/cli's) start the hub, wherever the package
+    // manager linked node_modules/.bin/core.
+    for (const [manager, dir] of [
+      ['pnpm', pnpmDir],
+      ['npm', npmDir],
+    ] as const) {
+      for (const start of hubStarts(dir, manager)) {
+        jobs.push(async () =>
+          check(
+            `${name}: ${start.what}, /health, Ctrl+C exits 0 (${manager})`,
+            await startAndStop(start.bin, dir),
+          ),
         )
-        check(`${name}: core start, /health, Ctrl+C exits 0 (${manager})`, result)
       }
-    })
+    }
   }
   return jobs
 }
+
+/**
+ * TypeScript 5.9, every third-party declaration file the consumers' declaration checks reach,
+ * under `skipLibCheck: false`: one program per resolution over every consumer's `decls.ts`.
+ */
+export function thirdPartyJobs(dirs: string[], toolDir: string, run: Run, check: Check) {
+  return Object.keys(RESOLUTIONS).map((resolution) => async () => {
+    const config = declsConfig('ts5.9', resolution)
+    const result = await run(
+      join(toolDir, 'node_modules', '.bin', 'tsx'),
+      [join(toolDir, 'src', 'ts59.ts'), 'all', ...dirs.map((dir) => join(dir, config))],
+      { cwd: toolDir, timeoutMs: 900_000 },
+    )
+    check(
+      `third-party declarations the packages use, ts5.9 ${resolution}, skipLibCheck false`,
+      result,
+    )
+  })
+}
+
+/** The part of a `ts59.ts own` run about `config`. */
+function ts59Result(result: { code: number | null; output: string }, config: string) {
+  const lines = result.output.split('\n')
+  const start = lines.findIndex((line) => line === `ok ${config}` || line === `FAIL ${config}`)
+  if (start < 0) return { code: result.code === 0 ? 1 : result.code, output: result.output }
+  const rest = lines.slice(start + 1)
+  const end = rest.findIndex((line) => /^(ok|FAIL) /.test(line))
+  const output = [lines[start], ...rest.slice(0, end < 0 ? undefined : end)].join('\n')
+  return { code: lines[start]?.startsWith('ok ') ? 0 : 1, output }
+}
+
+const DECLS_OPTIONS = (resolution: (typeof RESOLUTIONS)[keyof typeof RESOLUTIONS]) => ({
+  ...resolution,
+  types: [],
+  lib: ['es2023'],
+  noEmit: true,
+})
 
 function writeConfig(file: string, files: string[], options: Record<string, unknown>): void {
   const compilerOptions = {
@@ -130,51 +180,4 @@ function writeConfig(file: string, files: string[], options: Record<string, unkn
     ...options,
   }
   writeFileSync(file, `${JSON.stringify({ compilerOptions, files }, null, 2)}\n`)
-}
-
-/**
- * Runs `core start` in `cwd` with its data there and HTTP on a free-ish port, waits for the
- * startup summary, asks `/health`, sends SIGINT and expects exit code 0.
- */
-function startAndStop(core: string, cwd: string): Promise<{ code: number | null; output: string }> {
-  const port = 20_000 + Math.floor(Math.random() * 20_000)
-  return new Promise((done) => {
-    const child = spawn(core, ['start'], {
-      cwd,
-      env: {
-        ...process.env,
-        CORE_HTTP_PORT: String(port),
-        CORE_DATA_DIR: join(cwd, 'data'),
-        CORE_LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let output = ''
-    let asked = false
-    const timer = setTimeout(() => {
-      output += '\n[pack-check: no clean start and stop within 90 s]'
-      child.kill('SIGKILL')
-    }, 90_000)
-    const onData = (chunk: Buffer): void => {
-      output += chunk
-      if (asked || !output.includes('Press Ctrl+C')) return
-      asked = true
-      fetch(`http://127.0.0.1:${port}/health`)
-        .then((res) => {
-          output += `\n[pack-check: GET /health → ${res.status}]\n`
-          if (res.status !== 200) throw new Error(`/health answered ${res.status}`)
-        })
-        .catch((error: unknown) => {
-          output += `\n[pack-check: /health failed: ${String(error)}]\n`
-          child.kill('SIGKILL')
-        })
-        .finally(() => child.kill('SIGINT'))
-    }
-    child.stdout.on('data', onData)
-    child.stderr.on('data', onData)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      done({ code, output })
-    })
-  })
 }
