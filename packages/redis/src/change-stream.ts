@@ -34,6 +34,8 @@ export interface ChangeStreamOptions {
   blockMs: number
   /** Pause after a read that returned only this backend's own changes, ms (0 = none). */
   ownPauseMs: number
+  /** This backend's id: the `o` (origin) field of the entries its own writes appended. */
+  origin: string
   /** Where the entries go, in stream order; it delivers them to the engine. */
   order: ChangeOrder
   metrics: RedisMetricsRecorder
@@ -133,7 +135,10 @@ export function startChangeStream(options: ChangeStreamOptions): ChangeStream {
       lastId = id
       const namespace = field(fields, 'n') ?? ''
       const key = field(fields, 'k') ?? ''
-      if (!order.streamed(revision, namespace, key, () => toChange(fields, revision))) others++
+      order.streamed(revision, namespace, key, () => toChange(fields, revision))
+      // Own by origin, not by whether the reply was handled first: at concurrency 1 the reader
+      // often gets the entry before the writer gets its reply.
+      if (field(fields, 'o') !== options.origin) others++
     }
     const newest = (entries.at(-1) as [string, string[]])[0]
     metrics.lag(Math.max(0, now - Number(newest.slice(0, newest.indexOf('-')))) / 1_000)

@@ -424,6 +424,7 @@ export function createRedisStateBackend(options: RedisStateBackendOptions): Redi
         keys,
         blockMs,
         ownPauseMs: ownReadPauseMs,
+        origin: id,
         order: attached,
         metrics,
         logger,

@@ -1,6 +1,7 @@
 import type { CoreError } from '@core/contracts'
 import { createMemoryAdapter, type StorageAdapter } from '@core/storage'
-import { afterEach, expect, it } from 'vitest'
+import { Redis } from 'ioredis'
+import { afterEach, expect, it, vi } from 'vitest'
 import { createCachedStorageAdapter } from '../src/index.js'
 import {
   adminRedis,
@@ -125,14 +126,21 @@ describeWithRedis('createCachedStorageAdapter', () => {
     const server = await startPrivateRedis()
     servers.push(server)
     const database = createMemoryAdapter()
-    const hub = await cached(database, 'core:', server.url)
+    const client = new Redis(server.url, { enableOfflineQueue: false, maxRetriesPerRequest: 0 })
+    client.on('error', () => {})
+    const hub = await createCachedStorageAdapter(shared(database), { redis: client })
+    opened.push(hub)
     await hub.set('app', 'k', '1')
     expect(await hub.get('app', 'k')).toBe('1')
     await server.kill()
+    // Until the client sees the socket close, a write still commits and then reports that its
+    // invalidation failed (documented): the refusal below needs the client to know.
+    await vi.waitFor(() => expect(client.status).not.toBe('ready'), { timeout: 10_000 })
     await database.set('app', 'k', '2')
     expect(await hub.get('app', 'k')).toBe('2')
     const refused = await hub.set('app', 'k', '3').catch((error: CoreError) => error)
     expect(refused).toMatchObject({ code: 'E_UNAVAILABLE' })
     expect(await database.get('app', 'k')).toBe('2')
+    client.disconnect()
   })
 })
