@@ -25,6 +25,7 @@ import { APP_DIR, type HubConfig, type StorageConfig } from './config.js'
 import type { LogLevel } from './config-schema.js'
 import { createMqttCallAuthorizer, describeMqttCalls } from './mqtt-calls.js'
 import { createHubNode, type HubNode } from './node.js'
+import { warnPolicyGaps } from './policy-config.js'
 import { addRedisHealth, describeRedis, openRedisState, withRedisCache } from './redis.js'
 import type { RedisSettings } from './redis-config.js'
 
@@ -182,6 +183,7 @@ export async function startHub(
     logger,
     watch: config.watch,
     containFaults: true,
+    ...(config.policy === undefined ? {} : { policy: config.policy.document }),
     ...(config.lifecycleTimeoutMs === undefined
       ? {}
       : { lifecycleTimeoutMs: config.lifecycleTimeoutMs }),
@@ -190,6 +192,7 @@ export async function startHub(
       : { shutdownTimeoutMs: config.shutdownTimeoutMs }),
   })
 
+  warnPolicyGaps(config.policy, logger)
   let bridge: MqttBridge | undefined
   let http: HttpServer | undefined
   let node: HubNode | undefined
