@@ -142,7 +142,8 @@ Environment (overrides the file):
   CORE_ETCD_URL      etcd (http://127.0.0.1:2379) to share the node registry with other hubs
   CORE_AMQP_URL      RabbitMQ (amqp://guest:guest@127.0.0.1:5672): cluster mode, calls, events
                      and control signals between hubs (MindBus)
-  CORE_NODE_ROLES    this hub's roles for control signals ctl.<role>.*, e.g. kitchen,gateway`
+  CORE_NODE_ROLES    this hub's roles for control signals ctl.<role>.*, e.g. kitchen,gateway
+  CORE_POLICY        the operator policy file (JSON or YAML) narrowing what callers may do`
 
 /** What the command line asked for. */
 export interface HubArgs {
