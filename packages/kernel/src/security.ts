@@ -81,7 +81,11 @@ export function createSecurity(deps: SecurityDeps): KernelSecurity {
     const { via, ...event } = data
     limited.warn(
       `denied.${data.subject}`,
-      { ...event, ...(via === undefined ? {} : { via }) },
+      {
+        ...(kind === 'plugin' ? { plugin: data.subject.slice('plugin:'.length) } : {}),
+        ...event,
+        ...(via === undefined ? {} : { via }),
+      },
       data.reason,
     )
     bus.publish(SECURITY_DENIED_EVENT, event, { wait: false }).catch(() => {})
