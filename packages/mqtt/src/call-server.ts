@@ -65,8 +65,11 @@ interface CallEnvelope {
  *
  * With `authorize`, each call's token (user property `authorization: Bearer <token>`, else
  * the body field `authorization`) is checked before the service is looked up; a refusal is
- * replied as the CoreError (`E_UNAUTHENTICATED`, `E_FORBIDDEN`). Refusals and failures without
- * a reply topic are logged through the rate limiter.
+ * replied as the CoreError (`E_UNAUTHENTICATED`, `E_FORBIDDEN`). Then the kernel's operator
+ * policy (`kernel.security`) weighs the call as `token:<id>` (or the authorizer's `subject`), or
+ * as `user:mqtt` when the broker is trusted: a refusal is replied as `E_FORBIDDEN` naming the
+ * rule and reported (`core.security.denied`, the counter). Refusals and failures without a
+ * reply topic are logged through the rate limiter.
  * @internal
  */
 export function createCallServer(deps: CallServerDeps): CallServer {
