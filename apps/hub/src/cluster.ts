@@ -9,6 +9,7 @@ import type { MindBusSettings } from './mindbus-config.js'
 import { redactAmqpUrl } from './mindbus-config.js'
 import type { HubNode } from './node.js'
 import { NODE_GOSSIP_EVENTS, type NodeGossip, startNodeGossip } from './node-gossip.js'
+import { createMindBusAuthorizer } from './policy-config.js'
 
 /**
  * A transport that forwards to the one bound later: the kernel needs its remote transport at
@@ -106,6 +107,8 @@ export async function startCluster(
     importEvents: [...settings.importEvents, ...(gossip ? NODE_GOSSIP_EVENTS : [])],
     dispatchAny: settings.dispatchAny,
     logger,
+    // The operator policy, weighed for each command and event received.
+    authorize: createMindBusAuthorizer(kernel),
     ...(settings.maxPriority === undefined ? {} : { maxPriority: settings.maxPriority }),
     ...(settings.consumerChannels === undefined
       ? {}

@@ -4,6 +4,7 @@ import { HttpConfigSchema } from './http-config.js'
 import { MindBusConfigSchema } from './mindbus-config.js'
 import { MqttConfigSchema } from './mqtt-config.js'
 import { NodeConfigSchema } from './node-config.js'
+import { PolicyConfigSchema } from './policy-config.js'
 import { RedisConfigSchema } from './redis-config.js'
 
 /** pino's levels, plus `silent`. */
@@ -115,6 +116,7 @@ export const HubConfigSchema = Type.Object(
     mqtt: Type.Optional(MqttConfigSchema),
     node: Type.Optional(NodeConfigSchema),
     mindbus: Type.Optional(MindBusConfigSchema),
+    policy: Type.Optional(PolicyConfigSchema),
   },
   { additionalProperties: false, title: 'HubConfig' },
 )

@@ -15,6 +15,7 @@ import {
   type MqttSettings,
 } from './mqtt-config.js'
 import { type NodeSettings, resolveNodeSettings } from './node-config.js'
+import { type HubPolicy, resolvePolicy } from './policy-config.js'
 import { type RedisSettings, resolveRedisSettings } from './redis-config.js'
 
 /**
@@ -34,6 +35,7 @@ export const ENV_OVERRIDES = {
   CORE_STORAGE_CACHE: 'redis.storageCache',
   CORE_AMQP_URL: 'mindbus.url',
   CORE_NODE_ROLES: 'mindbus.roles',
+  CORE_POLICY: 'policy',
 } as const
 
 /** Where an overridable setting's value came from. */
@@ -83,6 +85,8 @@ export interface HubConfig {
   mindbus: MindBusSettings | undefined
   /** `CORE_ADMIN_TOKEN`: a fixed admin credential (≥ 32 characters) for scripts and tests. */
   adminToken: string | undefined
+  /** The operator policy (`policy`, `CORE_POLICY`), validated; `undefined` without one. */
+  policy: HubPolicy | undefined
   /** Where each overridable field came from. */
   origin: Record<OverridableField, ConfigOrigin>
 }
@@ -138,7 +142,8 @@ Environment (overrides the file):
   CORE_ETCD_URL      etcd (http://127.0.0.1:2379) to share the node registry with other hubs
   CORE_AMQP_URL      RabbitMQ (amqp://guest:guest@127.0.0.1:5672): cluster mode, calls, events
                      and control signals between hubs (MindBus)
-  CORE_NODE_ROLES    this hub's roles for control signals ctl.<role>.*, e.g. kitchen,gateway`
+  CORE_NODE_ROLES    this hub's roles for control signals ctl.<role>.*, e.g. kitchen,gateway
+  CORE_POLICY        the operator policy file (JSON or YAML) narrowing what callers may do`
 
 /** What the command line asked for. */
 export interface HubArgs {
@@ -355,6 +360,7 @@ export async function loadHubConfig(options: LoadHubConfigOptions = {}): Promise
     node: resolveNodeSettings(file.node, env),
     mindbus: resolveMindBusSettings(file.mindbus, fromEnv),
     adminToken: fromEnv.CORE_ADMIN_TOKEN,
+    policy: await resolvePolicy(file.policy, nonEmpty(env.CORE_POLICY), { base, cwd, configFile }),
     origin: {
       dataDir:
         fromEnv.CORE_DATA_DIR !== undefined

@@ -27,6 +27,7 @@ import { APP_DIR, type HubConfig } from './config.js'
 import { createHubLogger } from './logger.js'
 import { connectBridge, createHubBridge, type MqttStatus } from './mqtt-boot.js'
 import { createHubNode, type HubNode } from './node.js'
+import { warnPolicyGaps } from './policy-config.js'
 import { addRedisHealth, openRedisState } from './redis.js'
 import { openStorage } from './storage-select.js'
 
@@ -123,6 +124,7 @@ export async function startHub(
     logger,
     watch: config.watch,
     containFaults: true,
+    ...(config.policy === undefined ? {} : { policy: config.policy.document }),
     ...(config.lifecycleTimeoutMs === undefined
       ? {}
       : { lifecycleTimeoutMs: config.lifecycleTimeoutMs }),
@@ -131,6 +133,7 @@ export async function startHub(
       : { shutdownTimeoutMs: config.shutdownTimeoutMs }),
   })
 
+  warnPolicyGaps(config.policy, logger)
   let bridge: MqttBridge | undefined
   let http: HttpServer | undefined
   let node: HubNode | undefined

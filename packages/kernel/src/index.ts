@@ -26,6 +26,7 @@ export type {
 } from './persistent-state-types.js'
 export type { Policy, PolicyDecision, PolicyRequest, SecurityDeniedData } from './policy.js'
 export { compilePolicy, patternsOverlap, SECURITY_DENIED_EVENT } from './policy.js'
+export type { AuthorizeRequest, KernelSecurity } from './security.js'
 export type {
   Awaitable,
   BootReport,

@@ -10,6 +10,7 @@ import type { ConfigSchemas } from './manifest.js'
 import type { PersistentStateBackend } from './persistent-state-types.js'
 import type { PluginRecord } from './plugin-record.js'
 import type { Policy } from './policy.js'
+import type { KernelSecurity } from './security.js'
 import type { CreateKernelOptions, HealthCheck, StopReport } from './types.js'
 
 /** Where the kernel is in its own life: `start()` moves it from idle, `stop()` to stopped. */
@@ -39,6 +40,8 @@ export interface KernelState {
   readonly policy: Policy | undefined
   /** Where refusals to plugins are logged, rate-limited per plugin. */
   readonly denialLog: RateLimitedLogger
+  /** The policy for every caller and the one place refusals are reported (`kernel.security`). */
+  readonly security: KernelSecurity
   readonly schemas: ConfigSchemas
   /** Every plugin known, by name. */
   readonly records: Map<string, PluginRecord>

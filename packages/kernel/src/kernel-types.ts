@@ -4,6 +4,7 @@ import type { ServiceRegistry } from '@core/service-registry'
 import type { StateEngine } from '@core/state-engine'
 import type { Storage } from '@core/storage'
 import type { Registry } from 'prom-client'
+import type { KernelSecurity } from './security.js'
 import type { LifecycleStep, PluginInfo, PluginLifecycleState } from './types.js'
 
 // ─── Kernel ─────────────────────────────────────────────────────────────────────────────────
@@ -147,6 +148,12 @@ export interface Kernel {
   addHealthCheck(name: string, check: HealthCheck): () => void
   /** Denial counters and live plugin resources. */
   stats(): KernelStats
+  /**
+   * The operator policy for callers outside the kernel (HTTP tokens, MQTT and MindBus callers)
+   * and the one place every refusal is reported (`core.security.denied`,
+   * `core_security_denials_total`, rate-limited log). See {@link KernelSecurity}.
+   */
+  readonly security: KernelSecurity
 }
 
 /** A component's health probe, see {@link Kernel.addHealthCheck}. @public */

@@ -17,6 +17,7 @@ import { createPersistentStateBackend } from './persistent-state.js'
 import { createPluginManager } from './plugin-manager.js'
 import { releaseContext, transition } from './plugin-record.js'
 import { compilePolicy } from './policy.js'
+import { createSecurity } from './security.js'
 import { closeOwned, keepingAlive, shutdown } from './shutdown.js'
 import type { BootReport, CreateKernelOptions, Kernel, StopReport } from './types.js'
 
@@ -79,6 +80,7 @@ export function createKernel(options: CreateKernelOptions = {}): Kernel {
     health: () => health(k),
     addHealthCheck: (name, check) => addHealthCheck(k, name, check),
     stats: () => stats(k),
+    security: k.security,
   })
 }
 
@@ -90,6 +92,7 @@ function createKernelState(options: CreateKernelOptions): KernelState {
     (pino({ name: 'core', level: process.env.CORE_LOG_LEVEL ?? 'info' }) as unknown as Logger)
   const log = logger.child({ component: 'kernel' })
   const policy = options.policy === undefined ? undefined : compilePolicy(options.policy)
+  const denialLog = rateLimited(log, { clock })
   const bus = createEventBus({ logger, clock, source: '/core' })
   const services = createServiceRegistry({
     logger,
@@ -127,7 +130,8 @@ function createKernelState(options: CreateKernelOptions): KernelState {
     persistedState,
     policy,
     // A plugin probing what it may do must not flood the log: 10 lines per plugin and minute.
-    denialLog: rateLimited(log, { clock }),
+    denialLog,
+    security: createSecurity({ policy, bus, limited: denialLog }),
     schemas: new ConfigSchemas(),
     records: new Map(),
     order: [],

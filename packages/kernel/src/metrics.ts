@@ -4,6 +4,7 @@ import { createServiceRegistryMetrics } from '@core/service-registry'
 import { createStateEngineMetrics } from '@core/state-engine'
 import { createStorageMetrics } from '@core/storage'
 import { Registry } from 'prom-client'
+import { registerSecurityMetrics } from './security.js'
 import type { Kernel, PluginLifecycleState } from './types.js'
 
 const PLUGIN_STATES: readonly PluginLifecycleState[] = [
@@ -29,7 +30,9 @@ const PLUGIN_STATES: readonly PluginLifecycleState[] = [
  *   `core_storage_busy_retries_total`);
  * - plugins: `core_plugins{state}` (how many plugins are in each lifecycle state) and
  *   `core_plugin_state{plugin,state}` (1 for each plugin's current state);
- * - `core_kernel_permission_denials_total{plugin}`: accesses refused with `E_FORBIDDEN`.
+ * - `core_kernel_permission_denials_total{plugin}`: accesses refused with `E_FORBIDDEN`;
+ * - `core_security_denials_total{kind,action}`: every refusal reported through `kernel.security`
+ *   (plugins, HTTP tokens, MQTT and MindBus callers), by subject kind and action.
  *
  * Adapters add theirs (`@core/mqtt`, `@core/redis`, `@core/mindbus`); `@core/http` exposes
  * the registry at `GET /metrics`.
@@ -81,5 +84,6 @@ export function withMetrics(
   ]) {
     if (metrics.getSingleMetric(source.name) === undefined) metrics.registerMetric(source as never)
   }
+  registerSecurityMetrics(metrics, kernel.security)
   return Object.assign(kernel, { metrics })
 }

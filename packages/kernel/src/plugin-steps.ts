@@ -7,7 +7,7 @@ import { type PluginInstance, stepTimeout, toPluginInstance, withTimeout } from 
 import type { PluginPackage } from './manifest.js'
 import { PermissionChecker } from './permissions.js'
 import { fail, type PluginRecord, releaseContext, transition } from './plugin-record.js'
-import { SECURITY_DENIED_EVENT, securityDenied } from './policy.js'
+import { securityDenied } from './policy.js'
 import type { LifecycleStep } from './types.js'
 import { watchPlugin } from './watcher.js'
 
@@ -112,14 +112,7 @@ async function setup(k: KernelState, rec: PluginRecord): Promise<void> {
       permissions: new PermissionChecker(rec.name, rec.manifest.permissions, k.policy),
       onDenied: (error) => {
         rec.denials++
-        k.denialLog.warn(
-          `denied.${rec.name}`,
-          { plugin: rec.name, ...error.details },
-          error.message,
-        )
-        k.bus
-          .publish(SECURITY_DENIED_EVENT, securityDenied(rec.name, error), { wait: false })
-          .catch(() => {})
+        k.security.report(securityDenied(rec.name, error))
       },
     })
     rec.handle = handle

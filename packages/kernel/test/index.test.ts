@@ -37,6 +37,7 @@ describe('@core/kernel public surface', () => {
       'logger',
       'metrics',
       'plugins',
+      'security',
       'services',
       'start',
       'state',

@@ -2,6 +2,7 @@ import { type CoreError, isTraceparent } from '@core/contracts'
 import type { RemoteReply, ServiceRegistry } from '@core/service-registry'
 import type { AsyncMessage, Connection, Consumer } from 'rabbitmq-client'
 import { ConsumerStatus } from 'rabbitmq-client'
+import { callerOf, refusal } from './authorize.js'
 import {
   envelopeTimeMs,
   isCommandType,
@@ -186,7 +187,13 @@ export class CommandServer {
         meta,
         ...(command.version === undefined ? {} : { version: command.version }),
       }
-      result = await (this.services as ServiceRegistry).serve(request, controller.signal)
+      result =
+        refusal(
+          state.options.authorize,
+          callerOf(envelope.source, msg.userId),
+          'services.call',
+          request.name,
+        ) ?? (await (this.services as ServiceRegistry).serve(request, controller.signal))
     } finally {
       state.running.delete(id)
     }

@@ -2,6 +2,7 @@ import type { CloudEvent, Undo } from '@core/contracts'
 import type { EventBus } from '@core/event-bus'
 import type { AsyncMessage, Connection, Consumer, Publisher } from 'rabbitmq-client'
 import { ConsumerStatus } from 'rabbitmq-client'
+import { callerOf, refusal } from './authorize.js'
 import { consuming } from './command-server.js'
 import { makeEnvelope, PRIORITY, readEnvelope } from './envelope.js'
 import type { NodeState } from './state.js'
@@ -115,6 +116,17 @@ export class EventsBridge {
     if (msg.appId === state.options.nodeId || envelope.source === state.options.uid)
       return ConsumerStatus.ACK
     const type = msg.routingKey.slice('evt.'.length)
+    if (
+      refusal(
+        state.options.authorize,
+        callerOf(envelope.source, msg.userId),
+        'events.publish',
+        type,
+      )
+    ) {
+      state.stats.eventsRefused++
+      return ConsumerStatus.ACK
+    }
     state.imported.set(envelope.id, true)
     try {
       await this.bus.publish(type, envelope.data, {

@@ -14,6 +14,8 @@ export type {
   CreateMindBusOptions,
   LabelSelectorLike,
   MindBus,
+  MindBusAuthorize,
+  MindBusCaller,
   MindBusStats,
   MindBusTopology,
   NodeDirectory,

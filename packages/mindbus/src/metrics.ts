@@ -112,6 +112,11 @@ export function createMindBusMetrics(source: MetricsSource): MindBusMetrics {
       (s) => s.eventsImported,
     ),
     fromStats(
+      'core_mindbus_events_refused_total',
+      'Events from other nodes the authorize hook (the operator policy) refused',
+      (s) => s.eventsRefused,
+    ),
+    fromStats(
       'core_mindbus_control_received_total',
       'Control signals received',
       (s) => s.controlReceived,

@@ -1,6 +1,6 @@
 import { CoreError, createStderrLogger, type Logger } from '@core/contracts'
 import type { RemoteReply } from '@core/service-registry'
-import type { CreateMindBusOptions, MindBusStats } from './types.js'
+import type { CreateMindBusOptions, MindBusAuthorize, MindBusStats } from './types.js'
 
 /** The options with their defaults applied. */
 export interface ResolvedOptions {
@@ -18,6 +18,7 @@ export interface ResolvedOptions {
   maxExpirationMs: number
   dedupWindowMs: number
   heartbeatS: number
+  authorize: MindBusAuthorize | undefined
 }
 
 /** Exchange and queue names of this node. */
@@ -109,6 +110,7 @@ export function createNodeState(options: CreateMindBusOptions): NodeState {
       maxExpirationMs: positive(options.maxExpirationMs ?? 3_600_000, 'maxExpirationMs'),
       dedupWindowMs,
       heartbeatS: options.heartbeatS ?? 30,
+      authorize: options.authorize,
     },
     names: {
       exchange: topology.exchange ?? 'mindbus.main',
@@ -131,6 +133,7 @@ export function createNodeState(options: CreateMindBusOptions): NodeState {
       reconnects: 0,
       eventsExported: 0,
       eventsImported: 0,
+      eventsRefused: 0,
       controlReceived: 0,
     },
     running: new Map(),

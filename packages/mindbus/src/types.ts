@@ -99,6 +99,29 @@ export interface MindBusTopology {
   queuePrefix?: string
 }
 
+/**
+ * Who sent a command or an event, as the receiving node sees it: `node`, the envelope's `source`
+ * (the sending node's uid, as it declares itself), and `user`, the AMQP `user_id` RabbitMQ checked
+ * against the sender's login (absent when the sender did not set it).
+ * @public
+ */
+export interface MindBusCaller {
+  readonly node: string
+  readonly user?: string
+}
+
+/**
+ * The receive-side check of {@link CreateMindBusOptions.authorize}: returns to let a command
+ * (`services.call` of `<namespace>.<action>`) or an imported event (`events.publish` of its type)
+ * through, throws (a `CoreError`, usually `E_FORBIDDEN`) to refuse it. Synchronous: it runs for
+ * every message.
+ * @public
+ */
+export type MindBusAuthorize = (
+  caller: MindBusCaller,
+  request: { action: 'services.call' | 'events.publish'; resource: string },
+) => void
+
 /** Options of {@link createMindBus}. @public */
 export interface CreateMindBusOptions {
   /** AMQP 0-9-1 URL, e.g. `amqp://guest:guest@127.0.0.1:5672`. */
@@ -153,6 +176,13 @@ export interface CreateMindBusOptions {
    * on; see {@link MindBus.registerMetrics}. @defaultValue none: no metrics registered
    */
   metrics?: Registry
+  /**
+   * Checks each command and each imported event before it is served or published locally (the
+   * hub applies its operator policy here). A refused command is answered with the error (and
+   * counted in `served` under its code); a refused event is dropped (counted in `eventsRefused`).
+   * @defaultValue none: everything the broker delivers is served
+   */
+  authorize?: MindBusAuthorize
 }
 
 /**
@@ -172,6 +202,8 @@ export interface MindBusStats {
   reconnects: number
   eventsExported: number
   eventsImported: number
+  /** Imported events the `authorize` hook refused (dropped). */
+  eventsRefused: number
   controlReceived: number
 }
 
@@ -221,6 +253,7 @@ export interface MindBus {
    * - `core_mindbus_dropped_expired_total`, `core_mindbus_dead_lettered_total`,
    *   `core_mindbus_duplicates_total`, `core_mindbus_reconnects_total`,
    *   `core_mindbus_events_exported_total`, `core_mindbus_events_imported_total`,
+   *   `core_mindbus_events_refused_total`,
    *   `core_mindbus_control_received_total`;
    * - `core_mindbus_connected`: 1 while connected, else 0;
    * - `core_mindbus_queue_messages{queue}`: messages waiting in this node's queues, read at

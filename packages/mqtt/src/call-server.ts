@@ -65,8 +65,11 @@ interface CallEnvelope {
  *
  * With `authorize`, each call's token (user property `authorization: Bearer <token>`, else
  * the body field `authorization`) is checked before the service is looked up; a refusal is
- * replied as the CoreError (`E_UNAUTHENTICATED`, `E_FORBIDDEN`). Refusals and failures without
- * a reply topic are logged through the rate limiter.
+ * replied as the CoreError (`E_UNAUTHENTICATED`, `E_FORBIDDEN`). Then the kernel's operator
+ * policy (`kernel.security`) weighs the call as `token:<id>` (or the authorizer's `subject`), or
+ * as `user:mqtt` when the broker is trusted: a refusal is replied as `E_FORBIDDEN` naming the
+ * rule and reported (`core.security.denied`, the counter). Refusals and failures without a
+ * reply topic are logged through the rate limiter.
  * @internal
  */
 export function createCallServer(deps: CallServerDeps): CallServer {
@@ -184,13 +187,25 @@ export function createCallServer(deps: CallServerDeps): CallServer {
 
       const meta: Record<string, unknown> = { transport: 'mqtt', caller: MQTT_CALLER }
       if (isTraceparent(traceparent)) meta.traceparent = traceparent
-      const call = (): Promise<void> =>
-        kernel.services.call(service, params, { meta }).then(
+      const call = (subject: string): Promise<void> | undefined => {
+        try {
+          kernel.security.authorize({
+            subject,
+            action: 'services.call',
+            resource: service,
+            via: 'mqtt',
+          })
+        } catch (error) {
+          return replyError(toCoreError(error, 'E_FORBIDDEN', `Call of "${service}" refused`))
+        }
+        return kernel.services.call(service, params, { meta }).then(
           (result) => reply({ result: result === undefined ? null : result }),
           (error: unknown) =>
             replyError(toCoreError(error, 'E_INTERNAL', `Call of "${service}" failed`)),
         )
-      if (deps.authorize === undefined) return call()
+      }
+      // A trusted broker says nothing about who published: every such caller is `user:mqtt`.
+      if (deps.authorize === undefined) return call(`user:${MQTT_CALLER}`)
 
       let token: string | undefined
       if (authorization !== undefined) {
@@ -210,12 +225,31 @@ export function createCallServer(deps: CallServerDeps): CallServer {
         (granted) => {
           meta.caller = granted.caller
           if (granted.tokenId !== undefined) meta.token = granted.tokenId
-          return call()
+          return call(
+            granted.subject ??
+              (granted.tokenId === undefined
+                ? `user:${granted.caller}`
+                : `token:${granted.tokenId}`),
+          )
         },
-        (error: unknown) =>
-          replyError(
-            toCoreError(error, 'E_UNAUTHENTICATED', `Call of "${service}" not authorised`),
-          ),
+        (error: unknown) => {
+          const refusal = toCoreError(
+            error,
+            'E_UNAUTHENTICATED',
+            `Call of "${service}" not authorised`,
+          )
+          if (refusal.code === 'E_FORBIDDEN') {
+            const token = refusal.details?.token
+            kernel.security.report({
+              subject: typeof token === 'string' ? `token:${token}` : 'token:unknown',
+              action: 'services.call',
+              resource: service,
+              reason: refusal.message,
+              via: 'mqtt',
+            })
+          }
+          return replyError(refusal)
+        },
       )
 
       function replyError(error: CoreError): undefined {

@@ -103,6 +103,11 @@ export interface MqttCallAuthorization {
   caller: string
   /** `meta.token` of the call: the token's id, for audit (never the secret). */
   tokenId?: string
+  /**
+   * Who the operator policy (`kernel.security`) weighs the call as. @defaultValue `token:<tokenId>`
+   * with a token, else `user:<caller>`
+   */
+  subject?: string
 }
 
 /** How `<prefix>/call/…` is served: not at all, with a token per call, or trusting the broker. @public */

@@ -1,8 +1,9 @@
 import { assertPublishableTopic, isTraceparent } from '@core/contracts'
+import type { KernelSecurity } from '@core/kernel'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance } from 'fastify'
 import Type from 'typebox'
-import { allows, requireScope } from '../auth.js'
+import { permit, permits, tokenSubject } from '../policy.js'
 import { openEventStream } from '../sse.js'
 import { EVENTS_MISSED_EVENT } from '../sse-replay.js'
 import type { Principal } from '../tokens.js'
@@ -42,12 +43,24 @@ export function registerEventRoutes(app: FastifyInstance, ctx: ApiContext): void
     async (request, reply) => {
       const principal = principalOf(request)
       const pattern = request.query.pattern ?? '#'
-      requireSubscriber(principal)
+      requireSubscriber(kernel.security, principal)
+      // The operator policy narrows the stream as it does a plugin's subscription.
+      // (a stream of state changes only, `state.<namespace>.…`, is weighed as `state.read`).
+      kernel.security.authorize({
+        subject: tokenSubject(principal),
+        ...(pattern.startsWith('state.')
+          ? { action: 'state.read', resource: pattern.slice(6) }
+          : { action: 'events.subscribe', resource: pattern }),
+        via: 'http',
+      })
       const lastEventId = request.headers['last-event-id']
+      const filtered = !principal.admin || kernel.security.policy !== undefined
       openEventStream(reply, {
         bus: kernel.bus,
         pattern,
-        ...(principal.admin ? {} : { accept: (type: string) => mayReceive(principal, type) }),
+        ...(filtered
+          ? { accept: (type: string) => mayReceive(kernel.security, principal, type) }
+          : {}),
         heartbeatMs: ctx.heartbeatMs,
         name: `http-sse:${principal.id}`,
         onChange: (delta) => ctx.metrics.sse(delta),
@@ -81,7 +94,7 @@ export function registerEventRoutes(app: FastifyInstance, ctx: ApiContext): void
       const principal = principalOf(request)
       // state.* and core.* come from the kernel alone, whatever the token's scopes say.
       assertPublishableTopic(type, `Token "${principal.name}"`)
-      requireScope(principal, 'events.publish', type)
+      permit(kernel.security, principal, 'events.publish', type)
       const traceparent = request.headers.traceparent
       const report = await withTimeout(
         kernel.bus.publish(type, request.body ?? null, {
@@ -102,19 +115,19 @@ export function registerEventRoutes(app: FastifyInstance, ctx: ApiContext): void
  * (`state.<namespace>.<key>`) needs `state.read` on `<namespace>.<key>`, any other event
  * `events.subscribe` covering its type.
  */
-function mayReceive(principal: Principal, type: string): boolean {
+function mayReceive(security: KernelSecurity, principal: Principal, type: string): boolean {
   return type.startsWith('state.')
-    ? allows(principal, 'state.read', type.slice(6))
-    : allows(principal, 'events.subscribe', type)
+    ? permits(security, principal, 'state.read', type.slice(6))
+    : permits(security, principal, 'events.subscribe', type)
 }
 
 /** Refuses a stream to a token that may receive no event at all. */
-function requireSubscriber(principal: Principal): void {
+function requireSubscriber(security: KernelSecurity, principal: Principal): void {
   if (principal.admin) return
   const { events, state } = principal.permissions as {
     events?: { subscribe?: string[] }
     state?: { read?: string[] }
   }
   if ((events?.subscribe?.length ?? 0) > 0 || (state?.read?.length ?? 0) > 0) return
-  requireScope(principal, 'events.subscribe', '#')
+  permit(security, principal, 'events.subscribe', '#')
 }

@@ -3,8 +3,8 @@ import type { CallOptions } from '@core/kernel'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance } from 'fastify'
 import Type from 'typebox'
-import { allows, requireScope } from '../auth.js'
 import { SERVICES_PATH } from '../openapi.js'
+import { permit, permits } from '../policy.js'
 import { type ApiContext, principalOf } from './context.js'
 
 /**
@@ -27,7 +27,9 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: ApiContext): vo
     },
     async (request) => {
       const principal = principalOf(request)
-      return kernel.services.list().filter((s) => allows(principal, 'services.call', s.name))
+      return kernel.services
+        .list()
+        .filter((s) => permits(kernel.security, principal, 'services.call', s.name))
     },
   )
 
@@ -35,7 +37,7 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: ApiContext): vo
   api.post(`${SERVICES_PATH}/:name`, { schema: { hide: true } }, async (request, reply) => {
     const principal = principalOf(request)
     const { name } = request.params as { name: string }
-    requireScope(principal, 'services.call', name)
+    permit(kernel.security, principal, 'services.call', name)
     const meta: Record<string, unknown> = { caller: 'http', token: principal.id }
     const traceparent = request.headers.traceparent
     if (typeof traceparent === 'string' && isTraceparent(traceparent)) {

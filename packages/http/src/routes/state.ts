@@ -2,7 +2,8 @@ import { CoreError, StateEntrySchema } from '@core/contracts'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance } from 'fastify'
 import Type from 'typebox'
-import { allows, requireScope, touches } from '../auth.js'
+import { touches } from '../auth.js'
+import { permit, permits } from '../policy.js'
 import { type ApiContext, principalOf, withTimeout } from './context.js'
 
 const Namespace = Type.String({ description: 'State namespace (usually a plugin name)' })
@@ -41,14 +42,16 @@ export function registerStateRoutes(app: FastifyInstance, ctx: ApiContext): void
       const principal = principalOf(request)
       const { namespace } = request.params
       if (!touches(principal, 'state.read', namespace)) {
-        requireScope(principal, 'state.read', `${namespace}.#`)
+        permit(kernel.security, principal, 'state.read', `${namespace}.#`)
       }
       const { prefix } = request.query
       const items = await timed(
         kernel.state.list(namespace, prefix === undefined ? {} : { prefix }),
         `Listing state of "${namespace}"`,
       )
-      return items.filter((item) => allows(principal, 'state.read', `${namespace}.${item.key}`))
+      return items.filter((item) =>
+        permits(kernel.security, principal, 'state.read', `${namespace}.${item.key}`),
+      )
     },
   )
 
@@ -64,7 +67,7 @@ export function registerStateRoutes(app: FastifyInstance, ctx: ApiContext): void
     },
     async (request) => {
       const { namespace, key } = request.params
-      requireScope(principalOf(request), 'state.read', `${namespace}.${key}`)
+      permit(kernel.security, principalOf(request), 'state.read', `${namespace}.${key}`)
       const entry = await timed(kernel.state.get(namespace, key), `Reading ${namespace}/${key}`)
       if (entry === undefined) {
         throw new CoreError(
@@ -99,7 +102,7 @@ export function registerStateRoutes(app: FastifyInstance, ctx: ApiContext): void
     },
     async (request) => {
       const { namespace, key } = request.params
-      requireScope(principalOf(request), 'state.write', `${namespace}.${key}`)
+      permit(kernel.security, principalOf(request), 'state.write', `${namespace}.${key}`)
       const { value, ifRevision, ttlMs } = request.body
       const options: { ifRevision?: number; ttlMs?: number } = {}
       if (ifRevision !== undefined) options.ifRevision = ifRevision
@@ -125,7 +128,7 @@ export function registerStateRoutes(app: FastifyInstance, ctx: ApiContext): void
     },
     async (request, reply) => {
       const { namespace, key } = request.params
-      requireScope(principalOf(request), 'state.write', `${namespace}.${key}`)
+      permit(kernel.security, principalOf(request), 'state.write', `${namespace}.${key}`)
       const { ifRevision } = request.query
       const existed = await timed(
         kernel.state.delete(namespace, key, ifRevision === undefined ? {} : { ifRevision }),
