@@ -3,6 +3,7 @@ import { MessageChannel, type ResourceLimits, Worker } from 'node:worker_threads
 import { CoreError, type CoreErrorCode, type Logger } from '@core/contracts'
 import { createCodec, type Encoded, type ErrorJson } from './codec.js'
 import { createPeer, type Peer } from './peer.js'
+import { pluginRuntime } from './plugin-runtime.js'
 import { type WorkerBoot, workerMain } from './worker-main.js'
 
 /**
@@ -13,7 +14,8 @@ const WORKER_SOURCE = `'use strict'
 const __name = (fn) => fn
 const createCodec = ${String(createCodec)}
 const createPeer = ${String(createPeer)}
-;(${String(workerMain)})(createCodec(), createPeer, require('node:worker_threads'), (url) => import(url))
+const pluginRuntime = ${String(pluginRuntime)}
+;(${String(workerMain)})(createCodec(), createPeer, pluginRuntime, require('node:worker_threads'), (url) => import(url))
 `
 
 /** Environment variable names a plugin worker does not get (the hub's secrets). */
