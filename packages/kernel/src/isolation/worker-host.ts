@@ -72,7 +72,8 @@ export interface WorkerSession {
   readonly threadId: number
 }
 
-const fromJson = (json: ErrorJson): Error => {
+/** Rebuilds an error that crossed the boundary (a CoreError when it has a code). @internal */
+export const fromJson = (json: ErrorJson): Error => {
   if (typeof json?.code === 'string') return CoreError.fromJSON(json)
   const error = new Error(json?.message ?? 'unknown error')
   if (typeof json?.name === 'string') error.name = json.name
@@ -187,17 +188,9 @@ export function startWorkerSession(options: WorkerSessionOptions): Promise<Worke
         case 'pong':
           lastPong = Date.now()
           return
-        case 'log': {
-          const level = m.level as 'debug' | 'info' | 'warn' | 'error'
-          if (!['debug', 'info', 'warn', 'error'].includes(level) || !Array.isArray(m.a)) return
-          const bindings = m.b as Record<string, unknown>
-          const target =
-            typeof bindings === 'object' && bindings !== null && Object.keys(bindings).length > 0
-              ? logger.child({ ...bindings, plugin: name }) // cannot pose as another plugin
-              : logger
-          ;(target[level] as (...a: unknown[]) => void)(...(m.a as unknown[]))
+        case 'log':
+          logRecord(logger, name, m)
           return
-        }
         case 'ready': {
           if (ready) return
           ready = true
@@ -250,4 +243,20 @@ export function startWorkerSession(options: WorkerSessionOptions): Promise<Worke
       options.onExit(error)
     })
   })
+}
+
+/**
+ * Writes a `log` message from an isolated plugin to its logger (its bindings cannot pose as
+ * another plugin).
+ * @internal
+ */
+export function logRecord(logger: Logger, name: string, m: Record<string, unknown>): void {
+  const level = m.level as 'debug' | 'info' | 'warn' | 'error'
+  if (!['debug', 'info', 'warn', 'error'].includes(level) || !Array.isArray(m.a)) return
+  const bindings = m.b as Record<string, unknown>
+  const target =
+    typeof bindings === 'object' && bindings !== null && Object.keys(bindings).length > 0
+      ? logger.child({ ...bindings, plugin: name })
+      : logger
+  ;(target[level] as (...a: unknown[]) => void)(...(m.a as unknown[]))
 }
