@@ -1,4 +1,4 @@
-import { resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { CoreError, type Logger } from '@core/contracts'
 import {
   createHttpServer,
@@ -182,6 +182,8 @@ export async function startHub(
     logger,
     watch: config.watch,
     containFaults: true,
+    // `process` plugins write only to <dataDir>/plugins/<name>, away from hub.db and node-id.
+    isolation: { dataDir: join(config.dataDir, 'plugins') },
     ...(config.lifecycleTimeoutMs === undefined
       ? {}
       : { lifecycleTimeoutMs: config.lifecycleTimeoutMs }),
