@@ -116,6 +116,15 @@ describe('process isolation: the ctx over IPC', SLOW, () => {
     expect((await kernel.plugins.get('procky')).denials).toBe(before + 7)
   })
 
+  it('refuses raw IPC messages forged by the plugin: unknown handles, polluting paths', async () => {
+    expect(await call(kernel, 'procky.forge')).toEqual({
+      unknownHandle: 'E_FORBIDDEN',
+      pollute: 'E_VALIDATION',
+    })
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+    expect(await call<string>(kernel, 'host.alive')).toBe('yes')
+  })
+
   it('keeps the synchronous ctx methods synchronous (a blocking read on a socketpair)', async () => {
     const subscriptions = kernel.bus.stats().subscriptions
     expect(await call(kernel, 'procky.sync')).toEqual({ off: 'function', has: true, listed: true })
