@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -225,6 +225,62 @@ describe('process isolation: faults end only the child', SLOW, () => {
     expect(second).not.toBe(first)
     // the old child is gone
     expect(() => process.kill(first, 0)).toThrow()
+  })
+})
+
+describe('process isolation: dependencies', SLOW, () => {
+  it('reads the packages its package.json depends on (linked from elsewhere, as pnpm does), and nothing beside them', async () => {
+    const root = await tempDir()
+    const store = join(root, 'store')
+    await mkdir(join(store, 'dep'), { recursive: true })
+    await writeFile(
+      join(store, 'dep', 'package.json'),
+      JSON.stringify({ name: 'dep', version: '1.0.0', type: 'module', exports: './index.js' }),
+    )
+    await writeFile(join(store, 'dep', 'index.js'), 'export const answer = 42\n')
+    await writeFile(join(store, 'secret.txt'), 'beside the dependency')
+    const dir = join(root, 'plugin')
+    await mkdir(join(dir, 'node_modules'), { recursive: true })
+    await symlink(join(store, 'dep'), join(dir, 'node_modules', 'dep'))
+    const corePlugin = {
+      name: 'deppy',
+      entry: './index.js',
+      coreApi: '^1.0.0',
+      isolation: 'process',
+    }
+    await writeFile(
+      join(dir, 'package.json'),
+      JSON.stringify({
+        name: 'deppy',
+        version: '1.0.0',
+        type: 'module',
+        dependencies: { dep: '1.0.0' },
+        corePlugin,
+      }),
+    )
+    await writeFile(
+      join(dir, 'index.js'),
+      `import { readFileSync } from 'node:fs'
+import { answer } from 'dep'
+export default {
+  setup(ctx) {
+    ctx.services.register('deppy.get', () => {
+      let beside
+      try { beside = readFileSync(${JSON.stringify(join(store, 'secret.txt'))}, 'utf8') } catch (e) { beside = e.code }
+      return { answer, beside }
+    }, { params: {} })
+  },
+}
+`,
+    )
+    const kernel = testKernel({
+      plugins: [dir],
+      lifecycleTimeoutMs: 30_000,
+      isolation: { dataDir: join(root, 'data') },
+    })
+    const report = await kernel.start()
+    expect(report.failed).toEqual([])
+    expect(await call(kernel, 'deppy.get')).toEqual({ answer: 42, beside: 'ERR_ACCESS_DENIED' })
   })
 })
 
