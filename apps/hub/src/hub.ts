@@ -1,4 +1,4 @@
-import { resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import type { Logger } from '@core/contracts'
 import {
   createHttpServer,
@@ -125,6 +125,8 @@ export async function startHub(
     watch: config.watch,
     containFaults: true,
     ...(config.policy === undefined ? {} : { policy: config.policy.document }),
+    // `process` plugins write only to <dataDir>/plugins/<name>, away from hub.db and node-id.
+    isolation: { dataDir: join(config.dataDir, 'plugins') },
     ...(config.lifecycleTimeoutMs === undefined
       ? {}
       : { lifecycleTimeoutMs: config.lifecycleTimeoutMs }),

@@ -61,10 +61,10 @@ const NOTES: Record<string, string> = {
   config:
     "The plugin's config (the hub config's `config.<name>`) is validated against it, with `default`s applied, and handed over frozen as `ctx.config`; a mismatch fails the plugin at `setup`.",
   isolation:
-    '`worker` runs the plugin in a `worker_threads` Worker (its `ctx` calls checked in the kernel, a heartbeat watchdog, a heap limit, restarts with backoff); it must be a package folder. `process` is refused (`E_PLUGIN_MANIFEST`) for now.',
-  resourceLimits: 'For `worker` plugins; ignored inline.',
+    "`worker` runs the plugin in a `worker_threads` Worker (its `ctx` calls checked in the kernel, a heartbeat watchdog, a heap limit, restarts with backoff); it must be a package folder. `process` runs it in a child process under Node's permission model (reads only its package and its dependencies, writes only `<dataDir>/plugins/<name>`, no child processes, workers or addons, no hub secrets in its environment); refused (`E_PLUGIN_MANIFEST`) on a Node without the permission model.",
+  resourceLimits: 'For `worker` and `process` plugins; ignored inline.',
   'resourceLimits.maxOldGenerationSizeMb':
-    'Capped by the kernel option `isolation.maxOldGenerationSizeMb` (default 256, also the limit when this is absent); a worker that outgrows it is terminated and its plugin failed.',
+    'Capped by the kernel option `isolation.maxOldGenerationSizeMb` (default 256, also the limit when this is absent); a worker or process that outgrows it is ended and its plugin failed.',
   storage: 'Plugin-data versioning.',
   'storage.version':
     "Before `setup`, the kernel runs the plugin's `migrations` (`{ 1: async (storage) => …, 2: … }`) from the recorded version up to this one, in one transaction.",

@@ -95,7 +95,7 @@ export type PluginIsolation = Static<typeof PluginIsolationSchema>
  * Limits of an isolated plugin's JavaScript heap, in MB, with Node's `resourceLimits` names
  * (`worker_threads`): `maxOldGenerationSizeMb` is the main heap. The hub caps it (kernel option
  * `isolation.maxOldGenerationSizeMb`); a plugin that outgrows it is terminated and failed.
- * Ignored for `inline` plugins.
+ * Ignored for `inline` plugins; a `process` plugin gets it as `--max-old-space-size`.
  * @see Node.js `worker_threads` `ResourceLimits`
  * @public
  */
@@ -122,8 +122,9 @@ export type PluginResourceLimits = Static<typeof PluginResourceLimitsSchema>
  * - `requires` / `optionalRequires`: plugin name → semver range;
  * - `permissions`: see {@link PluginPermissionsSchema};
  * - `config`: JSON Schema 2020-12 of the plugin's config (validated, defaults applied);
- * - `isolation`: `inline` (default, in the kernel's thread) or `worker` (a `worker_threads`
- *   Worker; `process` is refused for now);
+ * - `isolation`: `inline` (default, in the kernel's thread), `worker` (a `worker_threads`
+ *   Worker) or `process` (a child process under Node's permission model; refused with
+ *   `E_PLUGIN_MANIFEST` by a kernel on a Node without one);
  * - `resourceLimits`: heap limit of an isolated plugin, see {@link PluginResourceLimitsSchema};
  * - `storage.version`: the plugin-data version its `migrations` bring storage to;
  * - `persistState`: `true` to have the kernel persist the plugin's state namespace (its

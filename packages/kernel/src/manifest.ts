@@ -256,13 +256,6 @@ export function checkManifest(
       }
     }
   }
-  if (m.isolation === 'process') {
-    issues.push({
-      instancePath: '/corePlugin/isolation',
-      keyword: 'isolation',
-      message: `"process" isolation is not available in this kernel yet; use "worker" (a worker_threads Worker) or "inline"`,
-    })
-  }
   if (m.config !== undefined) {
     try {
       configSchemas.compile(m.config)

@@ -48,9 +48,12 @@ export interface CreateKernelOptions {
    */
   policy?: PolicyDocument
   /**
-   * Settings of the `worker` isolation level: heap cap, heartbeat, watchdog, restarts. A
-   * plugin whose manifest says `isolation: "worker"` runs in a `worker_threads` Worker; its
-   * `ctx` calls cross a MessagePort and are checked against its manifest here, in the kernel.
+   * Settings of the `worker` and `process` isolation levels: heap cap, heartbeat, watchdog,
+   * restarts, the data folders of process plugins. A plugin whose manifest says
+   * `isolation: "worker"` runs in a `worker_threads` Worker, one that says `"process"` in a
+   * child process under Node's permission model (refused with `E_PLUGIN_MANIFEST` on a Node
+   * without one); its `ctx` calls cross a MessagePort or the IPC channel and are checked
+   * against its manifest here, in the kernel.
    * @see {@link IsolationOptions}
    */
   isolation?: IsolationOptions

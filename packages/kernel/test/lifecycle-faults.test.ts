@@ -26,13 +26,6 @@ describe('bad plugins next to a healthy one', () => {
       'Entry file of plugin "missing-entry" is missing',
     ],
     [
-      'bad/process-isolation',
-      'process-isolation',
-      'discover',
-      'E_PLUGIN_MANIFEST',
-      '"process" isolation is not available',
-    ],
-    [
       'bad/nothing-usable',
       'nothing-usable',
       'load',

@@ -148,12 +148,9 @@ describe('readPluginPackage', () => {
     expect(error.message).toContain('"core-auth" is reserved')
   })
 
-  it('should refuse process isolation with a clear "not available yet"', async () => {
-    const error = await refusal(fixture('bad/process-isolation'))
-    expect(error.code).toBe('E_PLUGIN_MANIFEST')
-    expect(error.message).toContain(
-      '"process" isolation is not available in this kernel yet; use "worker"',
-    )
+  it('should accept process isolation (the kernel checks for a permission model when it loads)', async () => {
+    const pkg = await readPluginPackage(fixture('process-isolation'), schemas)
+    expect(pkg?.manifest.isolation).toBe('process')
   })
 
   it('should refuse a missing entry file, naming the resolved path', async () => {

@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { type CloudEvent, CoreError, type Logger, type Undo } from '@core/contracts'
 import { createFakeClock } from '@core/contracts/testing'
 import { createTopicMatcher } from '@core/event-bus'
@@ -82,8 +85,16 @@ export async function createMockHub(options: CreateMockHubOptions = {}): Promise
     plugins.push(made.plugin)
     names.push(made.name)
   }
+  // Isolated packages (given as folders): `process` plugins write under a folder of this hub's.
+  const dataDir =
+    plugins.some((p) => typeof p === 'string') && options.isolation?.dataDir === undefined
+      ? await mkdtemp(join(tmpdir(), 'core-mock-hub-'))
+      : undefined
   const kernel = createKernel({
     plugins,
+    ...(options.isolation === undefined && dataDir === undefined
+      ? {}
+      : { isolation: { ...options.isolation, ...(dataDir === undefined ? {} : { dataDir }) } }),
     config: options.config ?? {},
     required: options.required ?? names,
     clock,
@@ -253,6 +264,7 @@ export async function createMockHub(options: CreateMockHubOptions = {}): Promise
     stop: () => {
       stopped ??= (async () => {
         const result = await kernel.stop()
+        if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true })
         await hub.settle()
         offEvents()
         offCalls()

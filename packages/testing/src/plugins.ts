@@ -20,9 +20,10 @@ import type {
  *   implementation given in code (typically imported from the plugin's TypeScript source, so
  *   tests need no build).
  *
- * Isolation: a package folder whose manifest says `isolation: "worker"` runs in a worker, as
- * in the hub (its built entry is imported there; `hub.as(name)` is not available for it, and
- * its `ctx` timers run on real time, not the fake clock). `{ packageDir, isolation: "inline" }`
+ * Isolation: a package folder whose manifest says `isolation: "worker"` runs in a worker, and
+ * one that says `"process"` in a child process under Node's permission model, as in the hub
+ * (its built entry is imported there; `hub.as(name)` is not available for it, and its `ctx`
+ * timers run on real time, not the fake clock). `{ packageDir, isolation: "inline" }`
  * runs it inline instead; an implementation given in code (`plugin`) always runs inline.
  * @public
  */
@@ -42,7 +43,8 @@ export type MockPlugin =
       migrations?: PluginMigrations
       /**
        * Run it `inline` whatever its manifest says, or as its manifest says (`worker` runs it
-       * in a worker; needs no `plugin`, the entry is imported there).
+       * in a worker, `process` in a child process; needs no `plugin`, the entry is imported
+       * there).
        * @defaultValue the manifest's `isolation` when no `plugin` is given, else `inline`
        */
       isolation?: 'inline' | 'manifest'

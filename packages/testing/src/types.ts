@@ -5,6 +5,7 @@ import type {
   BootReport,
   CallOptions,
   HealthReport,
+  IsolationOptions,
   Kernel,
   LifecycleTimeouts,
   PluginContext,
@@ -55,6 +56,12 @@ export interface CreateMockHubOptions {
   lifecycleTimeoutMs?: number | LifecycleTimeouts
   /** Overall `stop()` deadline, ms of the (fake) clock. @defaultValue 30_000 */
   shutdownTimeoutMs?: number
+  /**
+   * Settings of the `worker` and `process` isolation levels (heap cap, heartbeat and watchdog
+   * on real time, restarts, the folder of `process` plugins' data folders).
+   * @defaultValue the kernel's, except `dataDir`: a fresh temporary folder that `stop()` removes
+   */
+  isolation?: IsolationOptions
   /** Start the kernel before resolving. @defaultValue true */
   start?: boolean
   /**

@@ -1,7 +1,8 @@
 /**
  * @core/kernel isolation levels (issue 13 §1): a validated service call into a `worker` plugin
- * against the same plugin `inline`, measured in this run (target ≥ 0.2× inline), and the boot
- * time of one plugin per level (a kernel started and stopped with just that plugin).
+ * and into a `process` plugin against the same plugin `inline`, measured in this run (target
+ * for worker ≥ 0.2× inline; none for process), and the boot time of one plugin per level (a
+ * kernel started and stopped with just that plugin).
  *
  * Run: `npx tsx tools/bench/src/run.ts isolation` (or `pnpm bench isolation`).
  */
@@ -44,10 +45,10 @@ async function writePlugin(root: string, name: string, isolation: string): Promi
   return dir
 }
 
-async function bootMs(dir: string, rounds: number): Promise<number[]> {
+async function bootMs(dir: string, rounds: number, dataDir: string): Promise<number[]> {
   const out: number[] = []
   for (let i = 0; i < rounds; i++) {
-    const kernel = createKernel({ logger: silentLogger, plugins: [dir] })
+    const kernel = createKernel({ logger: silentLogger, plugins: [dir], isolation: { dataDir } })
     const t0 = performance.now()
     const report = await kernel.start()
     out.push(performance.now() - t0)
@@ -62,7 +63,13 @@ export default async function isolationBench(): Promise<void> {
   try {
     const inline = await writePlugin(root, 'inl', 'inline')
     const worker = await writePlugin(root, 'wrk', 'worker')
-    const kernel = createKernel({ logger: silentLogger, plugins: [inline, worker] })
+    const proc = await writePlugin(root, 'prc', 'process')
+    const dataDir = join(root, 'data')
+    const kernel = createKernel({
+      logger: silentLogger,
+      plugins: [inline, worker, proc],
+      isolation: { dataDir },
+    })
     await kernel.start()
     let n = 0
     const f = await compare(
@@ -71,6 +78,8 @@ export default async function isolationBench(): Promise<void> {
           kernel.services.call('inl.add', { a: n++, b: 1 }),
         'kernel validated call, worker plugin': () =>
           kernel.services.call('wrk.add', { a: n++, b: 1 }),
+        'kernel validated call, process plugin': () =>
+          kernel.services.call('prc.add', { a: n++, b: 1 }),
       },
       { batch: 2_000, rounds: 7, warmup: 2 },
     )
@@ -81,14 +90,16 @@ export default async function isolationBench(): Promise<void> {
       {
         'kernel validated calls 64 in flight, inline plugin': burst('inl.add'),
         'kernel validated calls 64 in flight, worker plugin': burst('wrk.add'),
+        'kernel validated calls 64 in flight, process plugin': burst('prc.add'),
       },
       { batch: 50, rounds: 7, warmup: 2 },
     )
     for (const figure of Object.values(g)) figure.ops_per_s *= 64
-    const check = (await kernel.services.call('wrk.add', { a: 2, b: 3 })) as { sum: number }
+    for (const name of ['wrk.add', 'prc.add']) {
+      const check = (await kernel.services.call(name, { a: 2, b: 3 })) as { sum: number }
+      if (check.sum !== 5) throw new Error(`${name} answered wrongly: the benchmark is broken`)
+    }
     await kernel.stop()
-    if (check.sum !== 5)
-      throw new Error('the worker plugin answered wrongly: the benchmark is broken')
     for (const figure of [...Object.values(f), ...Object.values(g)]) emit(figure)
     ratio(
       'worker call / inline call, one at a time',
@@ -102,13 +113,32 @@ export default async function isolationBench(): Promise<void> {
       g['kernel validated calls 64 in flight, inline plugin'] as Figure,
       0.2,
     )
+    ratio(
+      'process call / inline call, one at a time',
+      f['kernel validated call, process plugin'] as Figure,
+      f['kernel validated call, inline plugin'] as Figure,
+    )
+    ratio(
+      'process call / inline call, 64 in flight',
+      g['kernel validated calls 64 in flight, process plugin'] as Figure,
+      g['kernel validated calls 64 in flight, inline plugin'] as Figure,
+    )
+    ratio(
+      'process call / worker call, 64 in flight',
+      g['kernel validated calls 64 in flight, process plugin'] as Figure,
+      g['kernel validated calls 64 in flight, worker plugin'] as Figure,
+    )
 
     const rounds = 7
-    const boots: Record<string, number[]> = { inline: [], worker: [] }
+    const dirs: Record<string, string> = { inline, worker, process: proc }
+    const boots: Record<string, number[]> = { inline: [], worker: [], process: [] }
+    const levels = Object.keys(dirs)
     for (let r = 0; r < rounds; r++) {
-      // alternate the levels so that drift hits both alike
-      for (const level of r % 2 === 0 ? ['inline', 'worker'] : ['worker', 'inline'])
-        boots[level]?.push(...(await bootMs(level === 'inline' ? inline : worker, 1)))
+      // rotate the order of the levels so that drift hits them alike
+      for (let i = 0; i < levels.length; i++) {
+        const level = levels[(r + i) % levels.length] as string
+        boots[level]?.push(...(await bootMs(dirs[level] as string, 1, dataDir)))
+      }
     }
     for (const [level, ms] of Object.entries(boots)) {
       const median = percentile(ms, 50)

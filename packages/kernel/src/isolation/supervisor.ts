@@ -1,20 +1,32 @@
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
 import { CoreError, type Logger, type PluginManifest } from '@core/contracts'
+import { permissionFlag } from './process-access.js'
+import { startProcessSession } from './process-host.js'
 import { startWorkerSession, type WorkerSession } from './worker-host.js'
 import { createWorkerPlugin } from './worker-plugin.js'
 
 /**
- * Hub-wide settings of the `worker` isolation level (`createKernel({ isolation })`).
+ * Hub-wide settings of the `worker` and `process` isolation levels (`createKernel({ isolation })`).
  * @public
  */
 export interface IsolationOptions {
   /**
-   * Cap of a worker plugin's old-generation heap, in MB (Node's
-   * `resourceLimits.maxOldGenerationSizeMb`); also the limit of a plugin whose manifest sets
-   * none. A manifest asking for more gets the cap (with a warning).
+   * Cap of an isolated plugin's old-generation heap, in MB (a worker's
+   * `resourceLimits.maxOldGenerationSizeMb`, a process's `--max-old-space-size`); also the
+   * limit of a plugin whose manifest sets none. A manifest asking for more gets the cap (with
+   * a warning).
    * @defaultValue 256
    */
   maxOldGenerationSizeMb?: number
-  /** How often the hub pings each worker, ms. @defaultValue 1_000 */
+  /**
+   * Folder holding the data folders of `process` plugins: each gets `<dataDir>/<plugin name>`
+   * (created), the only place it may write, given to it as `CORE_PLUGIN_DATA_DIR`. Absolute,
+   * or relative to the working directory.
+   * @defaultValue `<os.tmpdir()>/core-plugin-data`
+   */
+  dataDir?: string
+  /** How often the hub pings each worker or process, ms. @defaultValue 1_000 */
   heartbeatMs?: number
   /**
    * A worker that has not answered a ping for this long has a blocked event loop: it is
@@ -48,6 +60,8 @@ export interface IsolationDeps {
   failPlugin(name: string, error: CoreError, reason: string): void
   /** Starts a failed plugin again (a fresh load, setup and start). */
   restartPlugin(name: string): Promise<unknown>
+  /** Node's option names (to find its permission model). @defaultValue process.allowedNodeEnvironmentFlags */
+  nodeFlags?: ReadonlySet<string>
 }
 
 /** The kernel's handle on isolated plugins. @internal */
@@ -58,7 +72,7 @@ export interface Isolation {
   load(
     name: string,
     manifest: PluginManifest,
-    pkg: { entryPath: string } | undefined,
+    pkg: { entryPath: string; dir: string } | undefined,
   ): Promise<Record<string, unknown>>
   /** Cancels pending restarts and ends every worker. */
   close(): Promise<void>
@@ -77,8 +91,9 @@ const positive = (value: unknown, name: string): void => {
 }
 
 /**
- * The isolation supervisor: runs `worker` plugins in `worker_threads` Workers, watches them
- * with a heartbeat, and restarts those that fail while started with exponential backoff.
+ * The isolation supervisor: runs `worker` plugins in `worker_threads` Workers and `process`
+ * plugins in child processes under Node's permission model, watches them with a heartbeat,
+ * and restarts those that fail while started with exponential backoff.
  * @throws {@link @core/contracts!CoreError} `E_VALIDATION` for a malformed option.
  * @internal
  */
@@ -96,7 +111,8 @@ export function createIsolation(deps: IsolationDeps): Isolation {
   const initialDelayMs = o.restart?.initialDelayMs ?? 1_000
   const maxDelayMs = o.restart?.maxDelayMs ?? 30_000
   const resetAfterMs = o.restart?.resetAfterMs ?? 60_000
-  const sessions = new Map<string, WorkerSession>()
+  const dataRoot = resolve(o.dataDir ?? join(tmpdir(), 'core-plugin-data'))
+  const sessions = new Map<string, Pick<WorkerSession, 'terminate'>>()
   const restarts = new Map<string, { count: number; since: number; timer?: NodeJS.Timeout }>()
   let closed = false
 
@@ -142,14 +158,23 @@ export function createIsolation(deps: IsolationDeps): Isolation {
         )
       }
       const { entryPath } = pkg
-      if (manifest.isolation !== 'worker') {
+      const level = manifest.isolation
+      const flag = level === 'process' ? permissionFlag(deps.nodeFlags) : undefined
+      if (level === 'process' && flag === undefined) {
         throw new CoreError(
           'E_PLUGIN_MANIFEST',
-          `Plugin "${name}" asks for "${manifest.isolation}" isolation, which this kernel does not offer yet; use "worker" or "inline"`,
-          { details: { plugin: name, isolation: manifest.isolation } },
+          `Plugin "${name}" asks for "process" isolation, but this Node (${process.version}) has no permission model (--permission or --experimental-permission) to confine it; run the hub on Node 20 or later, or use "worker"`,
+          { details: { plugin: name, isolation: level, node: process.version } },
         )
       }
-      await sessions.get(name)?.terminate() // a worker left behind by a failed step
+      if (level !== 'worker' && level !== 'process') {
+        throw new CoreError(
+          'E_PLUGIN_MANIFEST',
+          `Plugin "${name}" asks for "${String(level)}" isolation, which this kernel does not offer; use "inline", "worker" or "process"`,
+          { details: { plugin: name, isolation: level } },
+        )
+      }
+      await sessions.get(name)?.terminate() // a worker or process left behind by a failed step
       const asked = manifest.resourceLimits?.maxOldGenerationSizeMb
       if (asked !== undefined && asked > capMb)
         deps.logger.warn(
@@ -157,21 +182,34 @@ export function createIsolation(deps: IsolationDeps): Isolation {
           `plugin "${name}" asks for a ${asked} MB heap; the hub caps it at ${capMb} MB`,
         )
       let inFlight = 0
-      const session = await startWorkerSession({
+      const common = {
         name,
         entryPath,
-        resourceLimits: { maxOldGenerationSizeMb: Math.min(asked ?? capMb, capMb) },
         heartbeatMs,
         watchdogMs,
         startupMs: Math.max(watchdogMs, deps.loadTimeoutMs),
         syncTimeoutMs: watchdogMs,
         logger: deps.logger,
-        onExit: (error) => {
+        onExit: (error: CoreError) => {
           if (sessions.get(name) === session) sessions.delete(name)
           // A step in flight fails through the kernel's own path (its call rejects).
           if (inFlight === 0) onCrash(name, error)
         },
-      })
+      }
+      const heapMb = Math.min(asked ?? capMb, capMb)
+      const session =
+        flag !== undefined
+          ? await startProcessSession({
+              ...common,
+              pluginDir: pkg.dir,
+              dataDir: join(dataRoot, name),
+              permissionFlag: flag,
+              maxOldGenerationSizeMb: heapMb,
+            })
+          : await startWorkerSession({
+              ...common,
+              resourceLimits: { maxOldGenerationSizeMb: heapMb },
+            })
       if (closed) {
         await session.terminate()
         throw new CoreError('E_UNAVAILABLE', 'The kernel is stopping')

@@ -3,6 +3,7 @@ import { MessageChannel, type ResourceLimits, Worker } from 'node:worker_threads
 import { CoreError, type CoreErrorCode, type Logger } from '@core/contracts'
 import { createCodec, type Encoded, type ErrorJson } from './codec.js'
 import { createPeer, type Peer } from './peer.js'
+import { pluginRuntime } from './plugin-runtime.js'
 import { type WorkerBoot, workerMain } from './worker-main.js'
 
 /**
@@ -13,7 +14,8 @@ const WORKER_SOURCE = `'use strict'
 const __name = (fn) => fn
 const createCodec = ${String(createCodec)}
 const createPeer = ${String(createPeer)}
-;(${String(workerMain)})(createCodec(), createPeer, require('node:worker_threads'), (url) => import(url))
+const pluginRuntime = ${String(pluginRuntime)}
+;(${String(workerMain)})(createCodec(), createPeer, pluginRuntime, require('node:worker_threads'), (url) => import(url))
 `
 
 /** Environment variable names a plugin worker does not get (the hub's secrets). */
@@ -70,7 +72,8 @@ export interface WorkerSession {
   readonly threadId: number
 }
 
-const fromJson = (json: ErrorJson): Error => {
+/** Rebuilds an error that crossed the boundary (a CoreError when it has a code). @internal */
+export const fromJson = (json: ErrorJson): Error => {
   if (typeof json?.code === 'string') return CoreError.fromJSON(json)
   const error = new Error(json?.message ?? 'unknown error')
   if (typeof json?.name === 'string') error.name = json.name
@@ -185,17 +188,9 @@ export function startWorkerSession(options: WorkerSessionOptions): Promise<Worke
         case 'pong':
           lastPong = Date.now()
           return
-        case 'log': {
-          const level = m.level as 'debug' | 'info' | 'warn' | 'error'
-          if (!['debug', 'info', 'warn', 'error'].includes(level) || !Array.isArray(m.a)) return
-          const bindings = m.b as Record<string, unknown>
-          const target =
-            typeof bindings === 'object' && bindings !== null && Object.keys(bindings).length > 0
-              ? logger.child({ ...bindings, plugin: name }) // cannot pose as another plugin
-              : logger
-          ;(target[level] as (...a: unknown[]) => void)(...(m.a as unknown[]))
+        case 'log':
+          logRecord(logger, name, m)
           return
-        }
         case 'ready': {
           if (ready) return
           ready = true
@@ -248,4 +243,20 @@ export function startWorkerSession(options: WorkerSessionOptions): Promise<Worke
       options.onExit(error)
     })
   })
+}
+
+/**
+ * Writes a `log` message from an isolated plugin to its logger (its bindings cannot pose as
+ * another plugin).
+ * @internal
+ */
+export function logRecord(logger: Logger, name: string, m: Record<string, unknown>): void {
+  const level = m.level as 'debug' | 'info' | 'warn' | 'error'
+  if (!['debug', 'info', 'warn', 'error'].includes(level) || !Array.isArray(m.a)) return
+  const bindings = m.b as Record<string, unknown>
+  const target =
+    typeof bindings === 'object' && bindings !== null && Object.keys(bindings).length > 0
+      ? logger.child({ ...bindings, plugin: name })
+      : logger
+  ;(target[level] as (...a: unknown[]) => void)(...(m.a as unknown[]))
 }

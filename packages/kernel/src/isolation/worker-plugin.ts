@@ -60,7 +60,7 @@ function released(ctx: PluginContext<unknown>): boolean {
  * @internal
  */
 export function createWorkerPlugin(
-  session: WorkerSession,
+  session: Omit<WorkerSession, 'threadId'>,
   track: { enter(): void; leave(): void },
 ): { default: PluginHooks<unknown>; migrations: PluginMigrations | undefined } {
   let ctx: PluginContext<unknown> | undefined
