@@ -30,14 +30,6 @@ const manifest = JSON.parse(
   await readFile(new URL('../plugins/zigbee2mqtt/package.json', import.meta.url), 'utf8'),
 ).corePlugin as InlinePlugin['manifest']
 
-async function until(check: () => Promise<boolean> | boolean, timeoutMs = 5_000): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
-
 describe.skipIf(!brokerUp && !IN_CI)(
   'zigbee2mqtt through the real MQTT bridge and Mosquitto',
   () => {
@@ -87,7 +79,11 @@ describe.skipIf(!brokerUp && !IN_CI)(
       }
       const get = async (key: string) =>
         (await kernel.state.get<ZigbeeDevice>('zigbee2mqtt', key))?.value
-      await until(async () => (await get('devices.bathroom.climate'))?.state.temperature === 21.34)
+      await expect
+        .poll(async () => (await get('devices.bathroom.climate'))?.state.temperature, {
+          timeout: 5_000,
+        })
+        .toBe(21.34)
       expect(await get('devices.living_room.ceiling')).toMatchObject({
         kind: 'light',
         availability: 'online',
@@ -107,7 +103,7 @@ describe.skipIf(!brokerUp && !IN_CI)(
         device: 'living_room/ceiling',
         brightness: 200,
       })
-      await until(() => sets.length === 1)
+      await expect.poll(() => sets.length, { timeout: 5_000 }).toBe(1)
       expect(sets[0]?.data).toMatchObject({
         topic: `${base}/living_room/ceiling/set`,
         payload: { state: 'ON', brightness: 200 },
@@ -127,15 +123,17 @@ describe.skipIf(!brokerUp && !IN_CI)(
           payload: m.payload,
         })
       }
-      await until(() => opened.length === 1)
+      await expect.poll(() => opened.length, { timeout: 5_000 }).toBe(1)
       expect(opened[0]?.data.changed.contact).toBe(false)
     })
 
     it('learns the devices again from the retained bridge/devices after a reload', async () => {
       await kernel.plugins.reload('zigbee2mqtt')
-      await until(
-        async () => (await kernel.state.list('zigbee2mqtt', { prefix: 'devices' })).length === 4,
-      )
+      await expect
+        .poll(async () => (await kernel.state.list('zigbee2mqtt', { prefix: 'devices' })).length, {
+          timeout: 5_000,
+        })
+        .toBe(4)
       const list = await kernel.services.call<ZigbeeDevice[]>('zigbee2mqtt.list', {})
       expect(list.map((d) => d.friendly_name)).toEqual([
         'bathroom/climate',

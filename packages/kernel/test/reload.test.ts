@@ -3,9 +3,9 @@ import { join } from 'node:path'
 import v8 from 'node:v8'
 import vm from 'node:vm'
 import { CoreError } from '@core/contracts'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { definePlugin, type InlinePlugin } from '../src/index.js'
-import { recordTransitions, tempDir, testKernel, until, writePlugin } from './helpers.js'
+import { recordTransitions, tempDir, testKernel, writePlugin } from './helpers.js'
 
 const versioned = (answer: string): string => `
 const instance = Math.random()
@@ -87,7 +87,7 @@ describe('reload', () => {
     await kernel.start()
     const seen = recordTransitions(kernel)
     await kernel.plugins.reload('a')
-    await until(() => seen.includes('c:started'))
+    await expect.poll(() => seen.includes('c:started'), { timeout: 5_000 }).toBe(true)
     expect(seen).toEqual([
       'c:stopped',
       'b:stopped',
@@ -133,7 +133,7 @@ describe('reload', () => {
     for (let i = 0; i < 50; i++) await kernel.plugins.reload('churn')
     reloading = false
     await publisher
-    await until(() => received === sent)
+    await expect.poll(() => received, { timeout: 5_000 }).toBe(sent)
     expect(sent).toBeGreaterThan(0)
     expect(received).toBe(sent)
   })
@@ -260,10 +260,13 @@ describe('reload', () => {
     const kernel = testKernel({ plugins: [dir], watch: { debounceMs: 30 } })
     await kernel.start()
     await writeFile(join(dir, 'index.js'), versioned('after'))
-    await until(
-      async () =>
-        (await kernel.plugins.get('watched')).reloads === 1 &&
-        (await kernel.plugins.get('watched')).state === 'started',
+    await vi.waitFor(
+      async () => {
+        const info = await kernel.plugins.get('watched')
+        expect(info.reloads).toBe(1)
+        expect(info.state).toBe('started')
+      },
+      { timeout: 5_000 },
     )
     expect(await kernel.services.call('watched.answer', {})).toMatchObject({ answer: 'after' })
   })
