@@ -1,11 +1,10 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import v8 from 'node:v8'
-import vm from 'node:vm'
 import { CoreError } from '@core/contracts'
 import { describe, expect, it, vi } from 'vitest'
 import { definePlugin, type InlinePlugin } from '../src/index.js'
 import { recordTransitions, tempDir, testKernel, writePlugin } from './helpers.js'
+import { heapGrowthOverReloads, reloadBaseline } from './reload-helpers.js'
 
 const versioned = (answer: string): string => `
 const instance = Math.random()
@@ -31,13 +30,6 @@ export default {
   },
 }
 `
-
-function gc(): () => void {
-  const exposed = (globalThis as { gc?: () => void }).gc
-  if (exposed) return exposed
-  v8.setFlagsFromString('--expose-gc')
-  return vm.runInNewContext('gc') as () => void
-}
 
 describe('reload', () => {
   it('should re-import the entry as a fresh module instance and pick up changed code', async () => {
@@ -143,19 +135,8 @@ describe('reload', () => {
     const dir = await writePlugin(root, 'busy', { code: busy })
     const kernel = testKernel({ plugins: [dir] })
     await kernel.start()
-    const collect = gc()
-    const baseline = {
-      resources: kernel.stats().resources,
-      subscriptions: kernel.bus.stats().subscriptions,
-      services: kernel.services.list().length,
-    }
-    // Warm up (first compilations, caches), then measure.
-    for (let i = 0; i < 50; i++) await kernel.plugins.reload('busy')
-    collect()
-    const heapBefore = process.memoryUsage().heapUsed
-    for (let i = 0; i < 1_000; i++) await kernel.plugins.reload('busy')
-    collect()
-    const growth = process.memoryUsage().heapUsed - heapBefore
+    const baseline = reloadBaseline(kernel)
+    const growth = await heapGrowthOverReloads(kernel, 'busy', { warmup: 50, times: 1_000 })
     expect(kernel.stats().resources).toEqual(baseline.resources)
     expect(kernel.stats().resources).toEqual({
       subscriptions: 2,
@@ -194,15 +175,12 @@ describe('reload', () => {
       plugins: [{ manifest: { name: 'tiny', coreApi: '^1.0.0' }, plugin }],
     })
     await kernel.start()
-    const collect = gc()
-    for (let i = 0; i < 50; i++) await kernel.plugins.reload('tiny')
-    await new Promise((r) => setTimeout(r, 0))
-    collect()
-    const before = process.memoryUsage().heapUsed
-    for (let i = 0; i < 1_000; i++) await kernel.plugins.reload('tiny')
-    await new Promise((r) => setTimeout(r, 0))
-    collect()
-    expect(process.memoryUsage().heapUsed - before).toBeLessThan(8 * 1024 * 1024)
+    const growth = await heapGrowthOverReloads(kernel, 'tiny', {
+      warmup: 50,
+      times: 1_000,
+      settleMs: 0,
+    })
+    expect(growth).toBeLessThan(8 * 1024 * 1024)
     expect(kernel.stats().resources).toEqual({
       subscriptions: 1,
       services: 1,
