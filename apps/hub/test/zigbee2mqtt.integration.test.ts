@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
-import { connect as tcpConnect } from 'node:net'
 import { type CloudEvent, type MqttMessageData, silentLogger, topicToWords } from '@core/contracts'
+import { IN_CI, probeTcp } from '@core/contracts/testing'
 import { createKernel, type InlinePlugin, type Kernel } from '@core/kernel'
 import { createMqttBridge, type MqttBridge } from '@core/mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -11,18 +11,7 @@ import zigbee2mqtt, {
 } from '../plugins/zigbee2mqtt/src/index.js'
 
 const BROKER_URL = process.env.CORE_MQTT_URL ?? 'mqtt://127.0.0.1:1883'
-const IN_CI = process.env.CI === 'true' || process.env.CI === '1'
-const brokerUp = await new Promise<boolean>((resolve) => {
-  const u = new URL(BROKER_URL)
-  const socket = tcpConnect({ host: u.hostname, port: Number(u.port || 1883) })
-  const done = (ok: boolean): void => {
-    socket.destroy()
-    resolve(ok)
-  }
-  socket.setTimeout(1_000, () => done(false))
-  socket.once('connect', () => done(true))
-  socket.once('error', () => done(false))
-})
+const brokerUp = (await probeTcp(BROKER_URL, 1_000)) === undefined
 if (!brokerUp && !IN_CI) {
   console.warn(
     `Mosquitto is not reachable at ${BROKER_URL}: skipping the zigbee2mqtt broker test; start it with: mosquitto -d -c /etc/mosquitto/mosquitto.conf`,
@@ -40,14 +29,6 @@ const recording = JSON.parse(
 const manifest = JSON.parse(
   await readFile(new URL('../plugins/zigbee2mqtt/package.json', import.meta.url), 'utf8'),
 ).corePlugin as InlinePlugin['manifest']
-
-async function until(check: () => Promise<boolean> | boolean, timeoutMs = 5_000): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
 
 describe.skipIf(!brokerUp && !IN_CI)(
   'zigbee2mqtt through the real MQTT bridge and Mosquitto',
@@ -98,7 +79,11 @@ describe.skipIf(!brokerUp && !IN_CI)(
       }
       const get = async (key: string) =>
         (await kernel.state.get<ZigbeeDevice>('zigbee2mqtt', key))?.value
-      await until(async () => (await get('devices.bathroom.climate'))?.state.temperature === 21.34)
+      await expect
+        .poll(async () => (await get('devices.bathroom.climate'))?.state.temperature, {
+          timeout: 5_000,
+        })
+        .toBe(21.34)
       expect(await get('devices.living_room.ceiling')).toMatchObject({
         kind: 'light',
         availability: 'online',
@@ -118,7 +103,7 @@ describe.skipIf(!brokerUp && !IN_CI)(
         device: 'living_room/ceiling',
         brightness: 200,
       })
-      await until(() => sets.length === 1)
+      await expect.poll(() => sets.length, { timeout: 5_000 }).toBe(1)
       expect(sets[0]?.data).toMatchObject({
         topic: `${base}/living_room/ceiling/set`,
         payload: { state: 'ON', brightness: 200 },
@@ -138,15 +123,17 @@ describe.skipIf(!brokerUp && !IN_CI)(
           payload: m.payload,
         })
       }
-      await until(() => opened.length === 1)
+      await expect.poll(() => opened.length, { timeout: 5_000 }).toBe(1)
       expect(opened[0]?.data.changed.contact).toBe(false)
     })
 
     it('learns the devices again from the retained bridge/devices after a reload', async () => {
       await kernel.plugins.reload('zigbee2mqtt')
-      await until(
-        async () => (await kernel.state.list('zigbee2mqtt', { prefix: 'devices' })).length === 4,
-      )
+      await expect
+        .poll(async () => (await kernel.state.list('zigbee2mqtt', { prefix: 'devices' })).length, {
+          timeout: 5_000,
+        })
+        .toBe(4)
       const list = await kernel.services.call<ZigbeeDevice[]>('zigbee2mqtt.list', {})
       expect(list.map((d) => d.friendly_name)).toEqual([
         'bathroom/climate',

@@ -5,22 +5,7 @@
  *
  * Run from the repository root: `npx tsx packages/contracts/scripts/emit-manifest-schema.ts`
  */
-import { execFileSync } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import { PluginManifestSchema } from '../src/manifest.js'
+import { emitSchema } from './emit-schema.js'
 
-const target = fileURLToPath(new URL('../schemas/plugin-manifest.schema.json', import.meta.url))
-const document = {
-  $schema: 'https://json-schema.org/draft/2020-12/schema',
-  ...PluginManifestSchema,
-}
-writeFileSync(target, `${JSON.stringify(document, null, 2)}\n`)
-// Leave it as the repository's formatter (Biome) would, so that `pnpm lint` stays green.
-const biome = fileURLToPath(new URL('../../../node_modules/.bin/biome', import.meta.url))
-try {
-  execFileSync(biome, ['format', '--write', target], { stdio: 'ignore' })
-} catch {
-  process.stderr.write('biome not found: the schema file is written unformatted\n')
-}
-process.stdout.write(`wrote ${target}\n`)
+emitSchema('plugin-manifest.schema.json', PluginManifestSchema)

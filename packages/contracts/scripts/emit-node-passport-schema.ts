@@ -5,22 +5,7 @@
  *
  * Run from the repository root: `npx tsx packages/contracts/scripts/emit-node-passport-schema.ts`
  */
-import { execFileSync } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import { NodePassportSchema } from '../src/node-passport.js'
+import { emitSchema } from './emit-schema.js'
 
-const target = fileURLToPath(new URL('../schemas/node-passport.schema.json', import.meta.url))
-const document = {
-  $schema: 'https://json-schema.org/draft/2020-12/schema',
-  ...NodePassportSchema,
-}
-writeFileSync(target, `${JSON.stringify(document, null, 2)}\n`)
-// Leave it as the repository's formatter (Biome) would, so that `pnpm lint` stays green.
-const biome = fileURLToPath(new URL('../../../node_modules/.bin/biome', import.meta.url))
-try {
-  execFileSync(biome, ['format', '--write', target], { stdio: 'ignore' })
-} catch {
-  process.stderr.write('biome not found: the schema file is written unformatted\n')
-}
-process.stdout.write(`wrote ${target}\n`)
+emitSchema('node-passport.schema.json', NodePassportSchema)

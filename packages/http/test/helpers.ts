@@ -7,7 +7,7 @@ import {
   type PluginContext,
 } from '@core/kernel'
 import Type from 'typebox'
-import { afterEach } from 'vitest'
+import { afterEach, vi } from 'vitest'
 import { type CreateHttpServerOptions, createHttpServer, type HttpServer } from '../src/index.js'
 
 export const ADMIN_TOKEN = '5d0c2b9e8f41a7c36e9b02d4f1a85c7e3b6d90f2a4c81e57d3b09f6a2e4c817b'
@@ -134,16 +134,20 @@ export function onCleanup(cleanup: () => Promise<unknown>): void {
   cleanups.push(cleanup)
 }
 
-/** Waits until `condition()` holds (polling every 5 ms, at most `timeoutMs`). */
-export async function until(
+/**
+ * Waits until `condition()` holds: `vi.waitFor` polling every 5 ms, at most `timeoutMs` (for the
+ * SSE tests, whose streams are checked by many such waits).
+ */
+export function until(
   condition: () => boolean | Promise<boolean>,
   timeoutMs = 3_000,
 ): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > end) throw new Error('condition not met in time')
-    await new Promise((r) => setTimeout(r, 5))
-  }
+  return vi.waitFor(
+    async () => {
+      if (!(await condition())) throw new Error('condition not met in time')
+    },
+    { timeout: timeoutMs, interval: 5 },
+  )
 }
 
 export interface Frame {

@@ -2,7 +2,7 @@ import { validate } from '@readme/openapi-parser'
 import type { OpenAPIV3_1 } from 'openapi-types'
 import Type from 'typebox'
 import { describe, expect, it } from 'vitest'
-import { lightsPlugin, startHub, until } from './helpers.js'
+import { lightsPlugin, startHub } from './helpers.js'
 import { problem } from './http-server-helpers.js'
 
 describe('state over HTTP', () => {
@@ -108,7 +108,7 @@ describe('events publish over HTTP', () => {
     expect(res.status).toBe(202)
     const report = (await res.json()) as { id: string; matched: number }
     expect(report.matched).toBe(1)
-    await until(() => seen.length === 1)
+    await expect.poll(() => seen.length, { timeout: 3_000 }).toBe(1)
     expect(seen[0]).toMatchObject({
       id: report.id,
       type: 'lights.kitchen.changed',

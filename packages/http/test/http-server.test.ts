@@ -1,7 +1,7 @@
 import { CORE_ERROR_CODES, silentLogger } from '@core/contracts'
 import { describe, expect, it } from 'vitest'
 import { createHttpServer, HIDDEN_CODES, STATUS_BY_CODE } from '../src/index.js'
-import { ADMIN_TOKEN, onCleanup, startHub, until, waits } from './helpers.js'
+import { ADMIN_TOKEN, onCleanup, startHub, waits } from './helpers.js'
 import { PROBLEM, problem } from './http-server-helpers.js'
 
 describe('service calls over HTTP', () => {
@@ -113,11 +113,11 @@ describe('service calls over HTTP', () => {
       headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
       signal: controller.signal,
     }).catch((e: unknown) => e)
-    await until(() => waits.started >= before + 1)
+    await expect.poll(() => waits.started, { timeout: 3_000 }).toBeGreaterThanOrEqual(before + 1)
     const reasons = waits.reasons.length
     controller.abort()
     await res
-    await until(() => waits.reasons.length > reasons)
+    await expect.poll(() => waits.reasons.length, { timeout: 3_000 }).toBeGreaterThan(reasons)
     expect(waits.reasons.at(-1)).toBe('E_CANCELLED')
   })
 

@@ -2,7 +2,7 @@ import { type Clock, type CloudEvent, CoreError, type Logger } from '@core/contr
 import { createFakeClock } from '@core/contracts/testing'
 import { describe, expect, it } from 'vitest'
 import type { InlinePlugin, PluginContext } from '../src/index.js'
-import { testKernel, until } from './helpers.js'
+import { testKernel } from './helpers.js'
 
 /** Boots a kernel with one inline plugin `me` (given permissions) and `other`, and returns me's ctx. */
 async function contextOf(
@@ -84,7 +84,7 @@ describe('ctx.events', () => {
     ctx.events.subscribe('state.me.#', (e) => void got.push(e.type))
     await kernel.bus.publish('other.lamp.changed', {})
     await ctx.state.set('me', 'mood', 'fine')
-    await until(() => got.length === 2)
+    await expect.poll(() => got.length, { timeout: 5_000 }).toBe(2)
     expect(got.sort()).toEqual(['other.lamp.changed', 'state.me.mood'])
   })
 
@@ -135,7 +135,7 @@ describe('ctx.state', () => {
     ctx.state.watch('other', 'lamps.*', (change) => void got.push(change.key))
     await forbidden(() => ctx.state.watch('other', '#', () => {}))
     await kernel.state.set('other', 'lamps.kitchen', true)
-    await until(() => got.length === 1)
+    await expect.poll(() => got.length, { timeout: 5_000 }).toBe(1)
     expect(got).toEqual(['lamps.kitchen'])
   })
 

@@ -74,15 +74,3 @@ export function recordTransitions(kernel: Kernel): string[] {
   })
   return seen
 }
-
-/** Waits until `condition()` holds (polling every 5 ms, at most `timeoutMs`). */
-export async function until(
-  condition: () => boolean | Promise<boolean>,
-  timeoutMs = 5_000,
-): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > end) throw new Error('condition not met in time')
-    await new Promise((r) => setTimeout(r, 5))
-  }
-}

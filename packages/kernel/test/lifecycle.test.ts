@@ -1,7 +1,7 @@
 import { CoreError } from '@core/contracts'
 import { describe, expect, it } from 'vitest'
 import { definePlugin, type PluginContext } from '../src/index.js'
-import { fixture, recordTransitions, testKernel, until } from './helpers.js'
+import { fixture, recordTransitions, testKernel } from './helpers.js'
 import { inline, rejection } from './lifecycle-helpers.js'
 
 describe('lifecycle', () => {
@@ -9,7 +9,7 @@ describe('lifecycle', () => {
     const kernel = testKernel({ pluginDirs: [fixture('plugins')] })
     const seen = recordTransitions(kernel)
     await kernel.start()
-    await until(() => seen.includes('gamma:started'))
+    await expect.poll(() => seen.includes('gamma:started'), { timeout: 5_000 }).toBe(true)
     expect(seen.filter((s) => s.startsWith('alpha:'))).toEqual([
       'alpha:discovered',
       'alpha:loaded',
@@ -18,7 +18,7 @@ describe('lifecycle', () => {
     ])
     expect((await kernel.plugins.get('alpha')).state).toBe('started')
     await kernel.stop()
-    await until(() => seen.includes('alpha:unloaded'))
+    await expect.poll(() => seen.includes('alpha:unloaded'), { timeout: 5_000 }).toBe(true)
     expect(seen.slice(-6)).toEqual([
       'gamma:stopped',
       'gamma:unloaded',

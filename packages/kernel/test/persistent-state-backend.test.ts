@@ -11,7 +11,7 @@ import { createMemoryAdapter, createStorage } from '@core/storage'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { createPersistentStateBackend, definePlugin, persistedStateKey } from '../src/index.js'
-import { testKernel, until } from './helpers.js'
+import { testKernel } from './helpers.js'
 import { CORE, flakyAdapter } from './persistent-state-helpers.js'
 
 describe('createPersistentStateBackend', () => {
@@ -114,9 +114,11 @@ describe('createPersistentStateBackend', () => {
     const direct = backend.set('other', 'x', 1, { now: 0 })
     expect(direct).not.toBeInstanceOf(Promise)
     clock.tick(100)
-    await until(() => seen.length === 1)
+    await expect.poll(() => seen.length, { timeout: 5_000 }).toBe(1)
     expect(seen[0]).toMatchObject({ key: 'hall', reason: 'expired', revision: 5, previous: 'on' })
-    await until(async () => !(await storage.has(CORE, 'state.presence.hall')))
+    await expect
+      .poll(() => storage.has(CORE, 'state.presence.hall'), { timeout: 5_000 })
+      .toBe(false)
     backend.close()
     await state.close()
   })

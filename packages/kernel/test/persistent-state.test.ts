@@ -3,7 +3,7 @@ import { createFakeClock } from '@core/contracts/testing'
 import { createMemoryAdapter, createStorage, type StorageAdapter } from '@core/storage'
 import { describe, expect, it } from 'vitest'
 import { createPersistentStateBackend, definePlugin, persistedStateKey } from '../src/index.js'
-import { testKernel, until } from './helpers.js'
+import { testKernel } from './helpers.js'
 import { CORE, changesOf, flakyAdapter, tick } from './persistent-state-helpers.js'
 
 describe('persistState: state that survives a restart', () => {
@@ -148,7 +148,7 @@ describe('persistState: state that survives a restart', () => {
     expect(b.revision).toBe(5)
     const a2 = await second.state.set('scenes', 'a', 2, { ifRevision: a.revision })
     expect(a2.revision).toBe(6)
-    await until(() => changes.length === 2)
+    await expect.poll(() => changes.length, { timeout: 5_000 }).toBe(2)
     expect(changes.map((c) => c.revision)).toEqual([5, 6])
   })
 
@@ -175,10 +175,12 @@ describe('persistState: state that survives a restart', () => {
 
     clock.tick(3_000)
     expect(await second.state.has('presence', 'kitchen')).toBe(false)
-    await until(() => changes.length === 1)
+    await expect.poll(() => changes.length, { timeout: 5_000 }).toBe(1)
     expect(changes[0]).toMatchObject({ key: 'kitchen', reason: 'expired', previous: true })
     expect(changes[0]?.revision).toBeGreaterThan(kitchen.revision)
-    await until(async () => !(await storage.has(CORE, 'state.presence.kitchen')))
+    await expect
+      .poll(() => storage.has(CORE, 'state.presence.kitchen'), { timeout: 5_000 })
+      .toBe(false)
   })
 
   it('should not expire a restored key that was written again before its old deadline', async () => {

@@ -1,11 +1,10 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import v8 from 'node:v8'
-import vm from 'node:vm'
 import { CoreError } from '@core/contracts'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { definePlugin, type InlinePlugin } from '../src/index.js'
-import { recordTransitions, tempDir, testKernel, until, writePlugin } from './helpers.js'
+import { recordTransitions, tempDir, testKernel, writePlugin } from './helpers.js'
+import { heapGrowthOverReloads, reloadBaseline } from './reload-helpers.js'
 
 const versioned = (answer: string): string => `
 const instance = Math.random()
@@ -31,13 +30,6 @@ export default {
   },
 }
 `
-
-function gc(): () => void {
-  const exposed = (globalThis as { gc?: () => void }).gc
-  if (exposed) return exposed
-  v8.setFlagsFromString('--expose-gc')
-  return vm.runInNewContext('gc') as () => void
-}
 
 describe('reload', () => {
   it('should re-import the entry as a fresh module instance and pick up changed code', async () => {
@@ -87,7 +79,7 @@ describe('reload', () => {
     await kernel.start()
     const seen = recordTransitions(kernel)
     await kernel.plugins.reload('a')
-    await until(() => seen.includes('c:started'))
+    await expect.poll(() => seen.includes('c:started'), { timeout: 5_000 }).toBe(true)
     expect(seen).toEqual([
       'c:stopped',
       'b:stopped',
@@ -133,7 +125,7 @@ describe('reload', () => {
     for (let i = 0; i < 50; i++) await kernel.plugins.reload('churn')
     reloading = false
     await publisher
-    await until(() => received === sent)
+    await expect.poll(() => received, { timeout: 5_000 }).toBe(sent)
     expect(sent).toBeGreaterThan(0)
     expect(received).toBe(sent)
   })
@@ -143,19 +135,8 @@ describe('reload', () => {
     const dir = await writePlugin(root, 'busy', { code: busy })
     const kernel = testKernel({ plugins: [dir] })
     await kernel.start()
-    const collect = gc()
-    const baseline = {
-      resources: kernel.stats().resources,
-      subscriptions: kernel.bus.stats().subscriptions,
-      services: kernel.services.list().length,
-    }
-    // Warm up (first compilations, caches), then measure.
-    for (let i = 0; i < 50; i++) await kernel.plugins.reload('busy')
-    collect()
-    const heapBefore = process.memoryUsage().heapUsed
-    for (let i = 0; i < 1_000; i++) await kernel.plugins.reload('busy')
-    collect()
-    const growth = process.memoryUsage().heapUsed - heapBefore
+    const baseline = reloadBaseline(kernel)
+    const growth = await heapGrowthOverReloads(kernel, 'busy', { warmup: 50, times: 1_000 })
     expect(kernel.stats().resources).toEqual(baseline.resources)
     expect(kernel.stats().resources).toEqual({
       subscriptions: 2,
@@ -194,15 +175,12 @@ describe('reload', () => {
       plugins: [{ manifest: { name: 'tiny', coreApi: '^1.0.0' }, plugin }],
     })
     await kernel.start()
-    const collect = gc()
-    for (let i = 0; i < 50; i++) await kernel.plugins.reload('tiny')
-    await new Promise((r) => setTimeout(r, 0))
-    collect()
-    const before = process.memoryUsage().heapUsed
-    for (let i = 0; i < 1_000; i++) await kernel.plugins.reload('tiny')
-    await new Promise((r) => setTimeout(r, 0))
-    collect()
-    expect(process.memoryUsage().heapUsed - before).toBeLessThan(8 * 1024 * 1024)
+    const growth = await heapGrowthOverReloads(kernel, 'tiny', {
+      warmup: 50,
+      times: 1_000,
+      settleMs: 0,
+    })
+    expect(growth).toBeLessThan(8 * 1024 * 1024)
     expect(kernel.stats().resources).toEqual({
       subscriptions: 1,
       services: 1,
@@ -260,10 +238,13 @@ describe('reload', () => {
     const kernel = testKernel({ plugins: [dir], watch: { debounceMs: 30 } })
     await kernel.start()
     await writeFile(join(dir, 'index.js'), versioned('after'))
-    await until(
-      async () =>
-        (await kernel.plugins.get('watched')).reloads === 1 &&
-        (await kernel.plugins.get('watched')).state === 'started',
+    await vi.waitFor(
+      async () => {
+        const info = await kernel.plugins.get('watched')
+        expect(info.reloads).toBe(1)
+        expect(info.state).toBe('started')
+      },
+      { timeout: 5_000 },
     )
     expect(await kernel.services.call('watched.answer', {})).toMatchObject({ answer: 'after' })
   })

@@ -1,51 +1,25 @@
-/**
- * MindBus benchmark (issue 11 §4), one run against the same RabbitMQ with the same payload:
- *
- * - remote call through two MindBus nodes (`services.call` → `cmd.bench.<node>` → the serving
- *   node's `services.serve` → direct reply-to), on command queues declared with
- *   `x-max-priority` 255 (the spec's), 10 and none;
- * - raw amqplib direct reply-to RPC (persistent messages, a durable queue without priority,
- *   one consumer channel with prefetch 64, no publisher confirms), the issue's baseline;
- * - raw amqplib doing what the spec asks of MindBus (publisher confirms, topic exchange,
- *   `expiration`, 16 consumer channels of prefetch 1): the broker's share of the gap;
- * - Moleculer 0.14 with its AMQP transporter tuned as MEASURED.md says (TCP_NODELAY, prefetch
- *   100), one broker calling an action of the other;
- * - the two library candidates doing the raw RPC: `rabbitmq-client` (its RPCClient and
- *   Consumer) and `amqplib` + `amqp-connection-manager` (ChannelWrappers);
- * - the consumer-channel count (prefetch 1 each): 1, 16 (default) and 64 channels;
- * - commands sent transient (`persistentCommands: false`) against persistent (the spec's);
- * - event fan-out: one node exporting, two importing (events/s until both hold every event);
- * - the cost of the `cloudevents` SDK (construct + validate + serialise an envelope) against
- *   a plain object read by the package's `readEnvelope`, per message, next to a round trip;
- * - CPU per call at concurrency 64: this process (both nodes) and the broker (`beam.smp`, read
- *   from /proc when it runs on this machine), in µs: robust where wall-clock figures drift.
- *
- * Concurrency 1 (batches alternated round by round) and 64 (waves of 64 calls), plus p50/p99
- * of single calls at c1 and inside c64 waves. TCP_NODELAY on every connection. `CORE_AMQP_URL`
- * picks the broker; skips with a JSON line when it is down. Targets: MindBus ≥ 0.8× raw
- * amqplib at both concurrencies, ≥ 1× tuned Moleculer, p99 ≤ 12 ms at c64.
- */
-import { randomBytes } from 'node:crypto'
 import { readdirSync, readFileSync } from 'node:fs'
 import { connect as tcpConnect } from 'node:net'
 import { silentLogger } from '@core/contracts'
 import { createEventBus } from '@core/event-bus'
 import { createMindBus, type MindBus, type NodeDirectory } from '@core/mindbus'
 import { createServiceRegistry, type ServiceRegistry } from '@core/service-registry'
-import amqpcm from 'amqp-connection-manager'
-import amqplib from 'amqplib'
 import { CloudEvent } from 'cloudevents'
-import { ServiceBroker } from 'moleculer'
 import { Connection as RabbitConnection } from 'rabbitmq-client'
 // The package's own envelope check (internal; measured here as the SDK's alternative).
 import { readEnvelope } from '../../../packages/mindbus/src/envelope.js'
 import { compare, emit, type Figure, percentile, ratio } from './measure.js'
-
-const URL_ = process.env.CORE_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672'
-const PAYLOAD = { x: 1, y: 2, text: 'x'.repeat(100) }
-const run = randomBytes(3).toString('hex')
-
-type Call = () => Promise<unknown>
+import {
+  amqpConnectionManager,
+  type Call,
+  moleculerAmqp,
+  PAYLOAD,
+  rabbitmqClient,
+  rawAmqplib,
+  rawAmqplibSpec,
+  run,
+  URL_,
+} from './mindbus-sides.js'
 
 function reachable(url: string): Promise<boolean> {
   const u = new URL(url)
@@ -135,240 +109,6 @@ async function dropTopology(
   await conn.exchangeDelete({ exchange: t.exchange }).catch(() => undefined)
   await conn.exchangeDelete({ exchange: t.deadLetterExchange }).catch(() => undefined)
   await conn.close()
-}
-
-/** Raw amqplib: a durable queue, persistent requests, direct reply-to, prefetch 64. */
-async function rawAmqplib(): Promise<{ call: Call; close: () => Promise<void> }> {
-  const queue = `b${run}.raw`
-  const conn = await amqplib.connect(URL_, { noDelay: true })
-  const sch = await conn.createChannel()
-  await sch.assertQueue(queue, { durable: true })
-  await sch.prefetch(64)
-  await sch.consume(queue, (msg) => {
-    if (msg === null) return
-    const body = JSON.parse(msg.content.toString()) as unknown
-    sch.sendToQueue(
-      msg.properties.replyTo as string,
-      Buffer.from(JSON.stringify({ ok: true, result: body })),
-      {
-        correlationId: msg.properties.correlationId as string,
-      },
-    )
-    sch.ack(msg)
-  })
-  const cch = await conn.createChannel()
-  const pending = new Map<string, (v: unknown) => void>()
-  await cch.consume(
-    'amq.rabbitmq.reply-to',
-    (msg) => {
-      if (msg === null) return
-      const id = msg.properties.correlationId as string
-      pending.get(id)?.(JSON.parse(msg.content.toString()))
-      pending.delete(id)
-    },
-    { noAck: true },
-  )
-  let n = 0
-  return {
-    call: () =>
-      new Promise((resolve) => {
-        const id = String(++n)
-        pending.set(id, resolve)
-        cch.sendToQueue(queue, Buffer.from(JSON.stringify(PAYLOAD)), {
-          correlationId: id,
-          replyTo: 'amq.rabbitmq.reply-to',
-          persistent: true,
-          contentType: 'application/json',
-        })
-      }),
-    close: async () => {
-      await sch.deleteQueue(queue)
-      await conn.close()
-    },
-  }
-}
-
-/** amqplib + amqp-connection-manager: the same RPC through ChannelWrappers (reconnecting). */
-async function amqpConnectionManager(): Promise<{ call: Call; close: () => Promise<void> }> {
-  const queue = `b${run}.acm`
-  const conn = amqpcm.connect([URL_], { connectionOptions: { noDelay: true } })
-  const server = conn.createChannel({
-    json: false,
-    setup: async (ch: amqplib.ConfirmChannel) => {
-      await ch.assertQueue(queue, { durable: true })
-      await ch.prefetch(64)
-      await ch.consume(queue, (msg) => {
-        if (msg === null) return
-        const body = JSON.parse(msg.content.toString()) as unknown
-        ch.sendToQueue(
-          msg.properties.replyTo as string,
-          Buffer.from(JSON.stringify({ ok: true, result: body })),
-          {
-            correlationId: msg.properties.correlationId as string,
-          },
-        )
-        ch.ack(msg)
-      })
-    },
-  })
-  const pending = new Map<string, (v: unknown) => void>()
-  const client = conn.createChannel({
-    confirm: false,
-    setup: async (ch: amqplib.Channel) => {
-      await ch.consume(
-        'amq.rabbitmq.reply-to',
-        (msg) => {
-          if (msg === null) return
-          const id = msg.properties.correlationId as string
-          pending.get(id)?.(JSON.parse(msg.content.toString()))
-          pending.delete(id)
-        },
-        { noAck: true },
-      )
-    },
-  })
-  await server.waitForConnect()
-  await client.waitForConnect()
-  let n = 0
-  return {
-    call: () =>
-      new Promise((resolve, reject) => {
-        const id = String(++n)
-        pending.set(id, resolve)
-        client
-          .sendToQueue(queue, Buffer.from(JSON.stringify(PAYLOAD)), {
-            correlationId: id,
-            replyTo: 'amq.rabbitmq.reply-to',
-            persistent: true,
-            contentType: 'application/json',
-          })
-          .catch(reject)
-      }),
-    close: async () => {
-      await server.close()
-      await client.close()
-      const raw = await amqplib.connect(URL_)
-      const ch = await raw.createChannel()
-      await ch.deleteQueue(queue)
-      await raw.close()
-      await conn.close()
-    },
-  }
-}
-
-/** rabbitmq-client: its Consumer (prefetch 64) answering with `reply`, its RPCClient calling. */
-async function rabbitmqClient(): Promise<{ call: Call; close: () => Promise<void> }> {
-  const queue = `b${run}.rc`
-  const conn = new RabbitConnection({ url: URL_, noDelay: true })
-  const server = conn.createConsumer(
-    { queue, queueOptions: { durable: true }, qos: { prefetchCount: 64 }, concurrency: 64 },
-    async (msg, reply) => {
-      await reply({ ok: true, result: msg.body })
-    },
-  )
-  await new Promise<void>((resolve) => server.once('ready', () => resolve()))
-  const rpc = conn.createRPCClient({ confirm: false })
-  return {
-    call: () => rpc.send({ routingKey: queue, durable: true }, PAYLOAD),
-    close: async () => {
-      await rpc.close()
-      await server.close()
-      await conn.queueDelete(queue)
-      await conn.close()
-    },
-  }
-}
-
-/**
- * Raw amqplib doing what the spec asks of MindBus: a confirm channel publishing persistent
- * commands with `expiration` through a topic exchange, 16 consumer channels of prefetch 1.
- */
-async function rawAmqplibSpec(): Promise<{ call: Call; close: () => Promise<void> }> {
-  const queue = `b${run}.rawspec`
-  const exchange = `b${run}.rawspec.x`
-  const conn = await amqplib.connect(URL_, { noDelay: true })
-  const setup = await conn.createChannel()
-  await setup.assertExchange(exchange, 'topic', { durable: true })
-  await setup.assertQueue(queue, { durable: true })
-  await setup.bindQueue(queue, exchange, 'cmd.bench.*')
-  for (let i = 0; i < 16; i++) {
-    const sch = await conn.createChannel()
-    await sch.prefetch(1)
-    await sch.consume(queue, (msg) => {
-      if (msg === null) return
-      const body = JSON.parse(msg.content.toString()) as unknown
-      sch.sendToQueue(
-        msg.properties.replyTo as string,
-        Buffer.from(JSON.stringify({ ok: true, result: body })),
-        { correlationId: msg.properties.correlationId as string },
-      )
-      sch.ack(msg)
-    })
-  }
-  const cch = await conn.createConfirmChannel()
-  const pending = new Map<string, (v: unknown) => void>()
-  await cch.consume(
-    'amq.rabbitmq.reply-to',
-    (msg) => {
-      if (msg === null) return
-      const id = msg.properties.correlationId as string
-      pending.get(id)?.(JSON.parse(msg.content.toString()))
-      pending.delete(id)
-    },
-    { noAck: true },
-  )
-  let n = 0
-  return {
-    call: () =>
-      new Promise((resolve) => {
-        const id = String(++n)
-        pending.set(id, resolve)
-        cch.publish(exchange, 'cmd.bench.node', Buffer.from(JSON.stringify(PAYLOAD)), {
-          correlationId: id,
-          replyTo: 'amq.rabbitmq.reply-to',
-          persistent: true,
-          expiration: '30000',
-          contentType: 'application/json',
-        })
-      }),
-    close: async () => {
-      await setup.deleteQueue(queue)
-      await setup.deleteExchange(exchange)
-      await conn.close()
-    },
-  }
-}
-
-/** Moleculer 0.14, AMQP transporter tuned (TCP_NODELAY, prefetch 100): node A calls B's action. */
-async function moleculerAmqp(): Promise<{ call: Call; close: () => Promise<void> }> {
-  const transporter = {
-    type: 'AMQP',
-    options: { url: URL_, socketOptions: { noDelay: true }, prefetch: 100 },
-  }
-  const namespace = `b${run}`
-  const server = new ServiceBroker({
-    nodeID: `${namespace}-b`,
-    namespace,
-    transporter,
-    logger: false,
-  })
-  server.createService({ name: 'bench', actions: { echo: (ctx) => ctx.params } })
-  const caller = new ServiceBroker({
-    nodeID: `${namespace}-a`,
-    namespace,
-    transporter,
-    logger: false,
-  })
-  await server.start()
-  await caller.start()
-  await caller.waitForServices('bench', 10_000)
-  return {
-    call: () => caller.call('bench.echo', PAYLOAD),
-    close: async () => {
-      await caller.stop()
-      await server.stop()
-    },
-  }
 }
 
 /** CPU of the broker process (`beam.smp`) in µs, when it runs on this machine; else undefined. */
@@ -540,6 +280,50 @@ async function fanOut(events: number): Promise<Figure> {
   }
 }
 
+/** MindBus at each priority against the baselines: [label, side, target], at c1 then c64. */
+const AGAINST_BASELINES: ReadonlyArray<readonly [string, string, number]> = [
+  ['raw amqplib', 'raw amqplib direct reply-to', 0.8],
+  ['moleculer amqp tuned', 'moleculer amqp tuned', 1],
+]
+
+/** The other ratios, each at c1 and c64: [label, of, over, target?]. */
+const RATIOS: ReadonlyArray<readonly [string, string, string, number?]> = [
+  [
+    'mindbus no priority / raw amqplib as the spec asks',
+    'mindbus call no priority',
+    'raw amqplib as the spec asks',
+  ],
+  [
+    'raw amqplib as the spec asks / raw amqplib',
+    'raw amqplib as the spec asks',
+    'raw amqplib direct reply-to',
+  ],
+  ['mindbus p255 / no priority', 'mindbus call p255', 'mindbus call no priority'],
+  ['mindbus p10 / no priority', 'mindbus call p10', 'mindbus call no priority'],
+  [
+    'mindbus 1 channel / 16 channels',
+    'mindbus call no priority 1 channel',
+    'mindbus call no priority',
+  ],
+  [
+    'mindbus transient / persistent commands',
+    'mindbus call no priority transient commands',
+    'mindbus call no priority',
+  ],
+  [
+    'mindbus transient commands / raw amqplib',
+    'mindbus call no priority transient commands',
+    'raw amqplib direct reply-to',
+    0.8,
+  ],
+  [
+    'mindbus 64 channels / 16 channels',
+    'mindbus call no priority 64 channels',
+    'mindbus call no priority',
+  ],
+  ['rabbitmq-client / amqplib+acm', 'rabbitmq-client RPC', 'amqplib + amqp-connection-manager RPC'],
+]
+
 export default async function bench(): Promise<void> {
   if (!(await reachable(URL_))) {
     process.stdout.write(
@@ -618,81 +402,25 @@ export default async function bench(): Promise<void> {
       emit({ name: `${name} c64 cpu per call`, ops_per_s: 0, samples: 3, ...c })
     const at = (figures: Record<string, Figure>, name: Side, c: string): Figure =>
       figures[`${name} ${c}`] as Figure
+    const scaledOrC1 = (c: 'c1' | 'c64'): Record<string, Figure> => (c === 'c1' ? c1 : scaled)
     for (const p of ['p255', 'p10', 'no priority'] as const) {
-      const mb = `mindbus call ${p}` as Side
-      ratio(
-        `mindbus ${p} / raw amqplib c1`,
-        at(c1, mb, 'c1'),
-        at(c1, 'raw amqplib direct reply-to', 'c1'),
-        0.8,
-      )
-      ratio(
-        `mindbus ${p} / raw amqplib c64`,
-        at(scaled, mb, 'c64'),
-        at(scaled, 'raw amqplib direct reply-to', 'c64'),
-        0.8,
-      )
-      ratio(
-        `mindbus ${p} / moleculer amqp tuned c1`,
-        at(c1, mb, 'c1'),
-        at(c1, 'moleculer amqp tuned', 'c1'),
-        1,
-      )
-      ratio(
-        `mindbus ${p} / moleculer amqp tuned c64`,
-        at(scaled, mb, 'c64'),
-        at(scaled, 'moleculer amqp tuned', 'c64'),
-        1,
-      )
+      for (const [over, side, target] of AGAINST_BASELINES) {
+        for (const c of ['c1', 'c64'] as const) {
+          const figures = scaledOrC1(c)
+          ratio(
+            `mindbus ${p} / ${over} ${c}`,
+            at(figures, `mindbus call ${p}` as Side, c),
+            at(figures, side as Side, c),
+            target,
+          )
+        }
+      }
     }
     for (const c of ['c1', 'c64'] as const) {
-      const figures = c === 'c1' ? c1 : scaled
-      ratio(
-        `mindbus no priority / raw amqplib as the spec asks ${c}`,
-        at(figures, 'mindbus call no priority', c),
-        at(figures, 'raw amqplib as the spec asks', c),
-      )
-      ratio(
-        `raw amqplib as the spec asks / raw amqplib ${c}`,
-        at(figures, 'raw amqplib as the spec asks', c),
-        at(figures, 'raw amqplib direct reply-to', c),
-      )
-      ratio(
-        `mindbus p255 / no priority ${c}`,
-        at(figures, 'mindbus call p255', c),
-        at(figures, 'mindbus call no priority', c),
-      )
-      ratio(
-        `mindbus p10 / no priority ${c}`,
-        at(figures, 'mindbus call p10', c),
-        at(figures, 'mindbus call no priority', c),
-      )
-      ratio(
-        `mindbus 1 channel / 16 channels ${c}`,
-        at(figures, 'mindbus call no priority 1 channel', c),
-        at(figures, 'mindbus call no priority', c),
-      )
-      ratio(
-        `mindbus transient / persistent commands ${c}`,
-        at(figures, 'mindbus call no priority transient commands', c),
-        at(figures, 'mindbus call no priority', c),
-      )
-      ratio(
-        `mindbus transient commands / raw amqplib ${c}`,
-        at(figures, 'mindbus call no priority transient commands', c),
-        at(figures, 'raw amqplib direct reply-to', c),
-        0.8,
-      )
-      ratio(
-        `mindbus 64 channels / 16 channels ${c}`,
-        at(figures, 'mindbus call no priority 64 channels', c),
-        at(figures, 'mindbus call no priority', c),
-      )
-      ratio(
-        `rabbitmq-client / amqplib+acm ${c}`,
-        at(figures, 'rabbitmq-client RPC', c),
-        at(figures, 'amqplib + amqp-connection-manager RPC', c),
-      )
+      const figures = scaledOrC1(c)
+      for (const [label, of, over, target] of RATIOS) {
+        ratio(`${label} ${c}`, at(figures, of as Side, c), at(figures, over as Side, c), target)
+      }
     }
     for (const name of ['mindbus call p255', 'mindbus call no priority'] as const) {
       const value = p99[name] as number

@@ -1,25 +1,14 @@
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { connect as tcpConnect } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { IN_CI, probeTcp } from '@core/contracts/testing'
 import { connect } from 'mqtt'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { loadRecording, replay, select } from '../src/replay.js'
 
 const BROKER_URL = process.env.CORE_MQTT_URL ?? 'mqtt://127.0.0.1:1883'
-const IN_CI = process.env.CI === 'true' || process.env.CI === '1'
-const brokerUp = await new Promise<boolean>((resolve) => {
-  const u = new URL(BROKER_URL)
-  const socket = tcpConnect({ host: u.hostname, port: Number(u.port || 1883) })
-  const done = (ok: boolean): void => {
-    socket.destroy()
-    resolve(ok)
-  }
-  socket.setTimeout(1_000, () => done(false))
-  socket.once('connect', () => done(true))
-  socket.once('error', () => done(false))
-})
+const brokerUp = (await probeTcp(BROKER_URL, 1_000)) === undefined
 if (!brokerUp && !IN_CI) {
   console.warn(
     `Mosquitto is not reachable at ${BROKER_URL}: skipping the broker tests; start it with: mosquitto -d -c /etc/mosquitto/mosquitto.conf`,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
-import { connect as tcpConnect } from 'node:net'
 import { silentLogger } from '@core/contracts'
+import { IN_CI, probeTcp } from '@core/contracts/testing'
 import {
   createKernel,
   type InlinePlugin,
@@ -23,18 +23,7 @@ import zigbee2mqtt, {
 // hub must now keep answering while the flood is refused, and state and storage must agree.
 
 const BROKER_URL = process.env.CORE_MQTT_URL ?? 'mqtt://127.0.0.1:1883'
-const IN_CI = process.env.CI === 'true' || process.env.CI === '1'
-const brokerUp = await new Promise<boolean>((resolve) => {
-  const u = new URL(BROKER_URL)
-  const socket = tcpConnect({ host: u.hostname, port: Number(u.port || 1883) })
-  const done = (ok: boolean): void => {
-    socket.destroy()
-    resolve(ok)
-  }
-  socket.setTimeout(1_000, () => done(false))
-  socket.once('connect', () => done(true))
-  socket.once('error', () => done(false))
-})
+const brokerUp = (await probeTcp(BROKER_URL, 1_000)) === undefined
 if (!brokerUp && !IN_CI) {
   console.warn(
     `Mosquitto is not reachable at ${BROKER_URL}: skipping the device flood test; start it with: mosquitto -d -c /etc/mosquitto/mosquitto.conf`,

@@ -1,14 +1,10 @@
-import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { tempDir, writePlugin } from '../helpers.js'
+import { runFixture } from './run-fixture.js'
 
 // Issue 8: a stray rejection, a throw in a plain setTimeout, an unhandled 'error' event or
 // process.exit() in one plugin ended the hub; a busy loop in setup hung boot forever.
 // Each case runs a kernel with `containFaults: true` in a child process.
-
-const root = fileURLToPath(new URL('../../../..', import.meta.url))
-const hub = fileURLToPath(new URL('../fixtures/fault-hub.ts', import.meta.url))
 
 interface Run {
   code: number | null
@@ -19,31 +15,12 @@ interface Run {
 
 async function run(code: string, mode = 'fault'): Promise<Run> {
   const dir = await writePlugin(await tempDir(), 'bad', { code })
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', hub, dir, mode], {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString()
-    })
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString()
-    })
-    // A hub that hangs (the failure this file guards against) must not outlive the test.
-    const guard = setTimeout(() => child.kill('SIGKILL'), 45_000)
-    child.on('error', reject)
-    child.on('exit', (exitCode, signal) => {
-      clearTimeout(guard)
-      const lines = stdout
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Record<string, unknown>)
-      resolve({ code: exitCode, signal, lines, stderr })
-    })
-  })
+  const { code: exitCode, signal, stdout, stderr } = await runFixture('fault-hub.ts', [dir, mode])
+  const lines = stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+  return { code: exitCode, signal, lines, stderr }
 }
 
 function expectContained(result: Run, why: string): void {
