@@ -11,7 +11,7 @@ import { exports as exportsOf, legacy } from 'resolve.exports'
 export const DEFAULT_HUB_MODULE = '@core/hub'
 
 /**
- * Where {@link resolveHubModule} looks. Both optional.
+ * Where `core start` looks for the hub module (`startHubFromModule`'s `search`). Both optional.
  * @public
  */
 export interface HubModuleSearch {

@@ -8,7 +8,6 @@
 export { createCli, runCli } from './cli.js'
 export { EXIT_CODES, exitCodeOf } from './exit-codes.js'
 export type { HubModuleSearch } from './hub-module.js'
-export { DEFAULT_HUB_MODULE, resolveHubModule } from './hub-module.js'
 export { HUB_INSTALL_HINT, startHubFromModule } from './start.js'
 export type { CliWriter, CreateCliOptions, HubStart, HubStartOptions } from './types.js'
 export { DEFAULT_HUB_URL, DEFAULT_TIMEOUT_MS } from './types.js'

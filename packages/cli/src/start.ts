@@ -9,7 +9,7 @@ import type { HubStart, HubStartOptions } from './types.js'
  * @public
  */
 export const HUB_INSTALL_HINT =
-  'install the hub in this project (npm i @core/hub) and run `core start` again, or run one without installing (npx @core/hub start); or set CORE_HUB_MODULE to a module that exports runHub()'
+  'install a hub and use its `core` (in this project: npm i @core/hub, then core start; without installing: npx @core/hub start), or set CORE_HUB_MODULE to a module that exports runHub()'
 
 /**
  * The `start` of this package's `core` bin: finds the hub module named by `CORE_HUB_MODULE`
@@ -19,7 +19,7 @@ export const HUB_INSTALL_HINT =
  * a project's `node_modules/.bin` ends up with.
  *
  * `@core/cli` does not depend on a hub: the module is found at run time by
- * {@link resolveHubModule}, first in the working directory's project (walking up from
+ * `resolveHubModule` (hub-module.ts), first in the working directory's project (walking up from
  * `process.cwd()` to `node_modules/@core/hub`, honouring its `exports`, or the package itself),
  * then from this CLI's own location (a global install next to `@core/hub`). `CORE_HUB_MODULE`
  * may also be a file path relative to the working directory. The module must export
@@ -28,7 +28,7 @@ export const HUB_INSTALL_HINT =
  *
  * @param options - `config`: the `--config` file, passed on.
  * @param env - Where `CORE_HUB_MODULE` is read. @defaultValue process.env
- * @param search - Where to look ({@link HubModuleSearch}); defaults to the working directory.
+ * @param search - Where to look ({@link HubModuleSearch}): the working directory, then this CLI's folder.
  * @returns What `runHub` resolved with.
  * @throws {@link @core/contracts!CoreError} `E_UNAVAILABLE` when no hub module is found (the
  *   message says what to install: {@link HUB_INSTALL_HINT}), when the module cannot be loaded,
@@ -51,7 +51,7 @@ export async function startHubFromModule(
     if (configured === '') {
       throw new CoreError(
         'E_UNAVAILABLE',
-        `\`core start\` found no hub: ${DEFAULT_HUB_MODULE} is installed neither in this project (looked from ${search.cwd ?? process.cwd()}) nor next to this CLI; ${HUB_INSTALL_HINT}`,
+        `\`core start\` needs a hub: ${HUB_INSTALL_HINT}. (${DEFAULT_HUB_MODULE} is installed neither in this project, looked for from ${search.cwd ?? process.cwd()} up, nor next to this CLI.)`,
         { details: { variable: 'CORE_HUB_MODULE' } },
       )
     }

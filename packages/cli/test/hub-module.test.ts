@@ -3,12 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CoreError } from '@core/contracts'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import {
-  DEFAULT_HUB_MODULE,
-  HUB_INSTALL_HINT,
-  resolveHubModule,
-  startHubFromModule,
-} from '../src/index.js'
+import { DEFAULT_HUB_MODULE, resolveHubModule } from '../src/hub-module.js'
+import { HUB_INSTALL_HINT, startHubFromModule } from '../src/index.js'
 
 let root: string
 
