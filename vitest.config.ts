@@ -3,6 +3,32 @@ import { defineConfig } from 'vitest/config'
 
 const root = fileURLToPath(new URL('.', import.meta.url))
 
+const ALL = [
+  'packages/*/test/**/*.test.ts',
+  'apps/**/test/**/*.test.ts',
+  'tools/*/test/**/*.test.ts',
+]
+const EXCLUDE = ['**/node_modules/**', '**/dist/**']
+
+// Files that kill and restart processes or servers (a private broker, a writer under SIGKILL,
+// an etcd restart): with other files running beside them on a loaded 2-core machine their
+// children missed the deadlines, so they run one at a time after the others.
+const SERIAL = [
+  'packages/storage-sqlite/test/crash.test.ts',
+  'packages/storage-postgres/test/crash.test.ts',
+  'packages/node-registry-etcd/test/multi-process.test.ts',
+  'packages/mindbus/test/broker-restart.integration.test.ts',
+  'packages/redis/test/faults.test.ts',
+  'apps/hub/test/cluster-restart.e2e.test.ts',
+]
+
+// Packages whose test files keep no process-wide state between files: they share worker
+// processes (isolate: false), which halved their run time (no fresh process and module graph
+// per file). Everything else gets a fresh process per file.
+const SHARED_WORKERS = [
+  'packages/{contracts,event-bus,state-engine,service-registry,storage,storage-sqlite,storage-postgres,signing,testing,node-registry,node-registry-etcd,mqtt}/test/**/*.test.ts',
+]
+
 export default defineConfig({
   resolve: {
     alias: [
@@ -12,12 +38,7 @@ export default defineConfig({
     ],
   },
   test: {
-    include: [
-      'packages/*/test/**/*.test.ts',
-      'apps/**/test/**/*.test.ts',
-      'tools/*/test/**/*.test.ts',
-    ],
-    exclude: ['**/node_modules/**', '**/dist/**'],
+    // Each project below names its own files (a project's include and exclude add to these).
     testTimeout: 20_000,
     hookTimeout: 30_000,
     pool: 'forks',
@@ -27,5 +48,29 @@ export default defineConfig({
     // both cores busy while the others wait. Override with `vitest run --maxWorkers=N`.
     maxWorkers: 4,
     reporters: process.env.CI ? ['default'] : ['default'],
+    // `vitest run` runs all three; `--project <name>` picks one.
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'shared-workers',
+          include: SHARED_WORKERS,
+          exclude: [...EXCLUDE, ...SERIAL],
+          isolate: false,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'isolated',
+          include: ALL,
+          exclude: [...EXCLUDE, ...SERIAL, ...SHARED_WORKERS],
+        },
+      },
+      {
+        extends: true,
+        test: { name: 'serial', include: SERIAL, exclude: EXCLUDE, fileParallelism: false },
+      },
+    ],
   },
 })
