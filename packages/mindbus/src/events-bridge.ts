@@ -2,7 +2,7 @@ import type { CloudEvent, Undo } from '@core/contracts'
 import type { EventBus } from '@core/event-bus'
 import type { AsyncMessage, Connection, Consumer, Publisher } from 'rabbitmq-client'
 import { ConsumerStatus } from 'rabbitmq-client'
-import { consuming } from './command-server.js'
+import { consuming } from './command-queues.js'
 import { makeEnvelope, PRIORITY, readEnvelope } from './envelope.js'
 import type { NodeState } from './state.js'
 
