@@ -90,7 +90,7 @@ export class EventsBridge {
           state.stats.eventsExported++
         },
         (err: unknown) => {
-          state.logger.warn({ err, type: event.type }, 'MindBus: event export failed')
+          state.logger.warn({ err, type: event.type, id: event.id }, 'MindBus: event export failed')
         },
       )
       .finally(() => {
