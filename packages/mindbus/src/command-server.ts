@@ -14,6 +14,9 @@ import {
 } from './envelope.js'
 import { coalesceWrites, type NodeState } from './state.js'
 
+/** Idle AbortControllers kept for reuse (at most one per command running at once, in practice). */
+const MAX_IDLE_CONTROLLERS = 256
+
 /** Deadline of a command that arrives without `expiration` (a foreign client), in ms. */
 const DEFAULT_COMMAND_TIMEOUT_MS = 30_000
 
@@ -24,6 +27,13 @@ const DEFAULT_COMMAND_TIMEOUT_MS = 30_000
  */
 export class CommandServer {
   private services: ServiceRegistry | undefined
+  /**
+   * Controllers of commands that ended without being aborted, reused for the next commands:
+   * reading a new AbortController's `signal` costs ~13 µs on Node 20 (more than the rest of
+   * serving a command). The registry removes its listener when a call settles, so a reused
+   * signal reaches only the command it is lent to; an aborted one is never reused.
+   */
+  private readonly idleControllers: AbortController[] = []
   /** The command queues and their consumers (node queue, shared namespace queues). */
   readonly queues: CommandQueues
 
@@ -120,7 +130,7 @@ export class CommandServer {
     if (envelope.subject !== undefined) meta.subject = envelope.subject
     meta.caller = envelope.source
     if (msg.userId !== undefined) meta.user = msg.userId
-    const controller = new AbortController()
+    const controller = this.idleControllers.pop() ?? new AbortController()
     state.running.set(id, controller)
     let result: RemoteReply
     try {
@@ -135,6 +145,9 @@ export class CommandServer {
       result = await (this.services as ServiceRegistry).serve(request, controller.signal)
     } finally {
       state.running.delete(id)
+      if (!controller.signal.aborted && this.idleControllers.length < MAX_IDLE_CONTROLLERS) {
+        this.idleControllers.push(controller)
+      }
     }
     state.handled.set(id, result)
     const outcome = result.ok ? 'ok' : result.error.code
