@@ -73,7 +73,8 @@ export interface StartClusterOptions {
 /**
  * Joins the cluster: creates MindBus with this hub's node uid as its node id, the node
  * registry as its directory and the kernel's bus for events; binds it as the kernel's remote
- * transport; starts serving the namespaces of the services registered now; adds the `mindbus`
+ * transport; serves the namespaces of the services registered now and of those that come later
+ * (bound before this hub's passport advertises them, unbound when they go); adds the `mindbus`
  * health component (`degraded` while the broker connection is down, with the counters); wires
  * the control signals: `shutdown` stops the hub gracefully, `config` re-reads the config and
  * applies what can change at run time: this node's labels (`node.labels`, `CORE_NODE_LABELS`),
@@ -125,6 +126,9 @@ export async function startCluster(
     throw error
   }
   options.transport.bind(mindbus.transport)
+  // A plugin loaded (or reloaded into a new namespace) later is bound before the passport
+  // advertises its services; MindBus also follows core.plugin.# by itself.
+  const unadvertise = node.beforeAdvertise(() => mindbus.refreshNamespaces())
   const removeHealth = kernel.addHealthCheck('mindbus', () => {
     const stats = mindbus.stats()
     return {
@@ -192,6 +196,7 @@ export async function startCluster(
     stop: () => {
       stopped ??= (async () => {
         await passportGossip?.stop()
+        unadvertise()
         for (const u of undo) u()
         options.transport.unbind()
         await mindbus.close()

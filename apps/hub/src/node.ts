@@ -34,6 +34,13 @@ export interface HubNode {
    * @param endpoint - The hub's HTTP URL, the passport's `spec.endpoint`.
    */
   join(endpoint: string | undefined): Promise<NodeLease>
+  /**
+   * Adds a step run before each update of this hub's capabilities in its passport (the
+   * services it serves changed): MindBus binds the new namespaces there, so that no other hub
+   * routes a call here before this hub consumes it. A step that fails is logged; the update
+   * goes on. Returns its undo.
+   */
+  beforeAdvertise(step: () => Promise<void>): () => void
   /** Releases the passport (the node leaves the registry) and closes the registry. Idempotent. */
   stop(): Promise<void>
 }
@@ -95,11 +102,18 @@ export async function createHubNode(
   // Plugins starting, stopping or reloading change what this hub serves: one update at a time,
   // and only when the list really changed.
   let updating: Promise<void> = Promise.resolve()
+  const steps = new Set<() => Promise<void>>()
   const refresh = (): void => {
     updating = updating.then(async () => {
       if (lease === undefined) return
-      const next = capabilities()
+      let next = capabilities()
       if (JSON.stringify(next) === JSON.stringify(lease.passport.spec.capabilities)) return
+      for (const step of steps) {
+        await step().catch((error: unknown) => {
+          logger.warn({ err: error }, 'a step before the capabilities update failed')
+        })
+      }
+      next = capabilities()
       await lease.update({ capabilities: next }).catch((error: unknown) => {
         logger.warn({ err: error }, 'could not update the node capabilities')
       })
@@ -129,6 +143,12 @@ export async function createHubNode(
     peers,
     get lease(): NodeLease | undefined {
       return lease
+    },
+    beforeAdvertise: (step) => {
+      steps.add(step)
+      return () => {
+        steps.delete(step)
+      }
     },
     join: (endpoint) => {
       joining ??= join(endpoint)

@@ -68,7 +68,7 @@ const PLUGINS: Record<string, { manifest: Record<string, unknown>; code: string 
         return { ok: false, code: error.code, message: error.message }
       }
     }, { params: { type: 'object', properties: { service: { type: 'string' } }, required: ['service'] } })
-    ctx.services.register('relay.seen', () => seen, { params: { type: 'object' } })
+    ctx.services.register('relay.seen', () => [...seen], { params: { type: 'object' } })
   },
 }
 `,

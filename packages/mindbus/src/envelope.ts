@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { isTraceparent } from '@core/contracts'
-import { CloudEvent } from 'cloudevents'
+import { CoreError, isTraceparent } from '@core/contracts'
 
 /** CloudEvents `type` of a command, a result and a control signal (and the spec's own names, accepted on input). */
 export const COMMAND_TYPE = 'core.mindbus.command'
@@ -39,9 +38,17 @@ export interface CommandData {
 }
 
 /**
- * Builds an envelope of `type` from `source` with `data` through the `cloudevents` SDK (which
- * checks it); `id` defaults to a random UUID, `time` to now.
- * @throws The SDK's `ValidationError` for an envelope that breaks CloudEvents 1.0.
+ * Builds an envelope of `type` from `source` with `data`: a plain object in CloudEvents 1.0
+ * structured-mode JSON (`specversion` "1.0", `datacontenttype` application/json, the given
+ * extensions, none undefined); `id` defaults to a random UUID, `time` to now (RFC 3339).
+ *
+ * Not built through the `cloudevents` SDK: its `new CloudEvent(…, true)` + `toJSON()` cost
+ * ~25 µs per envelope here, two per call (command and result), over 10 % of a call's node CPU
+ * (`pnpm bench mindbus`: "cloudevents SDK envelope" vs "plain envelope + readEnvelope"). The
+ * inputs are the package's own (constant types, validated node ids, local bus events); the
+ * tests check the output against the SDK's validation and the JSON-format rules.
+ * @throws {@link @core/contracts!CoreError} `E_VALIDATION` when `source`, `type` or `id` is empty.
+ * @see CloudEvents 1.0, JSON Event Format; "REQUIRED Attributes"
  */
 export function makeEnvelope(
   type: string,
@@ -51,29 +58,34 @@ export function makeEnvelope(
     Pick<Envelope, 'id' | 'time' | 'subject' | 'traceparent' | 'priority' | 'correlationid'>
   > = {},
 ): Envelope {
-  const attributes: Record<string, unknown> = {
+  const id = extra.id ?? randomUUID()
+  if (type === '' || source === '' || id === '') {
+    throw new CoreError(
+      'E_VALIDATION',
+      `A MindBus envelope needs a non-empty type, source and id (CloudEvents 1.0), got ${JSON.stringify({ type, source, id })}`,
+    )
+  }
+  const envelope: Envelope = {
     specversion: '1.0',
-    id: extra.id ?? randomUUID(),
+    id,
     source,
     type,
     time: extra.time ?? new Date().toISOString(),
     datacontenttype: 'application/json',
     data,
   }
-  for (const key of ['subject', 'traceparent', 'priority', 'correlationid'] as const) {
-    if (extra[key] !== undefined) attributes[key] = extra[key]
-  }
-  const event = new CloudEvent<unknown>(attributes, true).toJSON() as Record<string, unknown>
-  for (const key of Object.keys(event)) if (event[key] === undefined) delete event[key]
-  return event as unknown as Envelope
+  if (extra.subject !== undefined) envelope.subject = extra.subject
+  if (extra.traceparent !== undefined) envelope.traceparent = extra.traceparent
+  if (extra.priority !== undefined) envelope.priority = extra.priority
+  if (extra.correlationid !== undefined) envelope.correlationid = extra.correlationid
+  return envelope
 }
 
 /**
  * Reads a message body (already parsed by the client when its content type is JSON, else a
  * Buffer or string) as a CloudEvents 1.0 JSON envelope, checking the JSON-format rules with
  * readable reasons (`specversion` "1.0", non-empty string `id`, `source` and `type`, `time`
- * RFC 3339, `traceparent` W3C, attribute names lower-case alphanumeric), then with the
- * `cloudevents` SDK's validation.
+ * RFC 3339, `traceparent` W3C, attribute names lower-case alphanumeric).
  * @returns The envelope, or a string saying why the body is unreadable.
  */
 export function readEnvelope(body: unknown): Envelope | string {

@@ -3,7 +3,7 @@ import type { EventBus } from '@core/event-bus'
 import type { AsyncMessage, Connection, Consumer, Publisher } from 'rabbitmq-client'
 import { ConsumerStatus } from 'rabbitmq-client'
 import { callerOf, refusal } from './authorize.js'
-import { consuming } from './command-server.js'
+import { consuming } from './command-queues.js'
 import { makeEnvelope, PRIORITY, readEnvelope } from './envelope.js'
 import type { NodeState } from './state.js'
 
@@ -91,7 +91,7 @@ export class EventsBridge {
           state.stats.eventsExported++
         },
         (err: unknown) => {
-          state.logger.warn({ err, type: event.type }, 'MindBus: event export failed')
+          state.logger.warn({ err, type: event.type, id: event.id }, 'MindBus: event export failed')
         },
       )
       .finally(() => {

@@ -97,6 +97,14 @@ export function createMindBus(options: CreateMindBusOptions): MindBus {
   }
   let started = false
   let closed: Promise<void> | undefined
+  let registry: ServiceRegistry | undefined
+  let unfollow: (() => void) | undefined
+  function refreshNamespaces(): Promise<void> {
+    if (registry === undefined || closed !== undefined || options.namespaces !== undefined) {
+      return Promise.resolve()
+    }
+    return commands.queues.update(servedNamespaces(registry))
+  }
 
   async function queueDepths(): Promise<Record<string, number>> {
     if (!conn.ready) {
@@ -148,10 +156,22 @@ export function createMindBus(options: CreateMindBusOptions): MindBus {
         arguments: { 'x-max-length': 100_000 },
       })
       await conn.queueBind({ exchange: names.dlx, queue: names.deadQueue, routingKey: '#' })
-      const namespaces = options.namespaces ?? [
-        ...new Set(services.list().map((s) => s.name.split('.')[0] as string)),
-      ]
+      registry = services
+      const namespaces = options.namespaces ?? servedNamespaces(services)
       await Promise.all([commands.start(services, namespaces), control.start(), events?.start()])
+      if (options.namespaces === undefined && options.bus !== undefined) {
+        // The kernel publishes core.plugin.<state> on every plugin transition: the same
+        // signal the node passport follows for its capabilities.
+        unfollow = options.bus.subscribe('core.plugin.#', () => {
+          void refreshNamespaces()
+        })
+        // A plugin may have changed between the list above and the subscription.
+        await refreshNamespaces()
+      }
+    },
+    refreshNamespaces,
+    get namespaces(): readonly string[] {
+      return commands.queues.namespaces
     },
     control: (target, scope, data) => control.send(target, scope, data),
     onControl: (scope: ControlScope, handler: ControlHandler) => control.on(scope, handler),
@@ -164,6 +184,7 @@ export function createMindBus(options: CreateMindBusOptions): MindBus {
     registerMetrics: (registry: Registry): void => metrics.register(registry),
     close(): Promise<void> {
       closed ??= (async () => {
+        unfollow?.()
         await events?.close()
         await Promise.allSettled([commands.close(), control.close()])
         await caller.close()
@@ -173,6 +194,11 @@ export function createMindBus(options: CreateMindBusOptions): MindBus {
       return closed
     },
   }
+}
+
+/** The namespaces of the services registered in `services`. */
+function servedNamespaces(services: ServiceRegistry): string[] {
+  return [...new Set(services.list().map((s) => s.name.split('.')[0] as string))]
 }
 
 /** The url without its password, for messages. */

@@ -99,7 +99,8 @@ export class RemoteCaller {
       waiting.reject(signal.reason)
       this.cancelRemote(any ? 'all' : nodeId, envelope.id, expirationMs)
     }
-    signal.addEventListener('abort', onAbort, { once: true })
+    // Removed in `finally`; no `once` (it costs a few µs more per call on Node 20).
+    signal.addEventListener('abort', onAbort)
     coalesceWrites(this.conn)
     channel
       .basicPublish(

@@ -140,7 +140,13 @@ export interface CreateMindBusOptions {
   exportEvents?: readonly string[]
   /** Patterns bound on this node's event queue (as `evt.<pattern>`) and published locally. @defaultValue [] */
   importEvents?: readonly string[]
-  /** Namespaces this node serves (bound as `cmd.<ns>.<nodeId>` and `cmd.<ns>.any`). @defaultValue the namespaces of `services.list()` at start */
+  /**
+   * Namespaces this node serves (bound as `cmd.<ns>.<nodeId>` and `cmd.<ns>.any`), a fixed
+   * list. When left out, the node serves the namespaces of `services.list()`: those at start,
+   * then kept in step by {@link MindBus.refreshNamespaces}, which runs by itself on every
+   * `core.plugin.#` event of `bus` (the kernel publishes one on each plugin transition).
+   * @defaultValue the namespaces of `services.list()`, followed as they change
+   */
   namespaces?: readonly string[]
   /** Service names (or whole namespaces, `ns.*`) sent to `cmd.<ns>.any` by default. @defaultValue [] */
   dispatchAny?: readonly string[]
@@ -230,6 +236,21 @@ export interface MindBus {
   control(target: string, scope: ControlScope, data?: unknown): Promise<void>
   /** Adds a handler of received control signals of `scope`; returns its undo. */
   onControl(scope: ControlScope, handler: ControlHandler): () => void
+  /**
+   * Brings the served namespaces in step with the service registry given to
+   * {@link MindBus.start}: binds `cmd.<ns>.<nodeId>` and starts consuming `mindbus.cmd.<ns>`
+   * (`cmd.<ns>.any`) for each namespace that now has a service; unbinds and stops consuming
+   * those that have none left (the shared queue stays for the other nodes serving it).
+   * Idempotent; calls run one at a time; resolves when the broker has confirmed the new
+   * bindings, so a passport advertised after it is reachable. The topology re-declared after
+   * a reconnect holds the namespaces served then. Runs by itself on `core.plugin.#` events of
+   * `bus`; call it after registering services outside a plugin. Does nothing before `start`,
+   * after `close`, or when `namespaces` was given (a fixed list).
+   * A broker error is logged (the next reconnect re-declares), never thrown.
+   */
+  refreshNamespaces(): Promise<void>
+  /** The namespaces whose commands this node consumes now, sorted. */
+  readonly namespaces: readonly string[]
   /** True while command consumers are paused (`ctl.*.pause`). */
   readonly paused: boolean
   /** `healthy` when connected, `degraded` while (re)connecting. */
