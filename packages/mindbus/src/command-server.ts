@@ -143,6 +143,15 @@ export class CommandServer {
       )
       return ConsumerStatus.DROP
     }
+    const refusal = await state.guard.check(envelope, 'command', msg.userId, msg.redelivered)
+    if (refusal !== undefined) {
+      if (msg.replyTo === undefined) {
+        state.stats.deadLettered++
+        return ConsumerStatus.DROP
+      }
+      await this.sendReply(msg, reply, undefined, { ok: false, error: refusal.toJSON() })
+      return ConsumerStatus.ACK
+    }
     const now = Date.now()
     const sentAt = envelopeTimeMs(envelope)
     const expiration = msg.expiration === undefined ? undefined : Number(msg.expiration)
@@ -206,10 +215,12 @@ export class CommandServer {
     result: RemoteReply,
   ): Promise<void> {
     const { state } = this
-    const envelope = makeEnvelope(RESULT_TYPE, state.options.uid, result, {
-      ...(traceparent === undefined ? {} : { traceparent }),
-      ...(msg.correlationId === undefined ? {} : { correlationid: msg.correlationId }),
-    })
+    const envelope = state.guard.seal(
+      makeEnvelope(RESULT_TYPE, state.options.uid, result, {
+        ...(traceparent === undefined ? {} : { traceparent }),
+        ...(msg.correlationId === undefined ? {} : { correlationid: msg.correlationId }),
+      }),
+    )
     try {
       await reply(envelope, {
         correlationId: msg.correlationId,

@@ -100,11 +100,13 @@ export class ControlChannel {
       )
     }
     const { state } = this
-    const envelope = makeEnvelope(
-      CONTROL_TYPE,
-      state.options.uid,
-      { scope, target, data: data ?? null },
-      { priority: PRIORITY.control },
+    const envelope = state.guard.seal(
+      makeEnvelope(
+        CONTROL_TYPE,
+        state.options.uid,
+        { scope, target, data: data ?? null },
+        { priority: PRIORITY.control },
+      ),
     )
     await this.publisher.send(
       {
@@ -144,6 +146,10 @@ export class ControlChannel {
         },
         'MindBus: unreadable control signal dead-lettered',
       )
+      return ConsumerStatus.DROP
+    }
+    if ((await state.guard.check(envelope, 'control', msg.userId)) !== undefined) {
+      state.stats.deadLettered++
       return ConsumerStatus.DROP
     }
     state.stats.controlReceived++

@@ -3,7 +3,7 @@ import type { EventBus } from '@core/event-bus'
 import type { AsyncMessage, Connection, Consumer, Publisher } from 'rabbitmq-client'
 import { ConsumerStatus } from 'rabbitmq-client'
 import { consuming } from './command-server.js'
-import { makeEnvelope, PRIORITY, readEnvelope } from './envelope.js'
+import { type Envelope, makeEnvelope, PRIORITY, readEnvelope } from './envelope.js'
 import type { NodeState } from './state.js'
 
 /**
@@ -64,13 +64,22 @@ export class EventsBridge {
   private async export(event: CloudEvent): Promise<void> {
     const { state } = this
     if (state.imported.has(event.id)) return
-    const envelope = makeEnvelope(event.type, state.options.uid, event.data, {
-      id: event.id,
-      priority: PRIORITY.event,
-      ...(event.subject === undefined ? {} : { subject: event.subject }),
-      ...(event.traceparent === undefined ? {} : { traceparent: event.traceparent }),
-      ...(event.time === undefined ? {} : { time: event.time }),
-    })
+    let envelope: Envelope
+    try {
+      envelope = state.guard.seal(
+        makeEnvelope(event.type, state.options.uid, event.data, {
+          id: event.id,
+          priority: PRIORITY.event,
+          ...(event.subject === undefined ? {} : { subject: event.subject }),
+          ...(event.traceparent === undefined ? {} : { traceparent: event.traceparent }),
+          ...(event.time === undefined ? {} : { time: event.time }),
+        }),
+      )
+    } catch (err) {
+      // Data without a canonical JSON form cannot be signed: it is not exported.
+      state.logger.warn({ err, type: event.type }, 'MindBus: event export failed')
+      return
+    }
     const sent = this.publisher
       .send(
         {
@@ -114,6 +123,10 @@ export class EventsBridge {
     }
     if (msg.appId === state.options.nodeId || envelope.source === state.options.uid)
       return ConsumerStatus.ACK
+    if ((await state.guard.check(envelope, 'event', msg.userId)) !== undefined) {
+      state.stats.deadLettered++
+      return ConsumerStatus.DROP
+    }
     const type = msg.routingKey.slice('evt.'.length)
     state.imported.set(envelope.id, true)
     try {
