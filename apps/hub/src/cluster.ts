@@ -1,6 +1,11 @@
 import { CoreError, type Logger } from '@core/contracts'
 import type { Kernel } from '@core/kernel'
-import { type ControlSignal, createMindBus, type MindBus } from '@core/mindbus'
+import {
+  type ControlSignal,
+  createMindBus,
+  type MindBus,
+  type MindBusSigningOptions,
+} from '@core/mindbus'
 import type { FindNodesOptions } from '@core/node-registry'
 import type { RemoteCallRequest, RemoteTransport } from '@core/service-registry'
 import type { HubConfig } from './config.js'
@@ -66,6 +71,8 @@ export interface StartClusterOptions {
   onShutdown: (signal: ControlSignal) => void
   /** `ctl.*.config`: reads the hub's config again (file and environment). */
   loadConfig: (() => Promise<HubConfig>) | undefined
+  /** Signed messages (the hub's `signing` section), or `undefined`: unsigned. */
+  signing?: MindBusSigningOptions | undefined
 }
 
 /**
@@ -105,6 +112,7 @@ export async function startCluster(
     importEvents: [...settings.importEvents, ...(gossip ? NODE_GOSSIP_EVENTS : [])],
     dispatchAny: settings.dispatchAny,
     logger,
+    ...(options.signing === undefined ? {} : { signing: options.signing }),
     ...(settings.maxPriority === undefined ? {} : { maxPriority: settings.maxPriority }),
     ...(settings.consumerChannels === undefined
       ? {}

@@ -5,6 +5,7 @@ import { MindBusConfigSchema } from './mindbus-config.js'
 import { MqttConfigSchema } from './mqtt-config.js'
 import { NodeConfigSchema } from './node-config.js'
 import { RedisConfigSchema } from './redis-config.js'
+import { SigningConfigSchema } from './signing-config.js'
 
 /** pino's levels, plus `silent`. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
@@ -115,6 +116,7 @@ export const HubConfigSchema = Type.Object(
     mqtt: Type.Optional(MqttConfigSchema),
     node: Type.Optional(NodeConfigSchema),
     mindbus: Type.Optional(MindBusConfigSchema),
+    signing: Type.Optional(SigningConfigSchema),
   },
   { additionalProperties: false, title: 'HubConfig' },
 )

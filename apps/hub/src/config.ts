@@ -16,6 +16,7 @@ import {
 } from './mqtt-config.js'
 import { type NodeSettings, resolveNodeSettings } from './node-config.js'
 import { type RedisSettings, resolveRedisSettings } from './redis-config.js'
+import { resolveSigningSettings, type SigningSettings } from './signing-config.js'
 
 /**
  * The environment variables that override a config field, and the field each overrides.
@@ -81,6 +82,8 @@ export interface HubConfig {
   node: NodeSettings
   /** Cluster mode (`mindbus` section, `CORE_AMQP_URL`), or `undefined` when no AMQP URL is set. */
   mindbus: MindBusSettings | undefined
+  /** Signed messages (`signing` section), or `undefined` without keys. */
+  signing: SigningSettings | undefined
   /** `CORE_ADMIN_TOKEN`: a fixed admin credential (≥ 32 characters) for scripts and tests. */
   adminToken: string | undefined
   /** Where each overridable field came from. */
@@ -354,6 +357,7 @@ export async function loadHubConfig(options: LoadHubConfigOptions = {}): Promise
     redis,
     node: resolveNodeSettings(file.node, env),
     mindbus: resolveMindBusSettings(file.mindbus, fromEnv),
+    signing: resolveSigningSettings(file.signing),
     adminToken: fromEnv.CORE_ADMIN_TOKEN,
     origin: {
       dataDir:

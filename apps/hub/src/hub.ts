@@ -27,6 +27,7 @@ import { createMqttCallAuthorizer, describeMqttCalls } from './mqtt-calls.js'
 import { createHubNode, type HubNode } from './node.js'
 import { addRedisHealth, describeRedis, openRedisState, withRedisCache } from './redis.js'
 import type { RedisSettings } from './redis-config.js'
+import { openHubSigning } from './signing-config.js'
 
 /** The MQTT side of a booted hub, as the startup summary reports it. */
 export interface MqttStatus {
@@ -168,6 +169,7 @@ export async function startHub(
     await redis?.close()
     throw error
   }
+  const signing = openHubSigning(config.signing, config.redis, logger)
   const remote = config.mindbus === undefined ? undefined : createLateTransport()
   const kernel = createKernel({
     ...(remote === undefined ? {} : { remote }),
@@ -204,6 +206,7 @@ export async function startHub(
     await kernel.stop().catch(() => undefined)
     await storage.close().catch(() => undefined)
     await redis?.close().catch(() => undefined)
+    await signing?.close()
   }
 
   try {
@@ -225,6 +228,7 @@ export async function startHub(
           state: m.state,
           calls: m.calls,
           ...callAuth,
+          ...(signing === undefined ? {} : { signing: signing.mqtt }),
           ...(m.maxInFlight === undefined ? {} : { maxInFlight: m.maxInFlight }),
           ...(m.username === undefined ? {} : { username: m.username }),
           ...(m.password === undefined ? {} : { password: m.password }),
@@ -270,6 +274,7 @@ export async function startHub(
         transport: remote,
         logger,
         loadConfig: options.loadConfig,
+        signing: signing?.mindbus,
         onShutdown: (signal) => {
           if (options.onShutdownRequest !== undefined) options.onShutdownRequest(signal.from)
           else void running?.stop()
@@ -314,6 +319,7 @@ export async function startHub(
           const result = await kernel.stop()
           await storage.close()
           await redis?.close()
+          await signing?.close()
           return result
         })()
         return stopped

@@ -68,22 +68,22 @@ export class RemoteCaller {
     const id = randomUUID()
     const envelope = state.guard.seal(
       makeEnvelope(
-      COMMAND_TYPE,
-      options.uid,
-      {
-        action,
-        params: request.params,
-        ...(request.version === undefined ? {} : { version: request.version }),
-        meta,
-      },
-      {
-        id,
-        correlationid: id,
-        priority: PRIORITY.command,
-        ...(traceparent === undefined ? {} : { traceparent }),
-        ...(subject === undefined ? {} : { subject }),
-      },
-    ),
+        COMMAND_TYPE,
+        options.uid,
+        {
+          action,
+          params: request.params,
+          ...(request.version === undefined ? {} : { version: request.version }),
+          meta,
+        },
+        {
+          id,
+          correlationid: id,
+          priority: PRIORITY.command,
+          ...(traceparent === undefined ? {} : { traceparent }),
+          ...(subject === undefined ? {} : { subject }),
+        },
+      ),
     )
     const expirationMs = Math.min(
       Math.max(1, Math.floor(request.timeoutMs)),

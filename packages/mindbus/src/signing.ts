@@ -1,9 +1,4 @@
-import {
-  CoreError,
-  rateLimited,
-  type Logger,
-  type RateLimitedLogger,
-} from '@core/contracts'
+import { CoreError, type Logger, type RateLimitedLogger, rateLimited } from '@core/contracts'
 import {
   createMemoryReplayStore,
   createSigner,

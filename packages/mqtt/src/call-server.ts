@@ -8,10 +8,10 @@ import {
 } from '@core/contracts'
 import type { TopicMatcher } from '@core/event-bus'
 import type { Kernel } from '@core/kernel'
+import type { SignableEvent, Verifier } from '@core/signing'
 import type { IPublishPacket } from 'mqtt'
 import type { SendOptions } from './connection.js'
 import { parseJsonPayload } from './payload.js'
-import type { SignableEvent, Verifier } from '@core/signing'
 import { isSignedEnvelope, signedCallData, verifySignedCall } from './signed-call.js'
 import type { AuthorizeMqttCall, Counters } from './types.js'
 

@@ -9,11 +9,11 @@ import {
 import { createTopicMatcher, type TopicMatcher } from '@core/event-bus'
 import type { Kernel } from '@core/kernel'
 import { type CallServer, createCallServer } from './call-server.js'
-import { refuseUnsignedCall } from './signed-call.js'
 import { type Connection, openConnection, redact, type SendOptions } from './connection.js'
 import { createMqttMetrics } from './metrics.js'
 import { type Mirror, startMirror } from './mirror.js'
 import { type PluginServices, registerPluginServices } from './plugin-services.js'
+import { refuseUnsignedCall } from './signed-call.js'
 import type {
   AuthorizeMqttCall,
   Counters,
@@ -423,7 +423,11 @@ function checkOptions(options: CreateMqttBridgeOptions): Settings {
     calls,
     callMode,
     authorizeCall:
-      callMode === 'token' ? authorizeCall : callMode === 'signature' ? refuseUnsignedCall : undefined,
+      callMode === 'token'
+        ? authorizeCall
+        : callMode === 'signature'
+          ? refuseUnsignedCall
+          : undefined,
     maxInFlight,
     minDelayMs,
     maxDelayMs,
