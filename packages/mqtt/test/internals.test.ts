@@ -15,6 +15,7 @@ describe('public surface', () => {
         "DEFAULT_MQTT_MAX_IN_FLIGHT",
         "DEFAULT_MQTT_PREFIX",
         "DEFAULT_MQTT_URL",
+        "SIGNED_CALL_TYPE",
         "createMqttBridge",
       ]
     `)
