@@ -143,7 +143,9 @@ export class CommandServer {
       )
       return ConsumerStatus.DROP
     }
-    const refusal = await state.guard.check(envelope, 'command', msg.userId, msg.redelivered)
+    const refusal = state.guard.enabled
+      ? await state.guard.check(envelope, 'command', msg.userId, msg.redelivered)
+      : undefined
     if (refusal !== undefined) {
       if (msg.replyTo === undefined) {
         state.stats.deadLettered++

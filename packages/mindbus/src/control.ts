@@ -148,7 +148,7 @@ export class ControlChannel {
       )
       return ConsumerStatus.DROP
     }
-    if ((await state.guard.check(envelope, 'control', msg.userId)) !== undefined) {
+    if (state.guard.enabled && (await state.guard.check(envelope, 'control', msg.userId))) {
       state.stats.deadLettered++
       return ConsumerStatus.DROP
     }

@@ -123,7 +123,7 @@ export class EventsBridge {
     }
     if (msg.appId === state.options.nodeId || envelope.source === state.options.uid)
       return ConsumerStatus.ACK
-    if ((await state.guard.check(envelope, 'event', msg.userId)) !== undefined) {
+    if (state.guard.enabled && (await state.guard.check(envelope, 'event', msg.userId))) {
       state.stats.deadLettered++
       return ConsumerStatus.DROP
     }
