@@ -1,7 +1,12 @@
 import { CoreError, type Logger } from '@core/contracts'
 import type { ControlSender } from '@core/http'
 import type { Kernel } from '@core/kernel'
-import { type ControlSignal, createMindBus, type MindBus } from '@core/mindbus'
+import {
+  type ControlSignal,
+  createMindBus,
+  type MindBus,
+  type MindBusSigningOptions,
+} from '@core/mindbus'
 import type { FindNodesOptions } from '@core/node-registry'
 import type { RemoteCallRequest, RemoteTransport } from '@core/service-registry'
 import type { HubConfig } from './config.js'
@@ -68,6 +73,8 @@ export interface StartClusterOptions {
   onShutdown: (signal: ControlSignal) => void
   /** `ctl.*.config`: reads the hub's config again (file and environment). */
   loadConfig: (() => Promise<HubConfig>) | undefined
+  /** Signed messages (the hub's `signing` section), or `undefined`: unsigned. */
+  signing?: MindBusSigningOptions | undefined
 }
 
 /**
@@ -110,6 +117,7 @@ export async function startCluster(
     logger,
     // The operator policy, weighed for each command and event received (none: no hook at all).
     ...(kernel.security.policy === undefined ? {} : { authorize: createMindBusAuthorizer(kernel) }),
+    ...(options.signing === undefined ? {} : { signing: options.signing }),
     ...(settings.maxPriority === undefined ? {} : { maxPriority: settings.maxPriority }),
     ...(settings.consumerChannels === undefined
       ? {}

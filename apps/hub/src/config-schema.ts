@@ -6,6 +6,7 @@ import { MqttConfigSchema } from './mqtt-config.js'
 import { NodeConfigSchema } from './node-config.js'
 import { PolicyConfigSchema } from './policy-config.js'
 import { RedisConfigSchema } from './redis-config.js'
+import { SigningConfigSchema } from './signing-config.js'
 
 /** pino's levels, plus `silent`. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
@@ -117,6 +118,7 @@ export const HubConfigSchema = Type.Object(
     node: Type.Optional(NodeConfigSchema),
     mindbus: Type.Optional(MindBusConfigSchema),
     policy: Type.Optional(PolicyConfigSchema),
+    signing: Type.Optional(SigningConfigSchema),
   },
   { additionalProperties: false, title: 'HubConfig' },
 )

@@ -17,6 +17,7 @@ import {
 import { type NodeSettings, resolveNodeSettings } from './node-config.js'
 import { type HubPolicy, resolvePolicy } from './policy-config.js'
 import { type RedisSettings, resolveRedisSettings } from './redis-config.js'
+import { resolveSigningSettings, type SigningSettings } from './signing-config.js'
 
 /**
  * The environment variables that override a config field, and the field each overrides.
@@ -83,6 +84,8 @@ export interface HubConfig {
   node: NodeSettings
   /** Cluster mode (`mindbus` section, `CORE_AMQP_URL`), or `undefined` when no AMQP URL is set. */
   mindbus: MindBusSettings | undefined
+  /** Signed messages (`signing` section), or `undefined` without keys. */
+  signing: SigningSettings | undefined
   /** `CORE_ADMIN_TOKEN`: a fixed admin credential (≥ 32 characters) for scripts and tests. */
   adminToken: string | undefined
   /** The operator policy (`policy`, `CORE_POLICY`), validated; `undefined` without one. */
@@ -359,6 +362,7 @@ export async function loadHubConfig(options: LoadHubConfigOptions = {}): Promise
     redis,
     node: resolveNodeSettings(file.node, env),
     mindbus: resolveMindBusSettings(file.mindbus, fromEnv),
+    signing: resolveSigningSettings(file.signing),
     adminToken: fromEnv.CORE_ADMIN_TOKEN,
     policy: await resolvePolicy(file.policy, nonEmpty(env.CORE_POLICY), { base, cwd, configFile }),
     origin: {

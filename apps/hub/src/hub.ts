@@ -29,6 +29,7 @@ import { connectBridge, createHubBridge, type MqttStatus } from './mqtt-boot.js'
 import { createHubNode, type HubNode } from './node.js'
 import { warnPolicyGaps } from './policy-config.js'
 import { addRedisHealth, openRedisState } from './redis.js'
+import { openHubSigning } from './signing-config.js'
 import { openStorage } from './storage-select.js'
 
 /** A booted hub. */
@@ -110,6 +111,7 @@ export async function startHub(
     await redis?.close()
     throw error
   }
+  const signing = openHubSigning(config.signing, config.redis, logger)
   const remote = config.mindbus === undefined ? undefined : createLateTransport()
   const kernel = createKernel({
     ...(remote === undefined ? {} : { remote }),
@@ -149,10 +151,11 @@ export async function startHub(
     await kernel.stop().catch(() => undefined)
     await storage.close().catch(() => undefined)
     await redis?.close().catch(() => undefined)
+    await signing?.close()
   }
 
   try {
-    const hubBridge = createHubBridge(kernel, config, logger, () => http)
+    const hubBridge = createHubBridge(kernel, config, logger, () => http, signing?.mqtt)
     bridge = hubBridge.bridge
     if (redis !== undefined && config.redis !== undefined)
       addRedisHealth(kernel, redis, config.redis)
@@ -186,6 +189,7 @@ export async function startHub(
         transport: remote,
         logger,
         loadConfig: options.loadConfig,
+        signing: signing?.mindbus,
         onShutdown: (signal) => {
           if (options.onShutdownRequest !== undefined) options.onShutdownRequest(signal.from)
           else void running?.stop()
@@ -230,6 +234,7 @@ export async function startHub(
           const result = await kernel.stop()
           await storage.close()
           await redis?.close()
+          await signing?.close()
           return result
         })()
         return stopped

@@ -4,6 +4,7 @@ import type { Kernel } from '@core/kernel'
 import { createMqttBridge, type MqttBridge } from '@core/mqtt'
 import type { HubConfig } from './config.js'
 import { createMqttCallAuthorizer, describeMqttCalls } from './mqtt-calls.js'
+import type { HubSigning } from './signing-config.js'
 
 /** The MQTT side of a booted hub, as the startup summary reports it. */
 export interface MqttStatus {
@@ -34,6 +35,7 @@ export function createHubBridge(
   config: HubConfig,
   logger: Logger,
   http: () => HttpServer | undefined,
+  signing?: HubSigning['mqtt'],
 ): HubBridge {
   const m = config.mqtt
   const mqttLog = recordingErrors(logger.child({ component: 'mqtt' }))
@@ -52,6 +54,7 @@ export function createHubBridge(
         state: m.state,
         calls: m.calls,
         ...callAuth,
+        ...(signing === undefined ? {} : { signing }),
         ...(m.maxInFlight === undefined ? {} : { maxInFlight: m.maxInFlight }),
         ...(m.username === undefined ? {} : { username: m.username }),
         ...(m.password === undefined ? {} : { password: m.password }),

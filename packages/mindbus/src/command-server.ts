@@ -2,7 +2,7 @@ import { type CoreError, isTraceparent } from '@core/contracts'
 import type { RemoteReply, ServiceRegistry } from '@core/service-registry'
 import type { AsyncMessage, Connection } from 'rabbitmq-client'
 import { ConsumerStatus } from 'rabbitmq-client'
-import { callerOf, refusal } from './authorize.js'
+import { callerOf, refusal as policyRefusal } from './authorize.js'
 import { CommandQueues } from './command-queues.js'
 import {
   envelopeTimeMs,
@@ -100,6 +100,17 @@ export class CommandServer {
       )
       return ConsumerStatus.DROP
     }
+    const refusal = state.guard.enabled
+      ? await state.guard.check(envelope, 'command', msg.userId, msg.redelivered)
+      : undefined
+    if (refusal !== undefined) {
+      if (msg.replyTo === undefined) {
+        state.stats.deadLettered++
+        return ConsumerStatus.DROP
+      }
+      await this.sendReply(msg, reply, undefined, { ok: false, error: refusal.toJSON() })
+      return ConsumerStatus.ACK
+    }
     const now = Date.now()
     const sentAt = envelopeTimeMs(envelope)
     const expiration = msg.expiration === undefined ? undefined : Number(msg.expiration)
@@ -144,7 +155,7 @@ export class CommandServer {
         ...(command.version === undefined ? {} : { version: command.version }),
       }
       result =
-        refusal(
+        policyRefusal(
           state.options.authorize,
           callerOf(envelope.source, msg.userId),
           'services.call',
@@ -172,10 +183,12 @@ export class CommandServer {
     result: RemoteReply,
   ): Promise<void> {
     const { state } = this
-    const envelope = makeEnvelope(RESULT_TYPE, state.options.uid, result, {
-      ...(traceparent === undefined ? {} : { traceparent }),
-      ...(msg.correlationId === undefined ? {} : { correlationid: msg.correlationId }),
-    })
+    const envelope = state.guard.seal(
+      makeEnvelope(RESULT_TYPE, state.options.uid, result, {
+        ...(traceparent === undefined ? {} : { traceparent }),
+        ...(msg.correlationId === undefined ? {} : { correlationid: msg.correlationId }),
+      }),
+    )
     try {
       await reply(envelope, {
         correlationId: msg.correlationId,

@@ -101,11 +101,13 @@ export class ControlChannel {
       )
     }
     const { state } = this
-    const envelope = makeEnvelope(
-      CONTROL_TYPE,
-      state.options.uid,
-      { scope, target, data: data ?? null },
-      { priority: PRIORITY.control },
+    const envelope = state.guard.seal(
+      makeEnvelope(
+        CONTROL_TYPE,
+        state.options.uid,
+        { scope, target, data: data ?? null },
+        { priority: PRIORITY.control },
+      ),
     )
     await this.publisher.send(
       {
@@ -145,6 +147,10 @@ export class ControlChannel {
         },
         'MindBus: unreadable control signal dead-lettered',
       )
+      return ConsumerStatus.DROP
+    }
+    if (state.guard.enabled && (await state.guard.check(envelope, 'control', msg.userId))) {
+      state.stats.deadLettered++
       return ConsumerStatus.DROP
     }
     state.stats.controlReceived++

@@ -4,7 +4,7 @@ import type { AsyncMessage, Connection, Consumer, Publisher } from 'rabbitmq-cli
 import { ConsumerStatus } from 'rabbitmq-client'
 import { callerOf, refusal } from './authorize.js'
 import { consuming } from './command-queues.js'
-import { makeEnvelope, PRIORITY, readEnvelope } from './envelope.js'
+import { type Envelope, makeEnvelope, PRIORITY, readEnvelope } from './envelope.js'
 import type { NodeState } from './state.js'
 
 /**
@@ -65,13 +65,22 @@ export class EventsBridge {
   private async export(event: CloudEvent): Promise<void> {
     const { state } = this
     if (state.imported.has(event.id)) return
-    const envelope = makeEnvelope(event.type, state.options.uid, event.data, {
-      id: event.id,
-      priority: PRIORITY.event,
-      ...(event.subject === undefined ? {} : { subject: event.subject }),
-      ...(event.traceparent === undefined ? {} : { traceparent: event.traceparent }),
-      ...(event.time === undefined ? {} : { time: event.time }),
-    })
+    let envelope: Envelope
+    try {
+      envelope = state.guard.seal(
+        makeEnvelope(event.type, state.options.uid, event.data, {
+          id: event.id,
+          priority: PRIORITY.event,
+          ...(event.subject === undefined ? {} : { subject: event.subject }),
+          ...(event.traceparent === undefined ? {} : { traceparent: event.traceparent }),
+          ...(event.time === undefined ? {} : { time: event.time }),
+        }),
+      )
+    } catch (err) {
+      // Data without a canonical JSON form cannot be signed: it is not exported.
+      state.logger.warn({ err, type: event.type }, 'MindBus: event export failed')
+      return
+    }
     const sent = this.publisher
       .send(
         {
@@ -115,6 +124,10 @@ export class EventsBridge {
     }
     if (msg.appId === state.options.nodeId || envelope.source === state.options.uid)
       return ConsumerStatus.ACK
+    if (state.guard.enabled && (await state.guard.check(envelope, 'event', msg.userId))) {
+      state.stats.deadLettered++
+      return ConsumerStatus.DROP
+    }
     const type = msg.routingKey.slice('evt.'.length)
     if (
       refusal(

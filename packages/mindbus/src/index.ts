@@ -16,6 +16,7 @@ export type {
   MindBus,
   MindBusAuthorize,
   MindBusCaller,
+  MindBusSigningOptions,
   MindBusStats,
   MindBusTopology,
   NodeDirectory,

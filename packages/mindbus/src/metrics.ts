@@ -69,7 +69,7 @@ export function createMindBusMetrics(source: MetricsSource): MindBusMetrics {
       for (const [queue, n] of Object.entries(depths ?? {})) this.set({ queue }, n)
     },
   })
-  const metrics = [
+  const metrics: Array<Counter<string> | Gauge<string> | Histogram<string>> = [
     byOutcome(
       'core_mindbus_calls_sent_total',
       'Remote calls sent by this node, by outcome ("ok" or the CoreError code)',
@@ -121,6 +121,23 @@ export function createMindBusMetrics(source: MetricsSource): MindBusMetrics {
       'Control signals received',
       (s) => s.controlReceived,
     ),
+    fromStats(
+      'core_mindbus_signature_verified_total',
+      'Signed messages (commands, results, events, control) accepted by the signature check',
+      (s) => s.signatureVerified,
+    ),
+    new Counter({
+      name: 'core_mindbus_signature_refused_total',
+      help: 'Messages refused by the signature check, by reason (unsigned, unknown-key, bad-signature, owner-mismatch, expired, future, replayed, …)',
+      labelNames: ['reason'],
+      registers: [],
+      collect() {
+        this.reset()
+        for (const [reason, n] of Object.entries(source.stats().signatureRefused)) {
+          this.inc({ reason }, n)
+        }
+      },
+    }),
     new Gauge({
       name: 'core_mindbus_connected',
       help: '1 while the broker connection is ready, else 0 (health "degraded")',

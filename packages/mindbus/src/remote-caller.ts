@@ -66,22 +66,24 @@ export class RemoteCaller {
     const subject =
       typeof meta.subject === 'string' && meta.subject !== '' ? meta.subject : undefined
     const id = randomUUID()
-    const envelope = makeEnvelope(
-      COMMAND_TYPE,
-      options.uid,
-      {
-        action,
-        params: request.params,
-        ...(request.version === undefined ? {} : { version: request.version }),
-        meta,
-      },
-      {
-        id,
-        correlationid: id,
-        priority: PRIORITY.command,
-        ...(traceparent === undefined ? {} : { traceparent }),
-        ...(subject === undefined ? {} : { subject }),
-      },
+    const envelope = state.guard.seal(
+      makeEnvelope(
+        COMMAND_TYPE,
+        options.uid,
+        {
+          action,
+          params: request.params,
+          ...(request.version === undefined ? {} : { version: request.version }),
+          meta,
+        },
+        {
+          id,
+          correlationid: id,
+          priority: PRIORITY.command,
+          ...(traceparent === undefined ? {} : { traceparent }),
+          ...(subject === undefined ? {} : { subject }),
+        },
+      ),
     )
     const expirationMs = Math.min(
       Math.max(1, Math.floor(request.timeoutMs)),
@@ -198,20 +200,30 @@ export class RemoteCaller {
       )
     })
     await ch.confirmSelect()
-    await ch.basicConsume({ queue: REPLY_TO, noAck: true }, (msg: AsyncMessage) =>
-      this.onReply(msg),
-    )
+    await ch.basicConsume({ queue: REPLY_TO, noAck: true }, (msg: AsyncMessage) => {
+      this.onReply(msg).catch((err: unknown) =>
+        this.state.logger.warn({ err }, 'MindBus: a result could not be read'),
+      )
+    })
     this.channel = ch
     return ch
   }
 
-  private onReply(msg: AsyncMessage): void {
+  private async onReply(msg: AsyncMessage): Promise<void> {
     const id = msg.correlationId
     if (id === undefined) return
     const waiting = this.pending.get(id)
     if (waiting === undefined) return
     this.pending.delete(id)
     const envelope = readEnvelope(msg.body)
+    if (typeof envelope !== 'string' && this.state.guard.enabled) {
+      const refusal = await this.state.guard.check(envelope, 'result', msg.userId)
+      if (refusal !== undefined) {
+        this.count(refusal.code)
+        waiting.reject(refusal)
+        return
+      }
+    }
     const data =
       typeof envelope === 'string'
         ? undefined

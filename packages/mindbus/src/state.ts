@@ -1,5 +1,6 @@
 import { CoreError, createStderrLogger, type Logger } from '@core/contracts'
 import type { RemoteReply } from '@core/service-registry'
+import { MessageGuard } from './signing.js'
 import type { CreateMindBusOptions, MindBusAuthorize, MindBusStats } from './types.js'
 
 /** The options with their defaults applied. */
@@ -48,6 +49,8 @@ export interface NodeState {
   handled: ExpiringMap<RemoteReply | 'running'>
   /** Ids of events imported from other nodes (never exported again). */
   imported: ExpiringMap<true>
+  /** Signs what is sent and verifies what is received (a no-op without signing keys). */
+  guard: MessageGuard
 }
 
 /** Builds the shared state, checking the options. */
@@ -91,6 +94,22 @@ export function createNodeState(options: CreateMindBusOptions): NodeState {
   const topology = options.topology ?? {}
   const prefix = topology.queuePrefix ?? 'mindbus'
   const dedupWindowMs = options.dedupWindowMs ?? 600_000
+  const logger = options.logger ?? createStderrLogger({ component: 'mindbus' })
+  const stats: MindBusStats = {
+    sent: {},
+    served: {},
+    roundTrip: { count: 0, totalMs: 0, maxMs: 0 },
+    droppedExpired: 0,
+    duplicates: 0,
+    deadLettered: 0,
+    reconnects: 0,
+    eventsExported: 0,
+    eventsImported: 0,
+    eventsRefused: 0,
+    controlReceived: 0,
+    signatureVerified: 0,
+    signatureRefused: {},
+  }
   return {
     options: {
       url: options.url,
@@ -121,25 +140,14 @@ export function createNodeState(options: CreateMindBusOptions): NodeState {
       controlQueue: `${prefix}.ctl.${nodeId}`,
       eventQueue: `${prefix}.evt.${nodeId}`,
     },
-    logger: options.logger ?? createStderrLogger({ component: 'mindbus' }),
+    logger,
     user: decodeURIComponent(url.username || 'guest'),
-    stats: {
-      sent: {},
-      served: {},
-      roundTrip: { count: 0, totalMs: 0, maxMs: 0 },
-      droppedExpired: 0,
-      duplicates: 0,
-      deadLettered: 0,
-      reconnects: 0,
-      eventsExported: 0,
-      eventsImported: 0,
-      eventsRefused: 0,
-      controlReceived: 0,
-    },
+    stats,
     running: new Map(),
     cancelled: new ExpiringMap(dedupWindowMs, 100_000),
     handled: new ExpiringMap(dedupWindowMs, 100_000),
     imported: new ExpiringMap(dedupWindowMs, 100_000),
+    guard: new MessageGuard(options.signing, nodeId, stats, logger),
   }
 }
 

@@ -1,6 +1,7 @@
 import type { Logger } from '@core/contracts'
 import type { EventBus } from '@core/event-bus'
 import type { RemoteTransport, ServiceRegistry } from '@core/service-registry'
+import type { ReplayStore, SigningKey } from '@core/signing'
 import type { Registry } from 'prom-client'
 
 /**
@@ -175,6 +176,11 @@ export interface CreateMindBusOptions {
   heartbeatS?: number
   /** Names of exchanges and queues. */
   topology?: MindBusTopology
+  /**
+   * Signed messages: with keys, every command, result, event and control signal is signed on
+   * send and verified on receive (see {@link MindBusSigningOptions}). @defaultValue none: unsigned
+   */
+  signing?: MindBusSigningOptions
   /** @defaultValue a stderr logger (warn+) */
   logger?: Logger
   /**
@@ -192,10 +198,46 @@ export interface CreateMindBusOptions {
 }
 
 /**
+ * Signing of MindBus messages with `@core/signing`: HMAC-SHA256 or Ed25519 over the RFC 8785
+ * canonical CloudEvent, carried as the extension attributes `sigalg`, `sigkid`, `sig`.
+ *
+ * On receive a message must carry a valid signature by a known key whose `owner` (when the
+ * key names one) is the AMQP `user_id` RabbitMQ vouched for, a `time` within ±`windowMs`, and a
+ * `(source, id)` pair not seen within the window. A refused command is answered with an error
+ * result (`E_FORBIDDEN`, or `E_VALIDATION` for an expired, future-dated or malformed one, with
+ * `details.reason`) when it has a `reply_to`, else rejected to the dead-letter queue; a refused
+ * event or control signal goes to the dead-letter queue; a refused result fails its call.
+ * Refusals are counted by reason (`core_mindbus_signature_refused_total{reason}`) and logged
+ * rate-limited.
+ * @public
+ */
+export interface MindBusSigningOptions {
+  /** Every key a message may be signed with: two during a rotation. */
+  keys: readonly SigningKey[]
+  /** The key this node signs with (it needs its secret, or its Ed25519 private key). */
+  keyId: string
+  /** How far a message's `time` may be from now, ms, either way. @defaultValue 300_000 */
+  windowMs?: number
+  /**
+   * Where `(source, id)` pairs are remembered. Give a store shared by the hubs
+   * (`createRedisReplayStore`) so that a command replayed to another hub is caught.
+   * @defaultValue an in-memory store (this node only)
+   */
+  replay?: ReplayStore
+  /**
+   * Refuse unsigned messages. `false` accepts unsigned ones (signed ones are still verified):
+   * only while rolling signing out to a running cluster. @defaultValue true
+   */
+  required?: boolean
+  /** `false` turns signing off although keys are given. @defaultValue true */
+  enabled?: boolean
+}
+
+/**
  * Counters since start: calls sent and served by outcome (`ok` or the CoreError code),
  * round trips (count, total and max milliseconds), commands dropped as expired,
  * duplicates suppressed, messages dead-lettered, reconnects, events exported and imported,
- * control signals received.
+ * control signals received, signed messages accepted and refused (by reason).
  * @public
  */
 export interface MindBusStats {
@@ -211,6 +253,10 @@ export interface MindBusStats {
   /** Imported events the `authorize` hook refused (dropped). */
   eventsRefused: number
   controlReceived: number
+  /** Signed messages accepted. */
+  signatureVerified: number
+  /** Messages refused by the signature check, by reason (`bad-signature`, `replayed`, …). */
+  signatureRefused: Record<string, number>
 }
 
 /**
@@ -276,6 +322,9 @@ export interface MindBus {
    *   `core_mindbus_events_exported_total`, `core_mindbus_events_imported_total`,
    *   `core_mindbus_events_refused_total`,
    *   `core_mindbus_control_received_total`;
+   * - `core_mindbus_signature_verified_total` and
+   *   `core_mindbus_signature_refused_total{reason}`: signed messages accepted, and messages
+   *   refused by the signature check (see {@link MindBusSigningOptions});
    * - `core_mindbus_connected`: 1 while connected, else 0;
    * - `core_mindbus_queue_messages{queue}`: messages waiting in this node's queues, read at
    *   scrape time with a passive declare (at most 2 s; left out while disconnected).

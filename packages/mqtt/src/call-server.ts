@@ -8,9 +8,11 @@ import {
 } from '@core/contracts'
 import type { TopicMatcher } from '@core/event-bus'
 import type { Kernel } from '@core/kernel'
+import type { SignableEvent, Verifier } from '@core/signing'
 import type { IPublishPacket } from 'mqtt'
 import type { SendOptions } from './connection.js'
 import { parseJsonPayload } from './payload.js'
+import { isSignedEnvelope, signedCallData, verifySignedCall } from './signed-call.js'
 import type { AuthorizeMqttCall, Counters } from './types.js'
 
 /** What {@link createCallServer} needs. @internal */
@@ -28,6 +30,8 @@ export interface CallServerDeps {
   authorize: AuthorizeMqttCall | undefined
   /** The bridge's rate-limited warnings. */
   limited: RateLimitedLogger
+  /** Verifies calls in the signed form: a valid signature stands in for the token. */
+  verifier: Verifier | undefined
 }
 
 /** Serves `<prefix>/call/<service>`. @internal */
@@ -62,6 +66,11 @@ interface CallEnvelope {
  * The reply is `{ result }` or `{ error: <CoreError JSON> }` (plus `correlationId` in the
  * body form), at the request's QoS (at most 1), never retained. A user property (MQTT 5) or
  * body field `traceparent` is passed on as `meta.traceparent`.
+ *
+ * A call in the signed form (a CloudEvent of type `core.mqtt.call`, `subject` the service,
+ * `data` `{ params, replyTo?, correlationId? }`, signed with `@core/signing`) is checked by
+ * `verifier` instead of the token: `meta.caller` is the key's owner (else `mqtt`), `meta.sigkid`
+ * the key; a refusal is replied as the CoreError with `details.reason`.
  *
  * With `authorize`, each call's token (user property `authorization: Bearer <token>`, else
  * the body field `authorization`) is checked before the service is looked up; a refusal is
@@ -121,6 +130,7 @@ export function createCallServer(deps: CallServerDeps): CallServer {
       let traceparent: unknown = props?.userProperties?.traceparent
       let authorization: unknown = firstValue(props?.userProperties?.authorization)
       let bodyForm = false
+      let signed: SignableEvent | undefined
 
       if (typeof props?.responseTopic === 'string') {
         replyTo = props.responseTopic
@@ -138,6 +148,10 @@ export function createCallServer(deps: CallServerDeps): CallServer {
             )
           }
           params = parsed.value
+          if (deps.verifier !== undefined && isSignedEnvelope(params)) {
+            signed = params
+            params = signedCallData(signed).params ?? {}
+          }
         }
       } else {
         bodyForm = true
@@ -155,7 +169,8 @@ export function createCallServer(deps: CallServerDeps): CallServer {
             'the body must be a JSON object {"params","replyTo","correlationId"}',
           )
         }
-        const envelope = body as CallEnvelope
+        if (deps.verifier !== undefined && isSignedEnvelope(body)) signed = body
+        const envelope = signed === undefined ? (body as CallEnvelope) : signedCallData(signed)
         if (envelope.replyTo !== undefined && typeof envelope.replyTo !== 'string') {
           return reject(topic, '"replyTo" must be a topic name (a string)')
         }
@@ -202,6 +217,18 @@ export function createCallServer(deps: CallServerDeps): CallServer {
           (result) => reply({ result: result === undefined ? null : result }),
           (error: unknown) =>
             replyError(toCoreError(error, 'E_INTERNAL', `Call of "${service}" failed`)),
+        )
+      }
+      if (signed !== undefined && deps.verifier !== undefined) {
+        return verifySignedCall(deps.verifier, signed, service, counters, limited).then(
+          (verified) => {
+            meta.caller = verified.owner ?? MQTT_CALLER
+            meta.sigkid = verified.keyId
+            // The policy weighs a signed call as the key's owner (a broker user), else `user:mqtt`.
+            return call(`user:${verified.owner ?? MQTT_CALLER}`)
+          },
+          (error: unknown) =>
+            replyError(toCoreError(error, 'E_UNAUTHENTICATED', `Call of "${service}" refused`)),
         )
       }
       // A trusted broker says nothing about who published: every such caller is `user:mqtt`.

@@ -11,6 +11,7 @@ export {
   DEFAULT_MQTT_PREFIX,
   DEFAULT_MQTT_URL,
 } from './mqtt-bridge.js'
+export { SIGNED_CALL_TYPE } from './signed-call.js'
 export type {
   AuthorizeMqttCall,
   CreateMqttBridgeOptions,

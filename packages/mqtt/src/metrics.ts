@@ -13,6 +13,8 @@ import type { MqttBridgeStats } from './types.js'
  *   while connected, else 0;
  * - `core_mqtt_calls_total`, `core_mqtt_call_errors_total`: service calls served over MQTT and
  *   those answered with an error;
+ * - `core_mqtt_signed_calls_total`, `core_mqtt_signature_refused_total{reason}`: calls
+ *   authenticated by a signature, and signed calls refused by reason;
  * - `core_mqtt_messages_in_flight`: inbound messages in progress now.
  *
  * @param stats - Reads the bridge's counters (`bridge.stats`).
@@ -67,6 +69,18 @@ export function createMqttMetrics(stats: () => MqttBridgeStats): ComponentMetric
       'Service calls over MQTT answered (or dropped) with an error',
       'counter',
       (s) => s.callErrors,
+    ),
+    one(
+      'core_mqtt_signed_calls_total',
+      'Service calls over MQTT authenticated by a valid signature',
+      'counter',
+      (s) => s.signedCalls,
+    ),
+    metricOf(
+      'core_mqtt_signature_refused_total',
+      'Signed MQTT calls refused, by reason (bad-signature, unknown-key, expired, future, replayed, wrong-service, …)',
+      'counter',
+      () => Object.entries(stats().signatureRefused).map(([reason, n]) => [{ reason }, n]),
     ),
     one(
       'core_mqtt_messages_in_flight',

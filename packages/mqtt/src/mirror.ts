@@ -10,6 +10,7 @@ import {
 } from '@core/contracts'
 import { createTopicMatcher } from '@core/event-bus'
 import type { Kernel } from '@core/kernel'
+import type { Signer } from '@core/signing'
 import type { SendOptions } from './connection.js'
 
 /** What {@link startMirror} needs. @internal */
@@ -25,6 +26,8 @@ export interface MirrorDeps {
   logger: Logger
   /** The bridge's rate-limited warnings. */
   limited: RateLimitedLogger
+  /** Signs the events forwarded (so subscribers can verify them); `undefined` = unsigned. */
+  signer: Signer | undefined
 }
 
 /** The outbound half of the bridge: events and state on MQTT. @internal */
@@ -89,7 +92,15 @@ export function startMirror(deps: MirrorDeps): Mirror {
     (p) => p,
     (event) => {
       if (event.type.startsWith(`${MESSAGE_EVENT_PREFIX}.`)) return
-      send(`${prefix}/events/${levels(event.type)}`, JSON.stringify(event), EVENT_QOS)
+      let text: string
+      try {
+        text = JSON.stringify(deps.signer === undefined ? event : deps.signer.sign(event))
+      } catch (error) {
+        // Data without a canonical JSON form cannot be signed: not forwarded.
+        limited.warn('mqtt.event.unsigned', { err: error, type: event.type }, 'event not signed')
+        return
+      }
+      send(`${prefix}/events/${levels(event.type)}`, text, EVENT_QOS)
     },
   )
 

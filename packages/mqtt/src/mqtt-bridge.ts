@@ -13,6 +13,7 @@ import { type Connection, openConnection, redact, type SendOptions } from './con
 import { createMqttMetrics } from './metrics.js'
 import { type Mirror, startMirror } from './mirror.js'
 import { type PluginServices, registerPluginServices } from './plugin-services.js'
+import { refuseUnsignedCall } from './signed-call.js'
 import type {
   AuthorizeMqttCall,
   Counters,
@@ -121,6 +122,8 @@ export function createMqttBridge(
     paused: 0,
     calls: 0,
     callErrors: 0,
+    signedCalls: 0,
+    signatureRefused: {},
   }
   let connection: Connection | undefined
   let stopped = false
@@ -200,6 +203,7 @@ export function createMqttBridge(
       send,
       logger: log,
       limited,
+      signer: options.signing?.signer,
     })
     calls =
       settings.calls === false
@@ -212,6 +216,7 @@ export function createMqttBridge(
             counters,
             authorize: settings.authorizeCall,
             limited,
+            verifier: options.signing?.verifier,
           })
   } catch (error) {
     removeHealthCheck()
@@ -305,7 +310,7 @@ interface Settings {
   state: readonly string[]
   calls: TopicMatcher<true> | undefined | false
   callMode: MqttCallMode
-  /** `undefined` with `trustBroker` (or calls off). */
+  /** `undefined` with `trustBroker` (or calls off); refuses unsigned calls in `signature` mode. */
   authorizeCall: AuthorizeMqttCall | undefined
   maxInFlight: number
   minDelayMs: number
@@ -370,14 +375,14 @@ function checkOptions(options: CreateMqttBridgeOptions): Settings {
         'choose one: authorizeCall checks a token on every call, trustBroker lets every call through',
       )
     }
-    if (authorizeCall === undefined && !trustBroker) {
+    if (authorizeCall === undefined && !trustBroker && options.signing?.verifier === undefined) {
       throw bad(
         'calls',
         options.calls,
         'service calls over MQTT must be authenticated: pass authorizeCall (a bearer token per call), or set trustBroker: true when the broker refuses anonymous clients and its ACLs guard <prefix>/call/#',
       )
     }
-    callMode = trustBroker ? 'trust-broker' : 'token'
+    callMode = trustBroker ? 'trust-broker' : authorizeCall === undefined ? 'signature' : 'token'
   }
   const maxInFlight = options.maxInFlight ?? DEFAULT_MQTT_MAX_IN_FLIGHT
   if (!Number.isInteger(maxInFlight) || maxInFlight < 1) {
@@ -417,7 +422,12 @@ function checkOptions(options: CreateMqttBridgeOptions): Settings {
     state,
     calls,
     callMode,
-    authorizeCall: callMode === 'token' ? authorizeCall : undefined,
+    authorizeCall:
+      callMode === 'token'
+        ? authorizeCall
+        : callMode === 'signature'
+          ? refuseUnsignedCall
+          : undefined,
     maxInFlight,
     minDelayMs,
     maxDelayMs,

@@ -1,4 +1,5 @@
 import type { Logger } from '@core/contracts'
+import type { Signer, Verifier } from '@core/signing'
 
 /** An MQTT quality of service level. @public */
 export type MqttQos = 0 | 1 | 2
@@ -82,6 +83,16 @@ export interface CreateMqttBridgeOptions {
   connectTimeoutMs?: number
   /** @defaultValue the kernel's logger, child `{ component: 'mqtt' }` */
   logger?: Logger
+  /**
+   * Signed messages (`@core/signing`). With `verifier`, a call on `<prefix>/call/<service>` in
+   * the signed form — a CloudEvent of type `core.mqtt.call`, `subject` the service, `data`
+   * `{ params, replyTo?, correlationId? }`, with `sigalg`/`sigkid`/`sig` — is authenticated by
+   * its signature instead of a bearer token (refusals are replied with `details.reason` and
+   * counted in `signatureRefused`); `calls` may then be on without `authorizeCall`, and unsigned
+   * calls are refused. With `signer`, the events published to `<prefix>/events/…` are signed.
+   * @defaultValue none: no signatures
+   */
+  signing?: { verifier?: Verifier; signer?: Signer }
 }
 
 /**
@@ -110,8 +121,11 @@ export interface MqttCallAuthorization {
   subject?: string
 }
 
-/** How `<prefix>/call/…` is served: not at all, with a token per call, or trusting the broker. @public */
-export type MqttCallMode = 'off' | 'token' | 'trust-broker'
+/**
+ * How `<prefix>/call/…` is served: not at all, with a token per call, trusting the broker, or
+ * only signed calls (`signing.verifier` without `authorizeCall`). @public
+ */
+export type MqttCallMode = 'off' | 'token' | 'trust-broker' | 'signature'
 
 /** Counters of a bridge since it was created (`bridge.stats()`). @public */
 export interface MqttBridgeStats {
@@ -134,6 +148,10 @@ export interface MqttBridgeStats {
   calls: number
   /** Of those, the ones answered (or dropped) with an error. */
   callErrors: number
+  /** Calls authenticated by a valid signature. */
+  signedCalls: number
+  /** Signed calls refused, by reason (`bad-signature`, `replayed`, `wrong-service`, …). */
+  signatureRefused: Record<string, number>
   /** MQTT topic filters held for plugins. */
   subscriptions: number
   /** Inbound messages in progress now (at most `maxInFlight`). */

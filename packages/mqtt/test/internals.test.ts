@@ -15,6 +15,7 @@ describe('public surface', () => {
         "DEFAULT_MQTT_MAX_IN_FLIGHT",
         "DEFAULT_MQTT_PREFIX",
         "DEFAULT_MQTT_URL",
+        "SIGNED_CALL_TYPE",
         "createMqttBridge",
       ]
     `)
@@ -112,6 +113,8 @@ describe('metrics', () => {
       rejected: 2,
       calls: 4,
       callErrors: 1,
+      signedCalls: 3,
+      signatureRefused: { replayed: 2 },
       subscriptions: 0,
       inFlight: 2,
       paused: 0,
@@ -137,5 +140,7 @@ describe('metrics', () => {
     expect(sample('core_mqtt_calls_total')).toBe(4)
     expect(sample('core_mqtt_call_errors_total')).toBe(1)
     expect(sample('core_mqtt_messages_in_flight')).toBe(2)
+    expect(sample('core_mqtt_signed_calls_total')).toBe(3)
+    expect(sample('core_mqtt_signature_refused_total{reason="replayed"}')).toBe(2)
   })
 })
