@@ -11,9 +11,14 @@ const ALL = [
 const EXCLUDE = ['**/node_modules/**', '**/dist/**']
 
 // Files that kill and restart processes or servers (a private broker, a writer under SIGKILL,
-// an etcd restart): with other files running beside them on a loaded 2-core machine their
-// children missed the deadlines, so they run one at a time after the others.
+// an etcd restart), boot hubs in child processes, time worker threads or /health latency: with other files
+// running beside them on a loaded 2-core machine their children missed the deadlines, so they
+// run one at a time after the others.
 const SERIAL = [
+  'apps/hub/test/main.e2e.test.ts',
+  'apps/hub/test/cluster.e2e.test.ts',
+  'apps/hub/test/regressions/issue-8-zigbee2mqtt-flood.integration.test.ts',
+  'packages/kernel/test/isolation/worker.test.ts',
   'packages/storage-sqlite/test/crash.test.ts',
   'packages/storage-postgres/test/crash.test.ts',
   'packages/node-registry-etcd/test/multi-process.test.ts',
