@@ -33,6 +33,9 @@ const SERIAL = [
 const SHARED_WORKERS = [
   'packages/{contracts,event-bus,state-engine,service-registry,storage,storage-sqlite,storage-postgres,signing,testing,node-registry,node-registry-etcd,mqtt}/test/**/*.test.ts',
 ]
+// Files of those packages that replace a module (`vi.mock`): a mock would leak into the next
+// file of a shared process, so they run isolated.
+const MOCKING = ['packages/storage-sqlite/test/missing-bindings.test.ts']
 
 export default defineConfig({
   resolve: {
@@ -53,14 +56,14 @@ export default defineConfig({
     // both cores busy while the others wait. Override with `vitest run --maxWorkers=N`.
     maxWorkers: 4,
     reporters: process.env.CI ? ['default'] : ['default'],
-    // `vitest run` runs all three; `--project <name>` picks one.
+    // `vitest run` runs all four; `--project <name>` picks one.
     projects: [
       {
         extends: true,
         test: {
           name: 'shared-workers',
           include: SHARED_WORKERS,
-          exclude: [...EXCLUDE, ...SERIAL],
+          exclude: [...EXCLUDE, ...SERIAL, ...MOCKING],
           isolate: false,
         },
       },
@@ -72,6 +75,8 @@ export default defineConfig({
           exclude: [...EXCLUDE, ...SERIAL, ...SHARED_WORKERS],
         },
       },
+      // (the `isolated` project's exclude would drop these, being under SHARED_WORKERS' globs)
+      { extends: true, test: { name: 'mocking', include: MOCKING, exclude: EXCLUDE } },
       {
         extends: true,
         test: { name: 'serial', include: SERIAL, exclude: EXCLUDE, fileParallelism: false },
