@@ -13,7 +13,7 @@ const EXCLUDE = ['**/node_modules/**', '**/dist/**']
 // Files that kill and restart processes or servers (a private broker, a writer under SIGKILL,
 // an etcd restart), boot hubs in child processes, time worker threads or /health latency: with other files
 // running beside them on a loaded 2-core machine their children missed the deadlines, so they
-// run one at a time after the others.
+// run one at a time, after the other projects have finished (`sequence.groupOrder`).
 const SERIAL = [
   'apps/hub/test/main.e2e.test.ts',
   'apps/hub/test/cluster.e2e.test.ts',
@@ -79,7 +79,14 @@ export default defineConfig({
       { extends: true, test: { name: 'mocking', include: MOCKING, exclude: EXCLUDE } },
       {
         extends: true,
-        test: { name: 'serial', include: SERIAL, exclude: EXCLUDE, fileParallelism: false },
+        test: {
+          name: 'serial',
+          include: SERIAL,
+          exclude: EXCLUDE,
+          fileParallelism: false,
+          // after every other project (which share group 0): alone, one file at a time
+          sequence: { groupOrder: 1 },
+        },
       },
     ],
   },
