@@ -5,7 +5,8 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
  * a registry (the hub's `GET /metrics` one) with {@link RedisMetrics.register}.
  *
  * - `core_redis_command_duration_seconds{op}`: histogram of round trips (state `get`, `set`,
- *   `delete`, `expire`, `list`, cache `get`, …), seconds.
+ *   `delete`, `expire`, `list`, cache `get`, …), seconds. State `get`s asked for in the same
+ *   tick share one round trip (a pipeline), timed once.
  * - `core_redis_command_errors_total{op,code}`: failed round trips by `CoreError` code.
  * - `core_redis_stream_lag_seconds`: age of the last change read from the stream when it was
  *   read (write on one hub → delivery to this one), seconds.
@@ -23,6 +24,8 @@ export interface RedisMetrics {
 export interface RedisMetricsRecorder extends RedisMetrics {
   /** Starts timing a round trip; call the result with the error code, if it failed. */
   time(op: string): (code?: string) => void
+  /** Counts a failed operation that is not timed on its own (a read sent in a pipeline). */
+  failed(op: string, code: string): void
   lag(seconds: number): void
   gap(): void
   connected(up: boolean): void
@@ -74,6 +77,7 @@ export function createRedisMetrics(): RedisMetricsRecorder {
         if (code !== undefined) errors.inc({ op, code })
       }
     },
+    failed: (op, code) => errors.inc({ op, code }),
     lag: (seconds) => lag.set(seconds),
     gap: () => gaps.inc(),
     connected: (ready) => up.set(ready ? 1 : 0),

@@ -14,21 +14,37 @@ interface Waiting {
  * command, but builds a pipeline even for one command: slower at concurrency 1, measured.)
  * @internal
  */
-export function createEntryReader(client: Redis): (key: string) => Promise<(string | null)[]> {
+export function createEntryReader(
+  client: Redis,
+  time?: () => () => void,
+): (key: string) => Promise<(string | null)[]> {
   let batch: Waiting[] | undefined
 
   const send = (): void => {
     const out = batch as Waiting[]
     batch = undefined
+    // One observation per round trip, however many reads it carries (failures are counted by
+    // the caller, per read).
+    const done = time?.()
     if (out.length === 1) {
       const [one] = out as [Waiting]
-      client.hmget(one.key, 'v', 'r', 'u', 'e').then(one.resolve, one.reject)
+      client.hmget(one.key, 'v', 'r', 'u', 'e').then(
+        (fields) => {
+          done?.()
+          one.resolve(fields)
+        },
+        (error: unknown) => {
+          done?.()
+          one.reject(error)
+        },
+      )
       return
     }
     const pipeline = client.pipeline()
     for (const { key } of out) pipeline.hmget(key, 'v', 'r', 'u', 'e')
     pipeline.exec().then(
       (replies) => {
+        done?.()
         for (const [i, waiting] of out.entries()) {
           const [error, fields] = replies?.[i] ?? [new Error('Redis returned no reply')]
           if (error) waiting.reject(error)
@@ -36,6 +52,7 @@ export function createEntryReader(client: Redis): (key: string) => Promise<(stri
         }
       },
       (error: unknown) => {
+        done?.()
         for (const waiting of out) waiting.reject(error)
       },
     )
