@@ -1,17 +1,11 @@
 import { randomUUID } from 'node:crypto'
-import {
-  CoreError,
-  createStderrLogger,
-  type StateChange,
-  type StateChangeReason,
-  type StateEntry,
-  systemClock,
-} from '@core/contracts'
+import { CoreError, createStderrLogger, type StateEntry, systemClock } from '@core/contracts'
 import type { BackendWriteResult, StateBackendListener, StateListItem } from '@core/state-engine'
 import type { Redis } from 'ioredis'
 import { type ChangeOrder, createChangeOrder, type OwnChange } from './change-order.js'
-import { type ChangeStream, parse, startChangeStream, stateKeys } from './change-stream.js'
+import { type ChangeStream, startChangeStream, stateKeys } from './change-stream.js'
 import { connect, duplicate, redisError } from './connection.js'
+import { changesOf, entryOf, plain, type ScriptReply, whole } from './entry-replies.js'
 import { DELETE_SCRIPT, EXPIRE_SCRIPT, SET_SCRIPT } from './lua-scripts.js'
 import { createRedisMetrics } from './metrics.js'
 import { createEntryReader } from './read-batch.js'
@@ -23,9 +17,6 @@ interface ScriptedRedis extends Redis {
   coreStateDelete(...args: (string | number)[]): Promise<ScriptReply>
   coreStateExpire(...args: (string | number)[]): Promise<ScriptReply>
 }
-
-/** `[ok, actual, revision, expiredRevision, priorRevision, previousJson?]` */
-type ScriptReply = [number, number, number?, number?, number?, (string | null)?]
 
 /**
  * Creates a {@link @core/state-engine!StateBackend} on Redis (ioredis) for `createStateEngine({ backend })`, so
@@ -185,65 +176,8 @@ export function createRedisStateBackend(options: RedisStateBackendOptions): Redi
     keys.namespaces,
   ]
 
-  const value = (text: string, namespace: string, key: string): unknown => {
-    const parsed = parse(text)
-    if (parsed === undefined) {
-      throw new CoreError(
-        'E_STORAGE',
-        `Redis key "${keys.entry(namespace, key)}" holds a value that is not JSON; something else wrote under the prefix: delete the key or choose another keyPrefix`,
-        { details: { redisKey: keys.entry(namespace, key), namespace, key } },
-      )
-    }
-    return parsed.json
-  }
-
-  const toEntry = (reply: (string | null)[], namespace: string, key: string): StateEntry => {
-    const [v, r, u, e] = reply
-    const revision = Number(r)
-    if (v === null || v === undefined || !Number.isSafeInteger(revision) || revision < 1) {
-      throw new CoreError(
-        'E_STORAGE',
-        `Redis key "${keys.entry(namespace, key)}" is not a state entry (a hash with fields v, r, u); something else wrote under the prefix: delete the key or choose another keyPrefix`,
-        { details: { redisKey: keys.entry(namespace, key), namespace, key } },
-      )
-    }
-    const entry: StateEntry = { value: value(v, namespace, key), revision, updatedAt: Number(u) }
-    if (e !== null && e !== undefined) entry.expiresAt = Number(e)
-    return entry
-  }
-
-  /**
-   * The changes of a script reply, each with the revision of the key's change before it: an
-   * `expired` sweep first, then the call's own change.
-   */
-  const changes = (
-    reply: ScriptReply,
-    namespace: string,
-    key: string,
-    own: StateChangeReason | undefined,
-    newValue?: unknown,
-  ): OwnChange[] => {
-    const [, actual, revision = 0, expired = 0, prior = 0, previousText] = reply
-    // The write is committed: a previous value that is not JSON (written by someone else) is
-    // left out of the change rather than failing the call.
-    const previous =
-      previousText === null || previousText === undefined ? undefined : parse(previousText)
-    const out: OwnChange[] = []
-    if (expired > 0) {
-      const change: StateChange = { namespace, key, revision: expired, reason: 'expired' }
-      if (previous !== undefined) change.previous = previous.json
-      out.push({ change, prior })
-    }
-    if (own !== undefined && revision > 0) {
-      const change: StateChange = { namespace, key, revision, reason: own }
-      if (own === 'set') change.value = newValue
-      if (actual > 0 && previous !== undefined) change.previous = previous.json
-      out.push({ change, prior: expired > 0 ? expired : prior })
-    }
-    return out
-  }
-
-  const plain = (own: OwnChange[]): StateChange[] => own.map((item) => item.change)
+  const toEntry = (reply: (string | null)[], namespace: string, key: string): StateEntry =>
+    entryOf(keys, reply, namespace, key)
 
   const sweep = async (): Promise<void> => {
     const now = clock.now()
@@ -355,7 +289,7 @@ export function createRedisStateBackend(options: RedisStateBackendOptions): Redi
                 expiresAt === undefined
                   ? { value: newValue, revision, updatedAt: now }
                   : { value: newValue, revision, updatedAt: now, expiresAt }
-              const own = changes(reply, namespace, key, 'set', newValue)
+              const own = changesOf(reply, namespace, key, 'set', newValue)
               return { base: { ok: true, actual, entry, changes: plain(own) }, own }
             },
           ),
@@ -384,7 +318,7 @@ export function createRedisStateBackend(options: RedisStateBackendOptions): Redi
               if (reply[0] !== 1) {
                 return { base: { ok: false, actual: reply[1], changes: [] }, own: [] }
               }
-              const own = changes(reply, namespace, key, 'delete')
+              const own = changesOf(reply, namespace, key, 'delete')
               return { base: { ok: true, actual: reply[1], changes: plain(own) }, own }
             },
           ),
@@ -410,7 +344,7 @@ export function createRedisStateBackend(options: RedisStateBackendOptions): Redi
                 streamMaxLen,
               ),
             (reply) => {
-              const own = changes(reply, namespace, key, undefined)
+              const own = changesOf(reply, namespace, key, undefined)
               return { base: { ok: true, actual: reply[1], changes: plain(own) }, own }
             },
           ),
@@ -494,14 +428,4 @@ export function createRedisStateBackend(options: RedisStateBackendOptions): Redi
       return closed
     },
   }
-}
-
-function whole(value: unknown, fallback: number, option: string, min: number): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw new CoreError('E_VALIDATION', `${option} must be a whole number, at least ${min}`, {
-      details: { option, value },
-    })
-  }
-  return value
 }
