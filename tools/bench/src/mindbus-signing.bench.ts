@@ -9,28 +9,21 @@
  * Run: `npx tsx tools/bench/src/run.ts mindbus-signing` (or `pnpm bench mindbus-signing`).
  */
 import { randomBytes } from 'node:crypto'
-import { connect as tcpConnect } from 'node:net'
-import { silentLogger } from '@core/contracts'
-import { createMindBus, type MindBusSigningOptions, type NodeDirectory } from '@core/mindbus'
-import { createServiceRegistry, type ServiceRegistry } from '@core/service-registry'
+import type { MindBusSigningOptions } from '@core/mindbus'
 import { createMemoryReplayStore, createRedisReplayStore, type SigningKey } from '@core/signing'
 import { Redis } from 'ioredis'
-import { Connection } from 'rabbitmq-client'
 import { compare, emit, type Figure, ratio } from './measure.js'
+import { mindbusPair, reachable } from './mindbus-pair.js'
+import { type Call, run, URL_ } from './mindbus-sides.js'
 
-const AMQP = process.env.CORE_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672'
 const REDIS = process.env.CORE_REDIS_URL ?? 'redis://127.0.0.1:6379'
-const PAYLOAD = { x: 1, y: 2, text: 'x'.repeat(100) }
-const run = randomBytes(3).toString('hex')
 const KEYS: SigningKey[] = [
   { id: 'bench', algorithm: 'hmac-sha256', secret: randomBytes(32).toString('hex') },
 ]
 
-type Call = () => Promise<unknown>
-
 export default async function mindbusSigningBench(): Promise<void> {
-  if (!(await reachable(AMQP, 5672))) {
-    emitSkip(`RabbitMQ not reachable at ${AMQP}`)
+  if (!(await reachable(URL_))) {
+    emitSkip(`RabbitMQ not reachable at ${URL_}`)
     return
   }
   const redisUp = await reachable(REDIS, 6379)
@@ -73,74 +66,15 @@ export default async function mindbusSigningBench(): Promise<void> {
   }
 }
 
-/** Two MindBus nodes on their own topology (no priority queue): `caller` calls `bench.echo`. */
-async function pair(
+/** Two MindBus nodes on their own topology (no priority queue), signed or not. */
+function pair(
   name: string,
   signing: MindBusSigningOptions | undefined,
-): Promise<{ call: Call; close: () => Promise<void> }> {
-  const tag = `bs${run}${name}`
-  const topology = {
-    exchange: `${tag}.main`,
-    deadLetterExchange: `${tag}.dlx`,
-    deadLetterQueue: `${tag}.dead`,
-    queuePrefix: tag,
-  }
-  let servers: ServiceRegistry | undefined
-  const directory: NodeDirectory = {
-    findNodes: () => [
-      {
-        nodeId: `${tag}-server`,
-        passport: {
-          metadata: { uid: `${tag}-server`, name: 'server' },
-          spec: {
-            capabilities: {
-              services: (servers?.list() ?? []).map((s) => ({ name: s.name, version: s.version })),
-            },
-          },
-        },
-      },
-    ],
-  }
-  const make = (id: string) => {
-    const mb = createMindBus({
-      url: AMQP,
-      nodeId: id,
-      directory,
-      topology,
-      maxPriority: 0,
-      logger: silentLogger,
-      ...(signing === undefined ? {} : { signing }),
-    })
-    return { mb, services: createServiceRegistry({ remote: mb.transport, logger: silentLogger }) }
-  }
-  const server = make(`${tag}-server`)
-  const caller = make(`${tag}-caller`)
-  server.services.register('bench.echo', (p: unknown) => p, { params: {} })
-  servers = server.services
-  await server.mb.start(server.services)
-  await caller.mb.start(caller.services)
-  return {
-    call: () => caller.services.call('bench.echo', PAYLOAD),
-    close: async () => {
-      await caller.mb.close()
-      await server.mb.close()
-      const conn = new Connection({ url: AMQP })
-      await conn.onConnect(5_000)
-      for (const q of [
-        `${tag}.node.${tag}-server`,
-        `${tag}.node.${tag}-caller`,
-        `${tag}.ctl.${tag}-server`,
-        `${tag}.ctl.${tag}-caller`,
-        `${tag}.cmd.bench`,
-        topology.deadLetterQueue,
-      ]) {
-        await conn.queueDelete(q).catch(() => undefined)
-      }
-      await conn.exchangeDelete({ exchange: topology.exchange }).catch(() => undefined)
-      await conn.exchangeDelete({ exchange: topology.deadLetterExchange }).catch(() => undefined)
-      await conn.close()
-    },
-  }
+): ReturnType<typeof mindbusPair> {
+  return mindbusPair(`bs${run}${name}`, {
+    maxPriority: 0,
+    ...(signing === undefined ? {} : { signing }),
+  })
 }
 
 /**
@@ -174,18 +108,4 @@ async function waves(
 
 function emitSkip(reason: string): void {
   process.stdout.write(`${JSON.stringify({ skipped: 'mindbus-signing', reason })}\n`)
-}
-
-function reachable(url: string, defaultPort: number): Promise<boolean> {
-  const u = new URL(url)
-  return new Promise((resolve) => {
-    const socket = tcpConnect({ host: u.hostname, port: Number(u.port || defaultPort) })
-    const done = (ok: boolean): void => {
-      socket.destroy()
-      resolve(ok)
-    }
-    socket.setTimeout(1_000, () => done(false))
-    socket.once('connect', () => done(true))
-    socket.once('error', () => done(false))
-  })
 }

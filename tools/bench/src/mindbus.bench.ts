@@ -1,14 +1,13 @@
 import { readdirSync, readFileSync } from 'node:fs'
-import { connect as tcpConnect } from 'node:net'
 import { silentLogger } from '@core/contracts'
 import { createEventBus } from '@core/event-bus'
-import { createMindBus, type MindBus, type NodeDirectory } from '@core/mindbus'
-import { createServiceRegistry, type ServiceRegistry } from '@core/service-registry'
+import { createMindBus, type NodeDirectory } from '@core/mindbus'
+import { createServiceRegistry } from '@core/service-registry'
 import { CloudEvent } from 'cloudevents'
-import { Connection as RabbitConnection } from 'rabbitmq-client'
 // The package's own envelope check (internal; measured here as the SDK's alternative).
 import { readEnvelope } from '../../../packages/mindbus/src/envelope.js'
 import { compare, emit, type Figure, percentile, ratio } from './measure.js'
+import { dropTopology, mindbusPair, reachable } from './mindbus-pair.js'
 import {
   amqpConnectionManager,
   type Call,
@@ -21,94 +20,14 @@ import {
   URL_,
 } from './mindbus-sides.js'
 
-function reachable(url: string): Promise<boolean> {
-  const u = new URL(url)
-  return new Promise((resolve) => {
-    const socket = tcpConnect({ host: u.hostname, port: Number(u.port || 5672) })
-    const done = (ok: boolean): void => {
-      socket.destroy()
-      resolve(ok)
-    }
-    socket.setTimeout(1_000, () => done(false))
-    socket.once('connect', () => done(true))
-    socket.once('error', () => done(false))
-  })
-}
-
-/** Two MindBus nodes on their own topology: `caller` calls `bench.echo` served by `server`. */
-async function mindbusPair(
+/** Two MindBus nodes at this priority level, channel count and command persistence. */
+function pairAt(
   maxPriority: number,
   consumerChannels = 16,
   persistentCommands = true,
-): Promise<{ call: Call; close: () => Promise<void> }> {
+): ReturnType<typeof mindbusPair> {
   const tag = `b${run}p${maxPriority}c${consumerChannels}${persistentCommands ? '' : 't'}`
-  const topology = {
-    exchange: `${tag}.main`,
-    deadLetterExchange: `${tag}.dlx`,
-    deadLetterQueue: `${tag}.dead`,
-    queuePrefix: tag,
-  }
-  let servers: ServiceRegistry | undefined
-  const directory: NodeDirectory = {
-    findNodes: () => [
-      {
-        nodeId: `${tag}-server`,
-        passport: {
-          metadata: { uid: `${tag}-server`, name: 'server' },
-          spec: {
-            capabilities: {
-              services: (servers?.list() ?? []).map((s) => ({ name: s.name, version: s.version })),
-            },
-          },
-        },
-      },
-    ],
-  }
-  const make = (id: string): { mb: MindBus; services: ServiceRegistry } => {
-    const mb = createMindBus({
-      url: URL_,
-      nodeId: id,
-      directory,
-      topology,
-      maxPriority,
-      consumerChannels,
-      persistentCommands,
-      logger: silentLogger,
-    })
-    return { mb, services: createServiceRegistry({ remote: mb.transport, logger: silentLogger }) }
-  }
-  const server = make(`${tag}-server`)
-  const caller = make(`${tag}-caller`)
-  server.services.register('bench.echo', (p: unknown) => p, { params: {} })
-  servers = server.services
-  await server.mb.start(server.services)
-  await caller.mb.start(caller.services)
-  return {
-    call: () => caller.services.call('bench.echo', PAYLOAD),
-    close: async () => {
-      await caller.mb.close()
-      await server.mb.close()
-      await dropTopology(topology, [
-        `${tag}.node.${tag}-server`,
-        `${tag}.node.${tag}-caller`,
-        `${tag}.ctl.${tag}-server`,
-        `${tag}.ctl.${tag}-caller`,
-        `${tag}.cmd.bench`,
-      ])
-    },
-  }
-}
-
-async function dropTopology(
-  t: { exchange: string; deadLetterExchange: string; deadLetterQueue: string },
-  queues: string[],
-): Promise<void> {
-  const conn = new RabbitConnection({ url: URL_ })
-  await conn.onConnect(5_000)
-  for (const q of [...queues, t.deadLetterQueue]) await conn.queueDelete(q).catch(() => undefined)
-  await conn.exchangeDelete({ exchange: t.exchange }).catch(() => undefined)
-  await conn.exchangeDelete({ exchange: t.deadLetterExchange }).catch(() => undefined)
-  await conn.close()
+  return mindbusPair(tag, { maxPriority, consumerChannels, persistentCommands })
 }
 
 /** CPU of the broker process (`beam.smp`) in µs, when it runs on this machine; else undefined. */
@@ -335,12 +254,12 @@ export default async function bench(): Promise<void> {
   emit(await fanOut(2_000))
   if (process.env.MINDBUS_BENCH_ONLY === 'fanout') return
   const sides = {
-    'mindbus call p255': await mindbusPair(255),
-    'mindbus call p10': await mindbusPair(10),
-    'mindbus call no priority': await mindbusPair(0),
-    'mindbus call no priority 1 channel': await mindbusPair(0, 1),
-    'mindbus call no priority 64 channels': await mindbusPair(0, 64),
-    'mindbus call no priority transient commands': await mindbusPair(0, 16, false),
+    'mindbus call p255': await pairAt(255),
+    'mindbus call p10': await pairAt(10),
+    'mindbus call no priority': await pairAt(0),
+    'mindbus call no priority 1 channel': await pairAt(0, 1),
+    'mindbus call no priority 64 channels': await pairAt(0, 64),
+    'mindbus call no priority transient commands': await pairAt(0, 16, false),
     'raw amqplib direct reply-to': await rawAmqplib(),
     'raw amqplib as the spec asks': await rawAmqplibSpec(),
     'moleculer amqp tuned': await moleculerAmqp(),
