@@ -96,6 +96,16 @@ function checked(data: unknown, subject: string, path: string): PolicyDocument {
 }
 
 /**
+ * The policy part of the startup summary: `policy /etc/core/policy.yaml (5 rules, default
+ * deny)`, or `no operator policy (manifest grants and token scopes decide)`.
+ */
+export function describePolicy(policy: HubPolicy | undefined): string {
+  if (policy === undefined) return 'no operator policy (manifest grants and token scopes decide)'
+  const n = policy.document.rules.length
+  return `policy ${policy.source} (${n} rule${n === 1 ? '' : 's'}, default deny)`
+}
+
+/**
  * Warns at start about callers the policy leaves with nothing: the policy denies by default, so
  * a document without a rule for `token:` subjects refuses every HTTP and MQTT token call.
  */

@@ -172,8 +172,6 @@ export interface HubSigning {
   readonly mindbus: MindBusSigningOptions | undefined
   /** The `signing` option of `createMqttBridge`. */
   readonly mqtt: { verifier?: Verifier; signer?: Signer }
-  /** `signed with hubs-2026-12 (2 keys) · replay store Redis` for the startup summary. */
-  describe(): string
   /** Closes the Redis connection of the replay store. Idempotent. */
   close(): Promise<void>
 }
@@ -211,8 +209,6 @@ export function openHubSigning(
       ? { ...base, keyId: settings.keyId, replay, required: settings.required }
       : undefined,
     mqtt,
-    describe: () =>
-      `signed with ${settings.keyId} (${settings.keys.length} key${settings.keys.length === 1 ? '' : 's'}) · replay store ${client === undefined ? 'memory' : 'Redis'}`,
     close() {
       closed ??=
         client === undefined
@@ -230,4 +226,33 @@ function invalid(field: string, rule: string): CoreError {
   return new CoreError('E_VALIDATION', `Invalid hub config: ${field}: ${rule}`, {
     details: { field },
   })
+}
+
+/**
+ * The signing part of the startup summary, e.g. `signed with hubs-2026-12 (2 keys) · on MindBus,
+ * MQTT calls, MQTT events · replay store Redis`, or `messages unsigned (no "signing" section)`.
+ *
+ * @param settings - The resolved `signing` section, or `undefined`.
+ * @param redis - The hub's Redis settings (the replay store is Redis when set, else memory).
+ * @param mindbus - Whether the hub runs MindBus (signing there applies only then).
+ */
+export function describeSigning(
+  settings: SigningSettings | undefined,
+  redis: RedisSettings | undefined,
+  mindbus: boolean,
+): string {
+  if (settings === undefined) return 'messages unsigned (no "signing" section)'
+  const keys = `${settings.keys.length} key${settings.keys.length === 1 ? '' : 's'}`
+  const where = [
+    settings.mindbus && mindbus ? 'MindBus' : undefined,
+    settings.mqttCalls ? 'MQTT calls' : undefined,
+    settings.mqttEvents ? 'MQTT events' : undefined,
+  ].filter((w) => w !== undefined)
+  const on = where.length === 0 ? 'on nothing (every switch is off)' : `on ${where.join(', ')}`
+  // `required: false` (a roll-out) lets unsigned MindBus messages through.
+  const required =
+    settings.required || !(settings.mindbus && mindbus)
+      ? ''
+      : ', unsigned MindBus messages accepted'
+  return `signed with ${settings.keyId} (${keys}) ${on}${required} · replay store ${redis === undefined ? 'memory' : 'Redis'}`
 }

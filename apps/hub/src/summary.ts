@@ -4,11 +4,14 @@ import type { RedisStateBackend } from '@core/redis'
 import type { HubCluster } from './cluster.js'
 import type { HubConfig } from './config.js'
 import { describeMqtt, type MqttStatus } from './mqtt-boot.js'
+import { describePolicy } from './policy-config.js'
 import { describeRedis } from './redis.js'
+import { describeSigning } from './signing-config.js'
 import { describeStorage } from './storage-select.js'
 
 /**
- * The startup summary: config, storage, HTTP and MQTT lines, then one row per plugin (name,
+ * The startup summary: config, storage, HTTP, MQTT, Redis, cluster and security (operator policy,
+ * signing) lines, then one row per plugin (name,
  * version, state, its services), a line per plugin that failed or was skipped, the totals, the
  * bootstrap admin token when one was created, and how to stop. Plain text, no colours.
  */
@@ -46,6 +49,9 @@ export function formatStartup(
     if (config.redis !== undefined && transports.redis !== undefined)
       lines.push(`redis: ${describeRedis(config.redis, transports.redis)}`)
     if (transports.cluster !== undefined) lines.push(`cluster: ${transports.cluster.describe()}`)
+    lines.push(
+      `security: ${describePolicy(config.policy)} · ${describeSigning(config.signing, config.redis, config.mindbus !== undefined)}`,
+    )
   }
   lines.push('', ...table(['PLUGIN', 'VERSION', 'STATE', 'SERVICES'], rows))
   for (const p of plugins) {

@@ -5,7 +5,7 @@ import { CoreError, type Logger, silentLogger } from '@core/contracts'
 import { createKernel } from '@core/kernel'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { loadHubConfig } from '../src/config.js'
-import { createMindBusAuthorizer, warnPolicyGaps } from '../src/policy-config.js'
+import { createMindBusAuthorizer, describePolicy, warnPolicyGaps } from '../src/policy-config.js'
 import { writeHubConfig } from './helpers.js'
 
 let dir: string
@@ -46,6 +46,15 @@ describe('hub config: policy', () => {
     expect(env.policy?.source).toBe(join(dir, 'other.json'))
     expect(env.policy?.document.rules).toEqual([])
     expect((await load({})).policy).toBeUndefined()
+    expect(describePolicy(inline.policy)).toBe(
+      `policy ${join(dir, 'hub.config.json')}#/policy (${RULES.length} rule${RULES.length === 1 ? '' : 's'}, default deny)`,
+    )
+    expect(describePolicy(env.policy)).toBe(
+      `policy ${join(dir, 'other.json')} (0 rules, default deny)`,
+    )
+    expect(describePolicy(undefined)).toBe(
+      'no operator policy (manifest grants and token scopes decide)',
+    )
   })
 
   it('refuses a bad policy file with E_VALIDATION naming the file and the JSON pointer', async () => {

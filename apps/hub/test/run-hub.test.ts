@@ -60,6 +60,9 @@ describe('runHub', () => {
       /^http: http:\/\/127\.0\.0\.1:\d+ \(auth on\) · docs http:\/\/127\.0\.0\.1:\d+\/docs$/m,
     )
     expect(out).toMatch(/^mqtt: mqtt:\/\/127\.0\.0\.1:\d+ NOT connected/m)
+    expect(out).toContain(
+      'security: no operator policy (manifest grants and token scopes decide) · messages unsigned (no "signing" section)',
+    )
     expect(out).toMatch(/^Admin token \(shown once, store it\): core_[0-9a-f]{16}_\S{43}$/m)
     expect(out).toContain('4 started, 0 failed, 0 skipped')
     const url = /^http: (\S+)/m.exec(out)?.[1] as string

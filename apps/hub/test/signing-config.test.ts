@@ -6,7 +6,7 @@ import { silentLogger } from '@core/contracts'
 import { expectCoreError } from '@core/contracts/testing'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { loadHubConfig } from '../src/config.js'
-import { openHubSigning, resolveSigningSettings } from '../src/signing-config.js'
+import { describeSigning, openHubSigning, resolveSigningSettings } from '../src/signing-config.js'
 import { writeHubConfig } from './helpers.js'
 
 const secret = randomBytes(32).toString('hex')
@@ -46,7 +46,9 @@ describe('the signing section', () => {
     expect(signing?.mindbus).toMatchObject({ keyId: 'a', required: true })
     expect(signing?.mqtt.verifier).toBeDefined()
     expect(signing?.mqtt.signer?.keyId).toBe('a')
-    expect(signing?.describe()).toBe('signed with a (2 keys) · replay store memory')
+    expect(describeSigning(config.signing, undefined, true)).toBe(
+      'signed with a (2 keys) on MindBus, MQTT calls, MQTT events · replay store memory',
+    )
     await signing?.close()
     expect(resolveSigningSettings(undefined)).toBeUndefined()
   })
@@ -64,6 +66,42 @@ describe('the signing section', () => {
     ).toThrow(/no key this hub can sign with/)
     expect(() => resolveSigningSettings({ keys: [{ id: 'h', alg: 'hmac-sha256' }] })).toThrow(
       /signing\/keys\/0\/secret/,
+    )
+  })
+
+  it('is described for the startup summary: where it applies, whether unsigned MindBus messages pass, the replay store', () => {
+    const settings = resolveSigningSettings({
+      keys: [{ id: 'k1', alg: 'hmac-sha256', secret }],
+      required: false,
+      mqtt: { events: false },
+    })
+    const redis = {
+      url: 'redis://127.0.0.1:6379',
+      keyPrefix: 'core:',
+      storageCache: false,
+      cacheTtlMs: 1000,
+      startWaitMs: 100,
+    }
+    // Without MindBus the mindbus switch has nothing to sign.
+    expect(describeSigning(settings, redis, false)).toBe(
+      'signed with k1 (1 key) on MQTT calls · replay store Redis',
+    )
+    expect(describeSigning(settings, undefined, true)).toBe(
+      'signed with k1 (1 key) on MindBus, MQTT calls, unsigned MindBus messages accepted · replay store memory',
+    )
+    expect(
+      describeSigning(
+        resolveSigningSettings({
+          keys: [{ id: 'k1', alg: 'hmac-sha256', secret }],
+          mindbus: false,
+          mqtt: { calls: false, events: false },
+        }),
+        undefined,
+        true,
+      ),
+    ).toBe('signed with k1 (1 key) on nothing (every switch is off) · replay store memory')
+    expect(describeSigning(undefined, undefined, true)).toBe(
+      'messages unsigned (no "signing" section)',
     )
   })
 })
