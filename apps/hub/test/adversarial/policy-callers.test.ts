@@ -1,11 +1,13 @@
 // Adversarial suite, policy part: a call the token's scopes allow but the operator policy refuses
-// is refused over HTTP and over MQTT, with the core.security.denied event and the counter.
-import { randomBytes } from 'node:crypto'
+// is refused over HTTP and over MQTT, with the core.security.denied event and the counter; a
+// signed MQTT call is weighed as its key's owner, so each device key gets its own services.
+import { randomBytes, randomUUID } from 'node:crypto'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type CloudEvent, silentLogger } from '@core/contracts'
 import { probeServer } from '@core/contracts/testing'
+import { createSigner } from '@core/signing'
 import mqtt from 'mqtt'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { loadHubConfig } from '../../src/config.js'
@@ -30,7 +32,29 @@ rules:
     action: services.call
     resource: vault.open
     description: nobody opens the vault from outside
+  # Signed MQTT calls are weighed as the key's owner: the thermostat key may read the status only;
+  # the doorbell key has no rule, so it may call nothing (default deny).
+  - { effect: allow, subject: "user:thermostats", action: services.call, resource: vault.status }
 `
+
+/** Device keys of the signed MQTT calls (HMAC, one owner each). */
+const THERMOSTAT = {
+  id: 'thermo',
+  alg: 'hmac-sha256',
+  secret: randomBytes(32).toString('hex'),
+  owner: 'thermostats',
+} as const
+const DOORBELL = {
+  id: 'bell',
+  alg: 'hmac-sha256',
+  secret: randomBytes(32).toString('hex'),
+  owner: 'doorbells',
+} as const
+const signerOf = (k: typeof THERMOSTAT | typeof DOORBELL) =>
+  createSigner({
+    keys: [{ id: k.id, algorithm: 'hmac-sha256', secret: k.secret, owner: k.owner }],
+    keyId: k.id,
+  })
 
 const VAULT = `export default {
   setup(ctx) {
@@ -84,6 +108,7 @@ broker.describe('the operator policy on HTTP and MQTT callers', () => {
       http: { port: 0 },
       mqtt: { url: MQTT_URL, prefix, calls: true, startWaitMs: 5_000 },
       policy: './policy.yaml',
+      signing: { keys: [THERMOSTAT, DOORBELL] },
     })
     const config = await loadHubConfig({
       argv: ['--config', file],
@@ -157,6 +182,57 @@ broker.describe('the operator policy on HTTP and MQTT callers', () => {
         rule: 2,
       })
       expect(await counter()).toBe(before + 1)
+    } finally {
+      await client.endAsync()
+    }
+  })
+
+  it('weighs a signed MQTT call as its key owner: each device key reaches only what the policy gives it', async () => {
+    const client = await mqtt.connectAsync(MQTT_URL, { protocolVersion: 4, clean: true })
+    try {
+      const replyTo = `${prefix}/reply/${randomBytes(4).toString('hex')}`
+      const replies: Array<Record<string, unknown>> = []
+      client.on('message', (_topic, payload) => {
+        replies.push(JSON.parse(payload.toString()) as Record<string, unknown>)
+      })
+      await client.subscribeAsync(replyTo, { qos: 1 })
+      const seen = denied.length
+      const send = (
+        key: typeof THERMOSTAT | typeof DOORBELL,
+        service: string,
+        correlationId: string,
+      ) =>
+        client.publishAsync(
+          `${prefix}/call/${service}`,
+          JSON.stringify(
+            signerOf(key).sign({
+              specversion: '1.0',
+              id: randomUUID(),
+              source: `/devices/${key.id}`,
+              type: 'core.mqtt.call',
+              subject: service,
+              time: new Date().toISOString(),
+              data: { params: {}, replyTo, correlationId },
+            }),
+          ),
+          { qos: 1 },
+        )
+      await send(THERMOSTAT, 'vault.status', 'thermo-status')
+      await send(THERMOSTAT, 'vault.open', 'thermo-open')
+      await send(DOORBELL, 'vault.status', 'bell-status')
+      await expect.poll(() => replies.length, { timeout: 15_000 }).toBe(3)
+      const reply = (id: string) => replies.find((r) => r.correlationId === id)
+      expect(reply('thermo-status')).toMatchObject({ result: 'pong' })
+      // The token:* deny rule is not the thermostat's: default deny refuses it (no rule).
+      expect(reply('thermo-open')).toMatchObject({ error: { code: 'E_FORBIDDEN' } })
+      expect(reply('bell-status')).toMatchObject({ error: { code: 'E_FORBIDDEN' } })
+      await expect.poll(() => denied.length).toBe(seen + 2)
+      expect(denied.slice(seen).map((e) => e.data)).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ subject: 'user:thermostats', resource: 'vault.open' }),
+          expect.objectContaining({ subject: 'user:doorbells', resource: 'vault.status' }),
+        ]),
+      )
     } finally {
       await client.endAsync()
     }
