@@ -12,7 +12,7 @@ import { describeStorage } from './storage-select.js'
 /**
  * The startup summary: config, storage, HTTP, MQTT, Redis, cluster and security (operator policy,
  * signing) lines, then one row per plugin (name,
- * version, state, its services), a line per plugin that failed or was skipped, the totals, the
+ * version, state with its isolation level unless inline, its services), a line per plugin that failed or was skipped, the totals, the
  * bootstrap admin token when one was created, and how to stop. Plain text, no colours.
  */
 export function formatStartup(
@@ -33,7 +33,9 @@ export function formatStartup(
     const own = services
       .filter((s) => s.name.startsWith(`${p.name}.`))
       .map((s) => s.name.slice(p.name.length + 1))
-    return [p.name, p.version, p.state, own.length === 0 ? '-' : clip(own.join(', '), 60)]
+    // Isolated plugins say where they run: `started (worker)`, `failed (process)`.
+    const state = p.isolation === 'inline' ? p.state : `${p.state} (${p.isolation})`
+    return [p.name, p.version, state, own.length === 0 ? '-' : clip(own.join(', '), 60)]
   })
   const lines = [
     `Core Runtime hub · config ${config.configFile ?? '(none: defaults)'}`,

@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CoreError, silentLogger } from '@core/contracts'
+import type { PluginInfo } from '@core/kernel'
 import postgres from 'postgres'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { loadHubConfig } from '../src/config.js'
@@ -91,6 +92,36 @@ describe('startHub', () => {
       state: { on: true },
     })
     await second.stop()
+  })
+
+  it('marks isolated plugins with their level in the summary', async () => {
+    const config = await load()
+    const plugin = (name: string, isolation: PluginInfo['isolation']): PluginInfo => ({
+      name,
+      version: '1.0.0',
+      path: `/plugins/${name}`,
+      state: 'started',
+      isolation,
+      required: false,
+      source: 'dir',
+      requires: {},
+      optionalRequires: {},
+      dependents: [],
+      reloads: 0,
+      denials: 0,
+      since: 0,
+    })
+    const report = { started: ['a', 'b', 'c'], failed: [], skipped: [], durationMs: 5 }
+    const text = formatStartup(
+      config,
+      report,
+      [plugin('a', 'inline'), plugin('b', 'worker'), plugin('c', 'process')],
+      [{ name: 'b.run' }],
+      'healthy',
+    )
+    expect(text).toMatch(/^a\s+1\.0\.0\s+started\s+-$/m)
+    expect(text).toMatch(/^b\s+1\.0\.0\s+started \(worker\)\s+run$/m)
+    expect(text).toMatch(/^c\s+1\.0\.0\s+started \(process\)\s+-$/m)
   })
 
   it('reports a failing optional plugin and keeps the others running', async () => {

@@ -21,11 +21,13 @@ export function registerAdminCommands(program: Command, context: CommandContext)
           opts,
           () =>
             formatTable(
-              ['name', 'version', 'state', 'required', 'reloads', 'note'],
+              ['name', 'version', 'state', 'isolation', 'required', 'reloads', 'note'],
               list.map((p) => [
                 text(p.name),
                 text(p.version),
                 text(p.state),
+                // A hub older than the field runs every plugin inline.
+                p.isolation === undefined ? 'inline' : text(p.isolation),
                 p.required === true ? 'yes' : 'no',
                 text(p.reloads),
                 pluginNote(p),

@@ -135,6 +135,7 @@ describe('core token, plugins, services, openapi, metrics, events publish', () =
           name: 'z2m',
           version: '0.1.0',
           state: 'failed',
+          isolation: 'worker',
           required: false,
           reloads: 1,
           error: { code: 'E_PLUGIN_LIFECYCLE', message: 'setup threw' },
@@ -142,9 +143,9 @@ describe('core token, plugins, services, openapi, metrics, events publish', () =
       ]),
     )
     expect(stdout).toBe(
-      'NAME    VERSION  STATE    REQUIRED  RELOADS  NOTE\n' +
-        'lights  1.0.0    started  yes       0\n' +
-        'z2m     0.1.0    failed   no        1        E_PLUGIN_LIFECYCLE: setup threw\n',
+      'NAME    VERSION  STATE    ISOLATION  REQUIRED  RELOADS  NOTE\n' +
+        'lights  1.0.0    started  inline     yes       0\n' +
+        'z2m     0.1.0    failed   worker     no        1        E_PLUGIN_LIFECYCLE: setup threw\n',
     )
   })
 

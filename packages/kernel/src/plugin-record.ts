@@ -208,6 +208,7 @@ export function info(k: KernelState, rec: PluginRecord): PluginInfo {
     version: rec.version,
     path: rec.path,
     state: rec.state,
+    isolation: rec.manifest.isolation ?? 'inline',
     required: k.required.has(rec.name),
     source: rec.source,
     requires: { ...rec.manifest.requires },

@@ -1,4 +1,4 @@
-import type { CoreError, PluginManifest } from '@core/contracts'
+import type { CoreError, PluginIsolation, PluginManifest } from '@core/contracts'
 import type { PluginContext, ScopedStorage } from './context-types.js'
 
 // ─── Lifecycle ──────────────────────────────────────────────────────────────────────────────
@@ -58,6 +58,11 @@ export interface PluginInfo {
   description?: string
   /** Where it is in its lifecycle. */
   state: PluginLifecycleState
+  /**
+   * Where its code runs (the manifest's `isolation`): `inline` in the kernel's thread, `worker`
+   * in a `worker_threads` Worker, `process` in a child process under Node's permission model.
+   */
+  isolation: PluginIsolation
   /** True when the plugin must start for boot to succeed (listed in `required`, or needed by one that is). */
   required: boolean
   /** How it was found. */

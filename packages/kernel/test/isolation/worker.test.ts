@@ -80,6 +80,11 @@ describe('worker isolation: the ctx over the boundary', () => {
     })
   })
 
+  it('lists each plugin with its isolation level', async () => {
+    expect((await kernel.plugins.get('worky')).isolation).toBe('worker')
+    expect((await kernel.plugins.get('host')).isolation).toBe('inline')
+  })
+
   it('lets the worker call a service of the hub (permission checked on the kernel side)', async () => {
     expect(await call(kernel, 'worky.add', { a: 2, b: 3 })).toEqual({ sum: 5 })
   })
