@@ -158,22 +158,49 @@ export function queueArguments(maxPriority: number, dlx: string): Record<string,
   return args
 }
 
+/** One `set` of an {@link ExpiringMap}: its key, value and time (epoch ms). */
+interface Slot<V> {
+  readonly key: string
+  readonly value: V
+  readonly at: number
+}
+
 /**
  * A map whose entries are forgotten after `ttlMs` or when more than `max` are held (oldest
- * first). Pruned on `set`, in insertion order, so each operation is amortised O(1).
+ * first). Each `set` is queued in insertion order and the queue's head is pruned on `set`, so
+ * every operation is amortised O(1).
+ *
+ * Not a `Map` iterated from its start: V8 leaves a hole where an entry was deleted until the
+ * table is rehashed, and an iterator walks over the holes, so deleting the oldest entries and
+ * then iterating from the start costs O(deleted) per `set` once the map is full or its oldest
+ * entries expire (measured: 4.5 µs per command before, 27–59 µs after 100,000 commands).
  */
 export class ExpiringMap<V> {
-  private readonly entries = new Map<string, { value: V; at: number }>()
+  private readonly entries = new Map<string, Slot<V>>()
+  /** Every `set`, oldest first from `head`; a slot whose key was set again since is stale. */
+  private queue: Slot<V>[] = []
+  private head = 0
 
+  /**
+   * @param ttlMs - How long an entry is kept, ms.
+   * @param max - The most entries held; the oldest go first.
+   * @param now - The clock (epoch ms); `Date.now` unless a test gives its own.
+   */
   constructor(
     private readonly ttlMs: number,
     private readonly max: number,
+    private readonly now: () => number = Date.now,
   ) {}
+
+  /** The entries held now (expired ones not yet pruned included). */
+  get size(): number {
+    return this.entries.size
+  }
 
   get(key: string): V | undefined {
     const e = this.entries.get(key)
     if (e === undefined) return undefined
-    if (Date.now() - e.at > this.ttlMs) {
+    if (this.now() - e.at > this.ttlMs) {
       this.entries.delete(key)
       return undefined
     }
@@ -185,12 +212,32 @@ export class ExpiringMap<V> {
   }
 
   set(key: string, value: V): void {
-    const now = Date.now()
-    this.entries.delete(key)
-    this.entries.set(key, { value, at: now })
-    for (const [k, e] of this.entries) {
-      if (this.entries.size <= this.max && now - e.at <= this.ttlMs) break
-      this.entries.delete(k)
+    const now = this.now()
+    const slot: Slot<V> = { key, value, at: now }
+    this.entries.set(key, slot)
+    this.queue.push(slot)
+    this.prune(now)
+  }
+
+  /** Forgets the oldest entries while too many are held or they expired; compacts the queue. */
+  private prune(now: number): void {
+    const { queue, entries } = this
+    let head = this.head
+    while (head < queue.length) {
+      const slot = queue[head] as Slot<V>
+      const live = entries.get(slot.key) === slot
+      if (live && entries.size <= this.max && now - slot.at <= this.ttlMs) break
+      if (live) entries.delete(slot.key)
+      head++
+    }
+    this.head = head
+    if (head >= 1024 && head * 2 >= queue.length) {
+      this.queue = queue.slice(head)
+      this.head = 0
+    } else if (queue.length - head > 2 * this.max + 1024) {
+      // Keys set again and again while the oldest entry is still fresh: drop the stale slots.
+      this.queue = queue.slice(head).filter((slot) => entries.get(slot.key) === slot)
+      this.head = 0
     }
   }
 }
