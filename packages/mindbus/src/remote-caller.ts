@@ -4,7 +4,7 @@ import type { RemoteCallRequest, RemoteTransport } from '@core/service-registry'
 import type { AsyncMessage, Channel, Connection } from 'rabbitmq-client'
 import type { CandidatePicker } from './candidates.js'
 import { COMMAND_TYPE, makeEnvelope, PRIORITY, readEnvelope } from './envelope.js'
-import { coalesceWrites, type NodeState } from './state.js'
+import { coalesceWrites, connectionReady, type NodeState } from './state.js'
 import type { CallRoute } from './types.js'
 
 const REPLY_TO = 'amq.rabbitmq.reply-to'
@@ -53,7 +53,7 @@ export class RemoteCaller {
       this.count(CoreError.is(err) ? err.code : 'E_INTERNAL')
       throw err
     }
-    if (!this.conn.ready) {
+    if (!connectionReady(this.conn)) {
       // Fail fast: nothing is queued in memory while the broker is away.
       this.count('E_UNAVAILABLE')
       throw unavailable(request.name, 'the broker connection is down')

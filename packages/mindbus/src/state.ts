@@ -261,16 +261,38 @@ interface Corkable {
   uncork(): void
 }
 
+/** Sockets corked by {@link coalesceWrites} until the check phase. */
 const corked = new WeakSet<Corkable>()
 
+/** The part of a `rabbitmq-client` Connection that {@link connectionReady} reads. */
+interface ReadyLike {
+  readonly ready: boolean
+}
+
 /**
- * Holds the connection's socket writes until the event loop's check phase, so that the frames
- * written in one turn (64 commands of a burst; a result and its ack) leave in one `writev`
- * instead of one system call each: rabbitmq-client writes every publish and ack on its own
- * (its EncoderStream corks and uncorks around each one). Node counts nested corks, so the
- * client's own cork/uncork pairs flush nothing until this one is released. Measured with
- * `pnpm bench mindbus`. A no-op when the client's socket is not reachable (another version).
+ * Whether the connection is open and not blocked by the broker: `rabbitmq-client`'s `ready`,
+ * except that a cork held by {@link coalesceWrites} does not count. `ready` reads false while
+ * the socket is corked (the client corks it itself while the broker blocks publishers), so
+ * without this a call, a control signal or a health check made in the same event-loop turn as
+ * a publish would see the connection as down. The socket counts as ready when
+ * {@link coalesceWrites} holds the only cork, the socket is still writable, and the connection
+ * was ready when it corked it.
  */
+export function connectionReady(conn: ReadyLike): boolean {
+  if (conn.ready) return true
+  const socket = (conn as { _socket?: Partial<Corkable> })._socket
+  return (
+    socket !== undefined &&
+    corked.has(socket as Corkable) &&
+    readyAtCork.has(socket as Corkable) &&
+    socket.writable === true &&
+    socket.writableCorked === 1
+  )
+}
+
+/** Sockets whose connection was ready when {@link coalesceWrites} corked them. */
+const readyAtCork = new WeakSet<Corkable>()
+
 export function coalesceWrites(conn: object): void {
   const socket = (conn as { _socket?: Partial<Corkable> })._socket
   if (
@@ -283,10 +305,12 @@ export function coalesceWrites(conn: object): void {
     return
   }
   const s = socket as Corkable
+  if ((conn as Partial<ReadyLike>).ready === true) readyAtCork.add(s)
   corked.add(s)
   s.cork()
   setImmediate(() => {
     corked.delete(s)
+    readyAtCork.delete(s)
     s.uncork()
   })
 }
