@@ -18,19 +18,45 @@ export class CandidatePicker {
   ) {}
 
   /**
-   * The chosen node's id.
-   * @throws {@link @core/contracts!CoreError} `E_SERVICE_NOT_FOUND` when no node qualifies (at once).
+   * The chosen node's id: at once when the directory answers at once (an array), else once its
+   * promise settles (no promise is made for a directory that answers synchronously).
+   * @throws {@link @core/contracts!CoreError} `E_SERVICE_NOT_FOUND` when no node qualifies (at
+   *   once; as a rejection when the directory answers with a promise).
    */
-  async pick(
+  pick(
     name: string,
     range: string | undefined,
     route: CallRoute | undefined,
-  ): Promise<string> {
+  ): string | Promise<string> {
     const query: { onlyHealthy: boolean; selector?: CallRoute['selector'] } = { onlyHealthy: true }
     if (route?.selector !== undefined) query.selector = route.selector
-    const entries = await this.directory.findNodes(query)
+    const entries = this.directory.findNodes(query)
+    if (Array.isArray(entries)) return this.choose(entries, name, range, route)
+    return Promise.resolve(entries).then((found) => this.choose(found, name, range, route))
+  }
+
+  /** Counts a call sent to `nodeId` (in flight until {@link CandidatePicker.untrack}). */
+  track(nodeId: string): void {
+    this.inFlight.set(nodeId, (this.inFlight.get(nodeId) ?? 0) + 1)
+  }
+
+  /** Uncounts one call sent to `nodeId` (call once per {@link CandidatePicker.track}). */
+  untrack(nodeId: string): void {
+    const n = (this.inFlight.get(nodeId) ?? 1) - 1
+    if (n <= 0) this.inFlight.delete(nodeId)
+    else this.inFlight.set(nodeId, n)
+  }
+
+  private choose(
+    entries: readonly NodeEntryLike[],
+    name: string,
+    range: string | undefined,
+    route: CallRoute | undefined,
+  ): string {
     const wanted = range ?? '*'
-    const candidates: string[] = []
+    // One pass: the candidates with the fewest calls in flight, in order; the turn picks one.
+    const tied: string[] = []
+    let least = Number.POSITIVE_INFINITY
     for (const entry of entries) {
       if (entry.nodeId === this.selfId) continue
       if (
@@ -39,33 +65,17 @@ export class CandidatePicker {
         route.node !== entry.nodeId
       )
         continue
-      if (serves(entry, name, wanted)) candidates.push(entry.nodeId)
-    }
-    if (candidates.length === 0) throw notFound(name, wanted, route, entries.length)
-    let best: string[] = []
-    let least = Number.POSITIVE_INFINITY
-    for (const id of candidates) {
-      const n = this.inFlight.get(id) ?? 0
+      if (!serves(entry, name, wanted)) continue
+      const n = this.inFlight.get(entry.nodeId) ?? 0
       if (n < least) {
         least = n
-        best = [id]
-      } else if (n === least) best.push(id)
+        tied.length = 0
+      }
+      if (n === least) tied.push(entry.nodeId)
     }
+    if (tied.length === 0) throw notFound(name, wanted, route, entries.length)
     this.turn = (this.turn + 1) >>> 0
-    return best[this.turn % best.length] as string
-  }
-
-  /** Counts a call sent to `nodeId`; the returned function uncounts it (once). */
-  track(nodeId: string): () => void {
-    this.inFlight.set(nodeId, (this.inFlight.get(nodeId) ?? 0) + 1)
-    let done = false
-    return () => {
-      if (done) return
-      done = true
-      const n = (this.inFlight.get(nodeId) ?? 1) - 1
-      if (n <= 0) this.inFlight.delete(nodeId)
-      else this.inFlight.set(nodeId, n)
-    }
+    return tied[this.turn % tied.length] as string
   }
 }
 

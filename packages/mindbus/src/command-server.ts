@@ -1,13 +1,14 @@
+import { randomUUID } from 'node:crypto'
 import { type CoreError, isTraceparent } from '@core/contracts'
-import type { RemoteReply, ServiceRegistry } from '@core/service-registry'
+import type { RemoteCallRequest, RemoteReply, ServiceRegistry } from '@core/service-registry'
 import type { AsyncMessage, Connection } from 'rabbitmq-client'
 import { ConsumerStatus } from 'rabbitmq-client'
 import { callerOf, refusal as policyRefusal } from './authorize.js'
 import { CommandQueues } from './command-queues.js'
 import {
+  type Envelope,
   envelopeTimeMs,
   isCommandType,
-  makeEnvelope,
   PRIORITY,
   RESULT_TYPE,
   readCommand,
@@ -112,18 +113,20 @@ export class CommandServer {
       return ConsumerStatus.ACK
     }
     const now = Date.now()
-    const sentAt = envelopeTimeMs(envelope)
     const expiration = msg.expiration === undefined ? undefined : Number(msg.expiration)
     let timeoutMs = DEFAULT_COMMAND_TIMEOUT_MS
-    if (sentAt !== undefined && expiration !== undefined && Number.isFinite(expiration)) {
-      timeoutMs = sentAt + expiration - now
-      if (timeoutMs <= 0) {
-        state.stats.droppedExpired++
-        state.logger.warn(
-          { id: envelope.id, routingKey: msg.routingKey, lateMs: -timeoutMs },
-          'DroppedExpired: command expired before it could run',
-        )
-        return ConsumerStatus.ACK
+    if (expiration !== undefined && Number.isFinite(expiration)) {
+      const sentAt = envelopeTimeMs(envelope)
+      if (sentAt !== undefined) {
+        timeoutMs = sentAt + expiration - now
+        if (timeoutMs <= 0) {
+          state.stats.droppedExpired++
+          state.logger.warn(
+            { id: envelope.id, routingKey: msg.routingKey, lateMs: -timeoutMs },
+            'DroppedExpired: command expired before it could run',
+          )
+          return ConsumerStatus.ACK
+        }
       }
     }
     const id = envelope.id
@@ -136,8 +139,13 @@ export class CommandServer {
       return ConsumerStatus.ACK
     }
     state.handled.set(id, 'running')
-    const ns = msg.routingKey.split('.')[1] ?? ''
-    const meta: Record<string, unknown> = { ...(command.meta ?? {}) }
+    const routingKey = msg.routingKey
+    const first = routingKey.indexOf('.')
+    const second = routingKey.indexOf('.', first + 1)
+    const ns = first < 0 ? '' : routingKey.slice(first + 1, second < 0 ? undefined : second)
+    // The command's own meta, from the body just parsed: no one else holds it, so it is
+    // completed in place rather than copied.
+    const meta: Record<string, unknown> = command.meta ?? {}
     if (isTraceparent(envelope.traceparent)) meta.traceparent = envelope.traceparent
     if (envelope.subject !== undefined) meta.subject = envelope.subject
     meta.caller = envelope.source
@@ -146,20 +154,21 @@ export class CommandServer {
     state.running.set(id, controller)
     let result: RemoteReply
     try {
-      const request = {
-        name: `${ns}.${command.action}`,
+      const name = `${ns}.${command.action}`
+      const request: RemoteCallRequest = {
+        name,
         params: command.params,
         timeoutMs: Math.max(1, Math.floor(timeoutMs)),
         deadlineAt: now + timeoutMs,
         meta,
-        ...(command.version === undefined ? {} : { version: command.version }),
       }
+      if (command.version !== undefined) request.version = command.version
       result =
         policyRefusal(
           state.options.authorize,
           callerOf(envelope.source, msg.userId),
           'services.call',
-          request.name,
+          name,
         ) ?? (await (this.services as ServiceRegistry).serve(request, controller.signal))
     } finally {
       state.running.delete(id)
@@ -183,19 +192,27 @@ export class CommandServer {
     result: RemoteReply,
   ): Promise<void> {
     const { state } = this
-    const envelope = state.guard.seal(
-      makeEnvelope(RESULT_TYPE, state.options.uid, result, {
-        ...(traceparent === undefined ? {} : { traceparent }),
-        ...(msg.correlationId === undefined ? {} : { correlationid: msg.correlationId }),
-      }),
-    )
+    const { options } = state
+    const envelope: Envelope = {
+      specversion: '1.0',
+      id: randomUUID(),
+      source: options.uid,
+      type: RESULT_TYPE,
+      time: new Date().toISOString(),
+      datacontenttype: 'application/json',
+      data: result,
+    }
+    // Extensions in the order `makeEnvelope` writes them.
+    if (traceparent !== undefined) envelope.traceparent = traceparent
+    const correlationId = msg.correlationId
+    if (correlationId !== undefined) envelope.correlationid = correlationId
     try {
-      await reply(envelope, {
-        correlationId: msg.correlationId,
+      await reply(state.guard.seal(envelope), {
+        correlationId,
         contentType: 'application/json',
         priority: PRIORITY.command,
         userId: state.user,
-        appId: state.options.nodeId,
+        appId: options.nodeId,
       })
     } catch (err) {
       // The caller is gone (its channel closed): nothing to answer; the command is still acked.

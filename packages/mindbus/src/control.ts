@@ -4,7 +4,7 @@ import { ConsumerStatus } from 'rabbitmq-client'
 import { consuming } from './command-queues.js'
 import type { CommandServer } from './command-server.js'
 import { CONTROL_TYPE, isControlType, makeEnvelope, PRIORITY, readEnvelope } from './envelope.js'
-import type { NodeState } from './state.js'
+import { connectionReady, type NodeState } from './state.js'
 import type { ControlHandler, ControlScope, ControlSignal } from './types.js'
 
 /** The control scopes, the last word of `ctl.<target>.<scope>`. */
@@ -94,7 +94,7 @@ export class ControlChannel {
         },
       )
     }
-    if (!this.conn.ready) {
+    if (!connectionReady(this.conn)) {
       throw new CoreError(
         'E_UNAVAILABLE',
         `Cannot send ctl.${target}.${scope}: the broker connection is down; retry when it is back`,

@@ -8,7 +8,7 @@ import { ControlChannel } from './control.js'
 import { EventsBridge } from './events-bridge.js'
 import { createMindBusMetrics } from './metrics.js'
 import { RemoteCaller } from './remote-caller.js'
-import { createNodeState } from './state.js'
+import { connectionReady, createNodeState } from './state.js'
 import type {
   ControlHandler,
   ControlScope,
@@ -107,7 +107,7 @@ export function createMindBus(options: CreateMindBusOptions): MindBus {
   }
 
   async function queueDepths(): Promise<Record<string, number>> {
-    if (!conn.ready) {
+    if (!connectionReady(conn)) {
       throw new CoreError(
         'E_UNAVAILABLE',
         'Cannot read MindBus queue depths: the broker connection is down; retry when it is back',
@@ -127,7 +127,7 @@ export function createMindBus(options: CreateMindBusOptions): MindBus {
   }
   const metrics = createMindBusMetrics({
     stats: () => state.stats,
-    connected: () => conn.ready,
+    connected: () => connectionReady(conn),
     queueDepths,
   })
   caller.onRoundTrip = metrics.observeRoundTrip
@@ -178,7 +178,7 @@ export function createMindBus(options: CreateMindBusOptions): MindBus {
     get paused(): boolean {
       return commands.isPaused
     },
-    health: () => (conn.ready ? 'healthy' : 'degraded'),
+    health: () => (connectionReady(conn) ? 'healthy' : 'degraded'),
     stats: (): MindBusStats => structuredClone(state.stats),
     queueDepths,
     registerMetrics: (registry: Registry): void => metrics.register(registry),

@@ -158,22 +158,49 @@ export function queueArguments(maxPriority: number, dlx: string): Record<string,
   return args
 }
 
+/** One `set` of an {@link ExpiringMap}: its key, value and time (epoch ms). */
+interface Slot<V> {
+  readonly key: string
+  readonly value: V
+  readonly at: number
+}
+
 /**
  * A map whose entries are forgotten after `ttlMs` or when more than `max` are held (oldest
- * first). Pruned on `set`, in insertion order, so each operation is amortised O(1).
+ * first). Each `set` is queued in insertion order and the queue's head is pruned on `set`, so
+ * every operation is amortised O(1).
+ *
+ * Not a `Map` iterated from its start: V8 leaves a hole where an entry was deleted until the
+ * table is rehashed, and an iterator walks over the holes, so deleting the oldest entries and
+ * then iterating from the start costs O(deleted) per `set` once the map is full or its oldest
+ * entries expire (measured: 4.5 µs per command before, 27–59 µs after 100,000 commands).
  */
 export class ExpiringMap<V> {
-  private readonly entries = new Map<string, { value: V; at: number }>()
+  private readonly entries = new Map<string, Slot<V>>()
+  /** Every `set`, oldest first from `head`; a slot whose key was set again since is stale. */
+  private queue: Slot<V>[] = []
+  private head = 0
 
+  /**
+   * @param ttlMs - How long an entry is kept, ms.
+   * @param max - The most entries held; the oldest go first.
+   * @param now - The clock (epoch ms); `Date.now` unless a test gives its own.
+   */
   constructor(
     private readonly ttlMs: number,
     private readonly max: number,
+    private readonly now: () => number = Date.now,
   ) {}
+
+  /** The entries held now (expired ones not yet pruned included). */
+  get size(): number {
+    return this.entries.size
+  }
 
   get(key: string): V | undefined {
     const e = this.entries.get(key)
     if (e === undefined) return undefined
-    if (Date.now() - e.at > this.ttlMs) {
+    if (this.now() - e.at > this.ttlMs) {
       this.entries.delete(key)
       return undefined
     }
@@ -185,12 +212,32 @@ export class ExpiringMap<V> {
   }
 
   set(key: string, value: V): void {
-    const now = Date.now()
-    this.entries.delete(key)
-    this.entries.set(key, { value, at: now })
-    for (const [k, e] of this.entries) {
-      if (this.entries.size <= this.max && now - e.at <= this.ttlMs) break
-      this.entries.delete(k)
+    const now = this.now()
+    const slot: Slot<V> = { key, value, at: now }
+    this.entries.set(key, slot)
+    this.queue.push(slot)
+    this.prune(now)
+  }
+
+  /** Forgets the oldest entries while too many are held or they expired; compacts the queue. */
+  private prune(now: number): void {
+    const { queue, entries } = this
+    let head = this.head
+    while (head < queue.length) {
+      const slot = queue[head] as Slot<V>
+      const live = entries.get(slot.key) === slot
+      if (live && entries.size <= this.max && now - slot.at <= this.ttlMs) break
+      if (live) entries.delete(slot.key)
+      head++
+    }
+    this.head = head
+    if (head >= 1024 && head * 2 >= queue.length) {
+      this.queue = queue.slice(head)
+      this.head = 0
+    } else if (queue.length - head > 2 * this.max + 1024) {
+      // Keys set again and again while the oldest entry is still fresh: drop the stale slots.
+      this.queue = queue.slice(head).filter((slot) => entries.get(slot.key) === slot)
+      this.head = 0
     }
   }
 }
@@ -214,16 +261,38 @@ interface Corkable {
   uncork(): void
 }
 
+/** Sockets corked by {@link coalesceWrites} until the check phase. */
 const corked = new WeakSet<Corkable>()
 
+/** The part of a `rabbitmq-client` Connection that {@link connectionReady} reads. */
+interface ReadyLike {
+  readonly ready: boolean
+}
+
 /**
- * Holds the connection's socket writes until the event loop's check phase, so that the frames
- * written in one turn (64 commands of a burst; a result and its ack) leave in one `writev`
- * instead of one system call each: rabbitmq-client writes every publish and ack on its own
- * (its EncoderStream corks and uncorks around each one). Node counts nested corks, so the
- * client's own cork/uncork pairs flush nothing until this one is released. Measured with
- * `pnpm bench mindbus`. A no-op when the client's socket is not reachable (another version).
+ * Whether the connection is open and not blocked by the broker: `rabbitmq-client`'s `ready`,
+ * except that a cork held by {@link coalesceWrites} does not count. `ready` reads false while
+ * the socket is corked (the client corks it itself while the broker blocks publishers), so
+ * without this a call, a control signal or a health check made in the same event-loop turn as
+ * a publish would see the connection as down. The socket counts as ready when
+ * {@link coalesceWrites} holds the only cork, the socket is still writable, and the connection
+ * was ready when it corked it.
  */
+export function connectionReady(conn: ReadyLike): boolean {
+  if (conn.ready) return true
+  const socket = (conn as { _socket?: Partial<Corkable> })._socket
+  return (
+    socket !== undefined &&
+    corked.has(socket as Corkable) &&
+    readyAtCork.has(socket as Corkable) &&
+    socket.writable === true &&
+    socket.writableCorked === 1
+  )
+}
+
+/** Sockets whose connection was ready when {@link coalesceWrites} corked them. */
+const readyAtCork = new WeakSet<Corkable>()
+
 export function coalesceWrites(conn: object): void {
   const socket = (conn as { _socket?: Partial<Corkable> })._socket
   if (
@@ -236,10 +305,12 @@ export function coalesceWrites(conn: object): void {
     return
   }
   const s = socket as Corkable
+  if ((conn as Partial<ReadyLike>).ready === true) readyAtCork.add(s)
   corked.add(s)
   s.cork()
   setImmediate(() => {
     corked.delete(s)
+    readyAtCork.delete(s)
     s.uncork()
   })
 }

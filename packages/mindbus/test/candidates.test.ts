@@ -39,7 +39,9 @@ describe('CandidatePicker', () => {
     expect(await picker.pick('x.do', '^1', undefined)).toBe('a')
     expect(await picker.pick('x.do', '^2', undefined)).toBe('b')
     expect(queries[0]).toEqual({ onlyHealthy: true })
-    const error = await picker.pick('x.do', '^3', undefined).catch((e: unknown) => e)
+    const error = await Promise.resolve()
+      .then(() => picker.pick('x.do', '^3', undefined))
+      .catch((e: unknown) => e)
     expect(CoreError.is(error, 'E_SERVICE_NOT_FOUND')).toBe(true)
   })
 
@@ -62,14 +64,28 @@ describe('CandidatePicker', () => {
 
   it('prefers the node with the fewest calls in flight, then takes turns', async () => {
     const picker = new CandidatePicker({ findNodes: () => nodes }, 'self')
-    const untrack = picker.track('a')
+    picker.track('a')
     expect(await picker.pick('x.do', undefined, undefined)).toBe('b')
     expect(await picker.pick('x.do', undefined, undefined)).toBe('b')
-    untrack()
+    picker.untrack('a')
     const turns = new Set([
       await picker.pick('x.do', undefined, undefined),
       await picker.pick('x.do', undefined, undefined),
     ])
     expect(turns).toEqual(new Set(['a', 'b']))
+  })
+
+  it('answers at once from a synchronous directory and through a promise from an async one', async () => {
+    const sync = new CandidatePicker({ findNodes: () => nodes }, 'self')
+    expect(sync.pick('x.do', '^1', undefined)).toBe('a')
+    expect(() => sync.pick('x.do', '^3', undefined)).toThrow(/No service "x.do"/)
+    const later = new CandidatePicker({ findNodes: async () => nodes }, 'self')
+    const picked = later.pick('x.do', '^2', undefined)
+    expect(picked).toBeInstanceOf(Promise)
+    expect(await picked).toBe('b')
+    const error = await (later.pick('x.do', '^3', undefined) as Promise<string>).catch(
+      (e: unknown) => e,
+    )
+    expect(CoreError.is(error, 'E_SERVICE_NOT_FOUND')).toBe(true)
   })
 })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { coalesceWrites } from '../src/state.js'
+import { coalesceWrites, connectionReady } from '../src/state.js'
 
 /** A socket stand-in that records cork/uncork like net.Socket (nested corks counted). */
 function fakeSocket(): {
@@ -44,5 +44,38 @@ describe('coalesceWrites', () => {
     expect(() => coalesceWrites({})).not.toThrow()
     coalesceWrites({ _socket: closed })
     expect(closed.log).toEqual([])
+  })
+
+  it('keeps a ready connection ready while its own cork is held, not a blocked one', async () => {
+    const socket = fakeSocket()
+    // rabbitmq-client's `ready`: open and the socket not corked.
+    const conn = {
+      _socket: socket,
+      open: true,
+      get ready(): boolean {
+        return this.open && socket.writableCorked === 0
+      },
+    }
+    coalesceWrites(conn)
+    expect(conn.ready).toBe(false)
+    expect(connectionReady(conn)).toBe(true)
+    socket.cork() // the broker blocks publishers: the client corks the socket itself
+    expect(connectionReady(conn)).toBe(false)
+    socket.uncork()
+    socket.writable = false // the socket closed in this turn
+    expect(connectionReady(conn)).toBe(false)
+    socket.writable = true
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(connectionReady(conn)).toBe(true)
+    conn.open = false
+    expect(connectionReady(conn)).toBe(false)
+
+    const blocked = fakeSocket()
+    blocked.cork()
+    const down = { _socket: blocked, ready: false }
+    coalesceWrites(down)
+    blocked.uncork() // unblocked in the same turn: only this turn's cork is left
+    expect(connectionReady(down)).toBe(false)
+    await new Promise((resolve) => setImmediate(resolve))
   })
 })

@@ -125,6 +125,17 @@ describe.skipIf(skipBroker)('MindBus on a real RabbitMQ: three in-process nodes'
     })
   })
 
+  it('sends a call made in the same event-loop turn as another call\'s publish (the write cork is not "down")', async () => {
+    await a.services.call('calc.add', { x: 0, y: 0 }) // the reply channel is open
+    const first = a.services.call('calc.add', { x: 1, y: 1 })
+    // Let the first call reach its publish (which corks the socket until the check phase),
+    // staying in this turn: only microtasks run in between.
+    for (let i = 0; i < 50; i++) await Promise.resolve()
+    expect(a.mindbus.health()).toBe('healthy')
+    const second = a.services.call('calc.add', { x: 2, y: 2 })
+    await expect(Promise.all([first, second])).resolves.toMatchObject([{ sum: 2 }, { sum: 4 }])
+  })
+
   it('rebuilds the remote CoreError with its code and message', async () => {
     const error = await a.services.call('calc.fail', {}).catch((e: unknown) => e)
     expect(CoreError.is(error, 'E_CONFLICT')).toBe(true)

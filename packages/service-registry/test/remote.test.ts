@@ -358,3 +358,54 @@ describe('listAll', () => {
     expect(err.code).toBe('E_UNAVAILABLE')
   })
 })
+
+describe('the signal lent to the transport', () => {
+  /** A transport that answers `{ ok }` after a hop, or waits for the abort when asked to hang. */
+  function recording(): RemoteTransport & { signals: AbortSignal[] } {
+    const signals: AbortSignal[] = []
+    return {
+      signals,
+      call(request, signal) {
+        signals.push(signal)
+        if ((request.params as { hang?: boolean }).hang !== true) return Promise.resolve('ok')
+        return new Promise((_resolve, reject) => {
+          const onAbort = (): void => {
+            signal.removeEventListener('abort', onAbort)
+            reject(signal.reason)
+          }
+          signal.addEventListener('abort', onAbort)
+        })
+      },
+    }
+  }
+
+  it('is lent again once a call settled unaborted, never once it aborted', async () => {
+    const transport = recording()
+    const services = createServiceRegistry({ logger: silentLogger, remote: transport })
+    await services.call('far.ping', {})
+    await services.call('far.ping', {})
+    const [first, second] = transport.signals
+    expect(second).toBe(first)
+    expect(second?.aborted).toBe(false)
+
+    const cancel = new AbortController()
+    const hung = services.call('far.ping', { hang: true }, { signal: cancel.signal })
+    cancel.abort(new Error('no longer needed'))
+    await expect(hung).rejects.toMatchObject({ code: 'E_CANCELLED' })
+    const aborted = transport.signals.at(-1) as AbortSignal
+    expect(aborted.aborted).toBe(true)
+    for (let i = 0; i < 300; i++) await services.call('far.ping', {})
+    expect(transport.signals.slice(-300).includes(aborted)).toBe(false)
+    expect(transport.signals.at(-1)?.aborted).toBe(false)
+  })
+
+  it('is not lent when middleware runs (middleware may keep the context)', async () => {
+    const transport = recording()
+    const services = createServiceRegistry({ logger: silentLogger, remote: transport })
+    services.use((_ctx, next) => next())
+    await services.call('far.ping', {})
+    await services.call('far.ping', {})
+    const [first, second] = transport.signals
+    expect(second).not.toBe(first)
+  })
+})

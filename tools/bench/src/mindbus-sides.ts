@@ -8,6 +8,8 @@ import amqpcm from 'amqp-connection-manager'
 import amqplib from 'amqplib'
 import { ServiceBroker } from 'moleculer'
 import { Connection as RabbitConnection } from 'rabbitmq-client'
+// MindBus's write coalescing (internal), to measure rabbitmq-client as MindBus drives it.
+import { coalesceWrites } from '../../../packages/mindbus/src/state.js'
 
 /** The broker (`CORE_AMQP_URL`). */
 export const URL_ = process.env.CORE_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672'
@@ -188,6 +190,74 @@ export async function rawAmqplibSpec(): Promise<{ call: Call; close: () => Promi
       await setup.deleteQueue(queue)
       await setup.deleteExchange(exchange)
       await conn.close()
+    },
+  }
+}
+
+/**
+ * rabbitmq-client doing what the spec asks, as MindBus drives it but without MindBus: a
+ * confirm-mode channel publishing persistent commands with `expiration` through a topic
+ * exchange, 16 `Consumer`s of prefetch 1 answering with `reply`, and the socket writes of each
+ * event-loop turn coalesced (`coalesceWrites`). The library's share of MindBus's cost.
+ */
+export async function rabbitmqClientSpec(): Promise<{ call: Call; close: () => Promise<void> }> {
+  const queue = `b${run}.rcspec`
+  const exchange = `b${run}.rcspec.x`
+  const server = new RabbitConnection({ url: URL_, noDelay: true })
+  const client = new RabbitConnection({ url: URL_, noDelay: true })
+  await server.exchangeDeclare({ exchange, type: 'topic', durable: true })
+  const consumers = Array.from({ length: 16 }, () =>
+    server.createConsumer(
+      {
+        queue,
+        queueOptions: { durable: true },
+        queueBindings: [{ exchange, queue, routingKey: 'cmd.bench.*' }],
+        qos: { prefetchCount: 1 },
+        concurrency: 1,
+      },
+      async (msg, reply) => {
+        coalesceWrites(server)
+        await reply({ ok: true, result: msg.body })
+      },
+    ),
+  )
+  await Promise.all(
+    consumers.map((c) => new Promise<void>((resolve) => c.once('ready', () => resolve()))),
+  )
+  const ch = await client.acquire()
+  await ch.confirmSelect()
+  const pending = new Map<string, (v: unknown) => void>()
+  await ch.basicConsume({ queue: REPLY_TO, noAck: true }, (msg) => {
+    const id = msg.correlationId as string
+    pending.get(id)?.(msg.body)
+    pending.delete(id)
+  })
+  let n = 0
+  return {
+    call: () =>
+      new Promise((resolve, reject) => {
+        const id = String(++n)
+        pending.set(id, resolve)
+        coalesceWrites(client)
+        ch.basicPublish(
+          {
+            exchange,
+            routingKey: 'cmd.bench.node',
+            correlationId: id,
+            replyTo: REPLY_TO,
+            durable: true,
+            expiration: '30000',
+          },
+          PAYLOAD,
+        ).catch(reject)
+      }),
+    close: async () => {
+      for (const c of consumers) await c.close()
+      await server.queueDelete(queue)
+      await server.exchangeDelete({ exchange })
+      await ch.close()
+      await client.close()
+      await server.close()
     },
   }
 }

@@ -14,6 +14,7 @@ import {
   moleculerAmqp,
   PAYLOAD,
   rabbitmqClient,
+  rabbitmqClientSpec,
   rawAmqplib,
   rawAmqplibSpec,
   run,
@@ -241,6 +242,16 @@ const RATIOS: ReadonlyArray<readonly [string, string, string, number?]> = [
     'mindbus call no priority',
   ],
   ['rabbitmq-client / amqplib+acm', 'rabbitmq-client RPC', 'amqplib + amqp-connection-manager RPC'],
+  [
+    'rabbitmq-client as the spec asks / raw amqplib as the spec asks',
+    'rabbitmq-client as the spec asks',
+    'raw amqplib as the spec asks',
+  ],
+  [
+    'mindbus no priority / rabbitmq-client as the spec asks',
+    'mindbus call no priority',
+    'rabbitmq-client as the spec asks',
+  ],
 ]
 
 export default async function bench(): Promise<void> {
@@ -262,6 +273,7 @@ export default async function bench(): Promise<void> {
     'mindbus call no priority transient commands': await pairAt(0, 16, false),
     'raw amqplib direct reply-to': await rawAmqplib(),
     'raw amqplib as the spec asks': await rawAmqplibSpec(),
+    'rabbitmq-client as the spec asks': await rabbitmqClientSpec(),
     'moleculer amqp tuned': await moleculerAmqp(),
     'rabbitmq-client RPC': await rabbitmqClient(),
     'amqplib + amqp-connection-manager RPC': await amqpConnectionManager(),
@@ -311,6 +323,7 @@ export default async function bench(): Promise<void> {
             'mindbus call no priority',
             'raw amqplib direct reply-to',
             'raw amqplib as the spec asks',
+            'rabbitmq-client as the spec asks',
             'moleculer amqp tuned',
           ] as Side[]
         ).map((n) => [n, sides[n]]),

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest'
+import { ExpiringMap } from '../src/state.js'
+
+describe('ExpiringMap', () => {
+  it('forgets an entry once it is older than ttlMs', () => {
+    let now = 1_000
+    const map = new ExpiringMap<string>(100, 10, () => now)
+    map.set('a', 'first')
+    now += 100
+    expect(map.get('a')).toBe('first')
+    now += 1
+    expect(map.get('a')).toBeUndefined()
+    expect(map.has('a')).toBe(false)
+  })
+
+  it('holds at most max entries, forgetting the oldest first; a key set again counts as new', () => {
+    const map = new ExpiringMap<number>(60_000, 3, () => 0)
+    map.set('a', 1)
+    map.set('b', 2)
+    map.set('c', 3)
+    map.set('a', 4) // a is now the newest
+    map.set('d', 5) // b goes
+    expect(map.get('b')).toBeUndefined()
+    expect([map.get('a'), map.get('c'), map.get('d')]).toEqual([4, 3, 5])
+    map.set('e', 6) // c goes
+    expect(map.has('c')).toBe(false)
+    expect(map.size).toBe(3)
+  })
+
+  it('prunes expired entries on set, and stays bounded over many sets (the same keys again too)', () => {
+    let now = 0
+    const map = new ExpiringMap<number>(1_000, 5_000, () => now)
+    for (let i = 0; i < 50_000; i++) {
+      now = i
+      map.set(`k${i}`, i)
+      map.set(`k${i}`, -i) // as the command dedup does: "running", then the result
+      map.set('hot', i)
+    }
+    // Only the last second's keys (and "hot") are left.
+    expect(map.size).toBe(1_002)
+    expect(map.get('k48999')).toBe(-48_999)
+    expect(map.get('k49999')).toBe(-49_999)
+    expect(map.get('k48998')).toBeUndefined()
+    expect(map.get('hot')).toBe(49_999)
+  })
+})
