@@ -19,10 +19,6 @@ export interface LocalService {
   idempotent: boolean
 }
 
-/** Idle AbortControllers of remote calls that settled without being aborted, for reuse. */
-const IDLE_CONTROLLERS: AbortController[] = []
-const MAX_IDLE_CONTROLLERS = 256
-
 /**
  * One call in flight: the context handed to middleware and handler, the deadline kept in the
  * registry's {@link DeadlineQueue}, and the settling of the caller's promise.
@@ -57,11 +53,6 @@ export class PendingCall implements CallContext, Deadline {
   /** Set when middleware runs: what was routed and validated, and the next() guard. */
   declare route: Route | undefined
   declare private controller: AbortController | undefined
-  /**
-   * The call goes straight to the remote transport (no middleware): its signal may come from,
-   * and go back to, the pool of idle controllers (see {@link PendingCall.signal}).
-   */
-  declare lendSignal: boolean
   declare private resolveCaller: (value: unknown) => void
   declare private rejectCaller: (error: unknown) => void
   declare private abortHook: AbortHook | undefined
@@ -95,7 +86,6 @@ export class PendingCall implements CallContext, Deadline {
     this.localOnly = localOnly
     this.route = undefined
     this.controller = undefined
-    this.lendSignal = false
     this.resolveCaller = noop
     this.rejectCaller = noop
     this.abortHook = undefined
@@ -119,15 +109,18 @@ export class PendingCall implements CallContext, Deadline {
   get signal(): AbortSignal {
     let controller = this.controller
     if (controller === undefined) {
-      // A new AbortController's signal costs ~7 µs on Node 20: a remote call without
-      // middleware borrows an idle one (its transport has let go of it: see RemoteTransport).
-      controller = (this.lendSignal ? IDLE_CONTROLLERS.pop() : undefined) ?? new AbortController()
+      controller = new AbortController()
       this.controller = controller
       if (this.reason !== undefined) controller.abort(this.reason)
     }
     return controller.signal
   }
 
+  /**
+   * The handler's view of this call: a frozen {@link HandlerContext} of the documented
+   * {@link ServiceContext} fields. `meta` is a deep-frozen copy; the call itself is never
+   * reachable from it.
+   */
   handlerContext(): ServiceContext {
     const meta = this.meta
     let copy: Readonly<CallMeta> = EMPTY_META
@@ -156,7 +149,6 @@ export class PendingCall implements CallContext, Deadline {
   succeed(value: unknown): void {
     if (this.settled) return
     this.end()
-    this.giveBackSignal()
     this.resolveCaller(value)
     if (this.onEnd !== undefined) this.onEnd(this, 'ok')
   }
@@ -164,7 +156,6 @@ export class PendingCall implements CallContext, Deadline {
   fail(error: CoreError): void {
     if (this.settled) return
     this.end()
-    this.giveBackSignal()
     this.rejectCaller(error)
     if (this.onEnd !== undefined) this.onEnd(this, error.code)
   }
@@ -201,14 +192,6 @@ export class PendingCall implements CallContext, Deadline {
     this.rejectCaller(reason)
     this.controller?.abort(reason)
     if (this.onEnd !== undefined) this.onEnd(this, reason.code)
-  }
-
-  /** Returns a borrowed, unaborted controller to the pool (the transport's promise settled). */
-  private giveBackSignal(): void {
-    const controller = this.controller
-    if (!this.lendSignal || controller === undefined || controller.signal.aborted) return
-    this.controller = undefined
-    if (IDLE_CONTROLLERS.length < MAX_IDLE_CONTROLLERS) IDLE_CONTROLLERS.push(controller)
   }
 
   private end(): void {

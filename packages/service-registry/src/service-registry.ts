@@ -205,10 +205,7 @@ class Registry {
         call.route = { step: -1, name: call.name, version: call.version, params }
         this.settleWith(call, dispatch(chain, call, 0, this.terminal, this.logger))
       } else if (target !== undefined) invokeDirect(target, call, this.logger)
-      else {
-        call.lendSignal = true
-        this.settleWith(call, this.invokeRemote(call))
-      }
+      else this.settleWith(call, this.invokeRemote(call))
       return promise
     } catch (error) {
       return Promise.reject(error)

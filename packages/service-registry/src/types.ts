@@ -175,9 +175,7 @@ export type RemoteReply = { ok: true; result: unknown } | { ok: false; error: Se
  * - `signal` is aborted when the caller's deadline passes or the caller cancels; the transport
  *   should stop waiting and tell the serving node (which then aborts its handler's signal).
  *   The registry enforces the deadline itself, so a transport that ignores `signal` is late,
- *   never wrong. The signal is this call's only until the promise `call` returned settles:
- *   remove any listener added to it by then and keep no reference, because the registry lends
- *   a signal that was not aborted to a later call (a new AbortController costs ~7 µs).
+ *   never wrong.
  * - `request.timeoutMs` is the time left when the request leaves; a transport that queues
  *   messages should set the message's expiry from it and lower it by the time spent in
  *   transit before calling `serve`.
