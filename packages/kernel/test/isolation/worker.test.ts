@@ -193,6 +193,13 @@ describe('worker isolation: the ctx over the boundary', () => {
     const { deadlineAt } = out as { deadlineAt: number }
     expect(deadlineAt).toBeGreaterThanOrEqual(before + 5_000)
     expect(deadlineAt).toBeLessThanOrEqual(Date.now() + 5_000)
+    // no meta given: an empty frozen one, as inline
+    expect(await kernel.services.call('worky.context', {})).toMatchObject({
+      meta: {},
+      caller: null,
+      traceparent: null,
+      frozen: true,
+    })
   })
 
   it("aborts the handler's signal in the worker when the call times out or the caller cancels", async () => {
