@@ -52,6 +52,17 @@ export interface OutboxOptions {
   refuse(tag: number, id: unknown, error: unknown): void
 }
 
+/** A table of calls in flight by numeric id (see {@link Codec.idTable}). @internal */
+export interface IdTable<T> {
+  get(id: number): T | undefined
+  set(id: number, value: T): void
+  has(id: number): boolean
+  delete(id: number): void
+  /** The values, for closing. */
+  values(): T[]
+  clear(): void
+}
+
 /** What {@link createCodec} returns. @internal */
 export interface Codec {
   /** Encodes `value`; `onFunction`/`onSignal` turn a function/signal into its handle. */
@@ -82,6 +93,15 @@ export interface Codec {
    */
   readonly entrySize: readonly number[]
   outbox(options: OutboxOptions): { box(): unknown[] }
+  /**
+   * A table of calls in flight by id: a ring of 1,024 slots (`id & 1023`) for the common case,
+   * and a `Map` for an id whose slot a longer call still holds. Not a `Map` alone: one that
+   * fills with a burst of calls and empties again rehashes each time, and the old tables kept
+   * the calls of later bursts alive through the hub's scavenges once one of them had been
+   * promoted (measured: in 2 runs of 4, scavenges took ~0.6 s instead of ~0.11 s and the calls
+   * ran at half the rate; with the ring, 0 of 4).
+   */
+  idTable<T>(): IdTable<T>
   /**
    * A service handler's context rebuilt from the fields that crossed for call `id`. Own fields
    * (all but `signal`) are frozen data; `signal` is a getter on a frozen prototype with no
@@ -359,5 +379,41 @@ export function createCodec(): Codec {
     }
   }
 
-  return { encode, decode, errorJson, deepFreeze, serviceContext, entrySize, outbox }
+  const idTable = <T>(): IdTable<T> => {
+    const SLOTS = 1024
+    const ids = new Array<number | undefined>(SLOTS).fill(undefined)
+    const values = new Array<T | undefined>(SLOTS).fill(undefined)
+    const more = new Map<number, T>()
+    return {
+      get: (id) => (ids[id & (SLOTS - 1)] === id ? values[id & (SLOTS - 1)] : more.get(id)),
+      set: (id, value) => {
+        const i = id & (SLOTS - 1)
+        const held = ids[i]
+        if (held === id || (held === undefined && !(more.size > 0 && more.has(id)))) {
+          ids[i] = id
+          values[i] = value
+        } else more.set(id, value)
+      },
+      has: (id) => ids[id & (SLOTS - 1)] === id || more.has(id),
+      delete: (id) => {
+        const i = id & (SLOTS - 1)
+        if (ids[i] === id) {
+          ids[i] = undefined
+          values[i] = undefined
+        } else more.delete(id)
+      },
+      values: () => {
+        const out: T[] = [...more.values()]
+        for (let i = 0; i < SLOTS; i++) if (ids[i] !== undefined) out.push(values[i] as T)
+        return out
+      },
+      clear: () => {
+        ids.fill(undefined)
+        values.fill(undefined)
+        more.clear()
+      },
+    }
+  }
+
+  return { encode, decode, errorJson, deepFreeze, serviceContext, entrySize, outbox, idTable }
 }

@@ -58,7 +58,7 @@ export function createPeer(codec: Codec, options: PeerOptions): Peer {
     /** Stops mirroring a service call's signal. */
     unwatch: (() => void) | undefined
   }
-  const pending = new Map<number, Pending>()
+  const pending = codec.idTable<Pending>()
   let nextCall = 1
   const localSignals = new Map<number, () => void>()
   let nextSignal = 1
@@ -68,7 +68,7 @@ export function createPeer(codec: Codec, options: PeerOptions): Peer {
   /** Service handlers made of stubs (see serviceHandler), each keeping its stub alive. */
   const keepAlive = new WeakMap<object, unknown>()
   /** Service calls of the other side being served here: their handler's signal, once read. */
-  const serving = new Map<number, AbortController | undefined>()
+  const serving = codec.idTable<AbortController | undefined>()
   let closed = false
   const registry = new FinalizationRegistry<number>((id) => {
     if (!closed) safePost({ t: 'free', fn: id })
