@@ -10,6 +10,7 @@ import { createPeer } from './peer.js'
 import { pluginRuntime } from './plugin-runtime.js'
 import { processEnv, readableFolders } from './process-access.js'
 import { type ProcessBoot, processMain } from './process-main.js'
+import { answerSync } from './sync-answer.js'
 import { fromJson, logRecord, type WorkerSession } from './worker-host.js'
 
 /** The file descriptor of the synchronous-call socket in the child (after stdio 0–2 and IPC 3). */
@@ -104,12 +105,13 @@ function watch(child: ChildProcess, options: ProcessSessionOptions): Promise<Pro
       throw lifecycle(name, `Plugin "${name}"'s process is gone`, 'E_UNAVAILABLE')
     child.send(m as never)
   }
-  const peer = createPeer(createCodec(), {
+  const codec = createCodec()
+  const peer = createPeer(codec, {
     post: send,
     makeError: fromJson,
     isSync: (fn) => syncFunctions.has(fn),
   })
-  answerSyncCalls(child.stdio[SYNC_FD] as Socket, (request) => peer.answerSync(request))
+  answerSyncCalls(child.stdio[SYNC_FD] as Socket, (request) => answerSync(peer, codec, request))
 
   let logger = options.logger.child({ plugin: name })
   const stderrTail: string[] = []

@@ -4,6 +4,7 @@ import { CoreError, type CoreErrorCode, type Logger } from '@core/contracts'
 import { createCodec, type Encoded, type ErrorJson } from './codec.js'
 import { createPeer, type Peer } from './peer.js'
 import { pluginRuntime } from './plugin-runtime.js'
+import { answerSync } from './sync-answer.js'
 import { type WorkerBoot, workerMain } from './worker-main.js'
 
 /**
@@ -110,13 +111,14 @@ export function startWorkerSession(options: WorkerSessionOptions): Promise<Worke
     env: pluginEnv(),
   })
   const syncFunctions = new WeakSet<object>()
-  const peer = createPeer(createCodec(), {
+  const codec = createCodec()
+  const peer = createPeer(codec, {
     post: (m) => worker.postMessage(m),
     makeError: fromJson,
     isSync: (fn) => syncFunctions.has(fn),
   })
   channel.port1.on('message', (request: unknown) => {
-    const reply = peer.answerSync(request)
+    const reply = answerSync(peer, codec, request)
     try {
       channel.port1.postMessage(reply)
     } catch (error) {

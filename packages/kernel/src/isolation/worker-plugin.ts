@@ -1,6 +1,8 @@
 import { CoreError } from '@core/contracts'
 import type { NamespacedStorage } from '@core/storage'
+import type { ScopedServices } from '../context-types.js'
 import type { PluginContext, PluginHooks, PluginMigrations } from '../types.js'
+import type { Peer } from './peer.js'
 import type { WorkerSession } from './worker-host.js'
 
 /** Kernel-side ctx methods that return synchronously (the worker blocks on them). */
@@ -11,15 +13,35 @@ const SYNC_METHODS: Record<string, readonly string[]> = {
   storage: ['forNamespace'],
 }
 
+/**
+ * The ctx's services as the worker gets them: `register` turns the worker's handler (a stub)
+ * into one that takes the peer's service-call road (params and context fields only, the
+ * signal mirrored only if the handler reads it); the kernel-side ctx still checks and
+ * registers it, so permissions and schemas stay on this side.
+ */
+function workerServices(services: ScopedServices, peer: Peer): ScopedServices {
+  return {
+    register: (service, handler, options) =>
+      services.register(
+        service,
+        (peer.serviceHandler(handler) as typeof handler | undefined) ?? handler,
+        options,
+      ),
+    call: services.call,
+    has: services.has,
+    list: services.list,
+  }
+}
+
 /** What crosses to the worker: the ctx's data and its namespaces, not its timers, signal or logger. */
-function shippable(ctx: PluginContext<unknown>): Record<string, unknown> {
+function shippable(ctx: PluginContext<unknown>, peer: Peer): Record<string, unknown> {
   return {
     name: ctx.name,
     version: ctx.version,
     manifest: ctx.manifest,
     config: ctx.config,
     events: ctx.events,
-    services: ctx.services,
+    services: workerServices(ctx.services, peer),
     state: ctx.state,
     storage: ctx.storage,
   }
@@ -100,15 +122,16 @@ export function createWorkerPlugin(
       inHook(async () => {
         ctx = given
         session.logTo(given.logger)
+        const shipped = shippable(given, session.peer)
         for (const [ns, names] of Object.entries(SYNC_METHODS)) {
-          const holder = (given as unknown as Record<string, Record<string, unknown>>)[ns]
+          const holder = (shipped as Record<string, Record<string, unknown>>)[ns]
           for (const n of names) {
             const fn = holder !== undefined && Object.hasOwn(holder, n) ? holder[n] : undefined
             if (typeof fn === 'function') session.syncFunctions.add(fn)
           }
         }
         mirrorSignal()
-        await session.api.setup(shippable(given))
+        await session.api.setup(shipped)
       }),
     start: () =>
       inHook(async () => {

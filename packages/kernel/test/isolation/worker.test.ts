@@ -176,6 +176,70 @@ describe('worker isolation: the ctx over the boundary', () => {
     }
   })
 
+  it('hands a service handler its context: fields, meta and deadline as the kernel has them, frozen', async () => {
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'
+    const before = Date.now()
+    const out = await kernel.services.call(
+      'worky.context',
+      {},
+      { meta: { traceparent, caller: 'tester', n: [1] }, timeoutMs: 5_000 },
+    )
+    expect(out).toEqual({
+      name: 'worky.context',
+      version: '1.0.0',
+      caller: 'tester',
+      traceparent,
+      meta: { traceparent, caller: 'tester', n: [1] },
+      deadlineAt: expect.any(Number),
+      frozen: true,
+      prototype: true,
+      aborted: false,
+    })
+    const { deadlineAt } = out as { deadlineAt: number }
+    expect(deadlineAt).toBeGreaterThanOrEqual(before + 5_000)
+    expect(deadlineAt).toBeLessThanOrEqual(Date.now() + 5_000)
+    // no meta given: an empty frozen one, as inline
+    expect(await kernel.services.call('worky.context', {})).toMatchObject({
+      meta: {},
+      caller: null,
+      traceparent: null,
+      frozen: true,
+    })
+  })
+
+  it("aborts the handler's signal in the worker when the call times out or the caller cancels", async () => {
+    const codes: unknown[] = []
+    const off = kernel.bus.subscribe('worky.aborted', (e) => {
+      codes.push((e.data as { code: unknown }).code)
+    })
+    try {
+      await expect(
+        kernel.services.call('worky.waitAbort', {}, { timeoutMs: 50 }),
+      ).rejects.toMatchObject({ code: 'E_TIMEOUT' })
+      await expect.poll(() => codes).toEqual(['E_TIMEOUT'])
+      const caller = new AbortController()
+      const cancelled = kernel.services.call('worky.waitAbort', {}, { signal: caller.signal })
+      // Only once the handler has read its signal is there something to abort in the worker.
+      await expect.poll(() => kernel.services.call('worky.add', { a: 1, b: 1 })).toEqual({ sum: 2 })
+      caller.abort()
+      await expect(cancelled).rejects.toMatchObject({ code: 'E_CANCELLED' })
+      await expect.poll(() => codes).toEqual(['E_TIMEOUT', 'E_CANCELLED'])
+    } finally {
+      off()
+    }
+  })
+
+  it('refuses with E_VALIDATION what cannot cross the boundary, and carries the rest of the batch', async () => {
+    await expect(kernel.services.call('worky.uncloneable', {})).rejects.toMatchObject({
+      code: 'E_VALIDATION',
+      message: expect.stringContaining('Cannot pass this result across the isolation boundary'),
+    })
+    expect(await call(kernel, 'worky.uncloneableArgs')).toEqual({
+      symbol: 'E_VALIDATION',
+      sum: { sum: 3 },
+    })
+  })
+
   it("gives the worker the hub's environment without its secrets", async () => {
     expect(await call(kernel, 'worky.env')).toEqual({ token: null, path: 'string' })
   })
