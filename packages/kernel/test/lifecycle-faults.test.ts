@@ -187,7 +187,10 @@ describe('stop and shutdown', () => {
     expect(report.timedOut).toBe(true)
     expect(report.stopped).toEqual([])
     expect(report.failed.map((f) => f.name)).toEqual(['third', 'second', 'first'])
-    expect(report.failed[0]?.error.message).toContain('did not finish within 80 ms')
+    // The first stop gets what is left of the 80 ms deadline: 80, or less once a ms has passed.
+    const budget = /did not finish within (\d+) ms/.exec(report.failed[0]?.error.message ?? '')
+    expect(Number(budget?.[1])).toBeGreaterThan(0)
+    expect(Number(budget?.[1])).toBeLessThanOrEqual(80)
     expect(report.failed[2]?.error.message).toContain(
       'abandoned: the shutdown deadline passed before its turn',
     )
