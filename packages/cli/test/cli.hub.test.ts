@@ -110,7 +110,7 @@ describe('core plugins, health, openapi, metrics (in process, real hub)', () => 
     ])
     expect(list.code).toBe(0)
     expect(list.stdout).toMatch(
-      /^NAME +VERSION +STATE +REQUIRED +RELOADS +NOTE\nlights +1\.2\.3 +started /,
+      /^NAME +VERSION +STATE +ISOLATION +REQUIRED +RELOADS +NOTE\nlights +1\.2\.3 +started +inline /,
     )
     expect(reload.code).toBe(0)
     expect(JSON.parse(reload.stdout)).toMatchObject({
