@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { type CloudEvent, silentLogger } from '@core/contracts'
+import { type CloudEvent, type Logger, silentLogger } from '@core/contracts'
 import { afterEach } from 'vitest'
 import { type CreateKernelOptions, createKernel, type Kernel } from '../src/index.js'
 
@@ -73,4 +73,23 @@ export function recordTransitions(kernel: Kernel): string[] {
     seen.push(`${data.name}:${data.state}`)
   })
   return seen
+}
+
+/** A logger that keeps `[level, bindings, args]` of every record. */
+export function capturingLogger(
+  records: unknown[][],
+  bindings: Record<string, unknown> = {},
+): Logger {
+  const at =
+    (level: string) =>
+    (...args: unknown[]): void => {
+      records.push([level, bindings, args])
+    }
+  return {
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    child: (more) => capturingLogger(records, { ...bindings, ...more }),
+  } as Logger
 }

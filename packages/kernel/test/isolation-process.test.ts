@@ -6,7 +6,7 @@ import { type CloudEvent, CoreError, silentLogger } from '@core/contracts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createKernel, type InlinePlugin, type Kernel } from '../src/index.js'
 import { createIsolation } from '../src/isolation/supervisor.js'
-import { tempDir, testKernel } from './helpers.js'
+import { capturingLogger, tempDir, testKernel } from './helpers.js'
 
 const procky = fileURLToPath(new URL('./isolation/fixtures/procky', import.meta.url))
 
@@ -281,6 +281,56 @@ export default {
     const report = await kernel.start()
     expect(report.failed).toEqual([])
     expect(await call(kernel, 'deppy.get')).toEqual({ answer: 42, beside: 'ERR_ACCESS_DENIED' })
+  })
+})
+
+describe('process isolation: the output of the child', SLOW, () => {
+  it("logs the child's stdout as info and stderr as warn lines, under the plugin's name", async () => {
+    const root = await tempDir()
+    const dir = join(root, 'talky')
+    await mkdir(dir, { recursive: true })
+    const corePlugin = {
+      name: 'talky',
+      entry: './index.js',
+      coreApi: '^1.0.0',
+      isolation: 'process',
+    }
+    await writeFile(
+      join(dir, 'package.json'),
+      JSON.stringify({ name: 'talky', version: '1.0.0', type: 'module', corePlugin }),
+    )
+    await writeFile(
+      join(dir, 'index.js'),
+      `export default {
+  setup(ctx) {
+    ctx.services.register('talky.say', ({ text }) => {
+      console.log('out: ' + text)
+      console.error('err: ' + text)
+      return 'said'
+    }, { params: {} })
+  },
+}
+`,
+    )
+    const records: unknown[][] = []
+    const kernel = testKernel({
+      logger: capturingLogger(records),
+      plugins: [dir],
+      lifecycleTimeoutMs: 30_000,
+      isolation: { dataDir: join(root, 'data') },
+    })
+    expect((await kernel.start()).failed).toEqual([])
+    expect(await call(kernel, 'talky.say', { text: 'hi' })).toBe('said')
+    const lines = () =>
+      records.filter(([, bindings]) => (bindings as { plugin?: string }).plugin === 'talky')
+    await expect
+      .poll(() => lines().map(([level, , args]) => [level, ...(args as unknown[])]))
+      .toEqual(
+        expect.arrayContaining([
+          ['info', { stream: 'stdout' }, 'out: hi'],
+          ['warn', { stream: 'stderr' }, 'err: hi'],
+        ]),
+      )
   })
 })
 

@@ -4,14 +4,14 @@ import type { Socket } from 'node:net'
 import { createInterface } from 'node:readline'
 import { pathToFileURL } from 'node:url'
 import * as v8 from 'node:v8'
-import { CoreError, type CoreErrorCode, type Logger } from '@core/contracts'
-import { createCodec, type Encoded, type ErrorJson } from './codec.js'
+import type { CoreError, CoreErrorCode, Logger } from '@core/contracts'
+import { createCodec } from './codec.js'
 import { createPeer } from './peer.js'
 import { pluginRuntime } from './plugin-runtime.js'
 import { processEnv, readableFolders } from './process-access.js'
 import { type ProcessBoot, processMain } from './process-main.js'
+import { fromJson, type IsolatedSession, lifecycleError, superviseSession } from './session.js'
 import { answerSync } from './sync-answer.js'
-import { fromJson, logRecord, type WorkerSession } from './worker-host.js'
 
 /** The file descriptor of the synchronous-call socket in the child (after stdio 0–2 and IPC 3). */
 const SYNC_FD = 4
@@ -52,11 +52,13 @@ export interface ProcessSessionOptions {
   onExit(error: CoreError): void
 }
 
-/** A running plugin process: a worker session's interface, plus its pid. @internal */
-export type ProcessSession = Omit<WorkerSession, 'threadId'> & { readonly pid: number }
+/** A running plugin process: an isolated session, plus its pid. @internal */
+export interface ProcessSession extends IsolatedSession {
+  readonly pid: number
+}
 
-const lifecycle = (name: string, message: string, code: CoreErrorCode = 'E_PLUGIN_LIFECYCLE') =>
-  new CoreError(code, message, { details: { plugin: name, isolation: 'process' } })
+const lifecycle = (name: string, message: string, code?: CoreErrorCode) =>
+  lifecycleError('process', name, message, code)
 
 /** The `node` arguments of a plugin process: permission model, file access, no addons, heap cap. */
 async function nodeArgs(options: ProcessSessionOptions): Promise<string[]> {
@@ -113,135 +115,50 @@ function watch(child: ChildProcess, options: ProcessSessionOptions): Promise<Pro
   })
   answerSyncCalls(child.stdio[SYNC_FD] as Socket, (request) => answerSync(peer, codec, request))
 
-  let logger = options.logger.child({ plugin: name })
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  // name, heartbeat, watchdog, startup, logger and onExit come from the session's options
+  const supervision = superviseSession({
+    ...options,
+    kind: 'process',
+    peer,
+    syncFunctions,
+    send,
+    kill: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    },
+    ended: exited,
+  })
+  // Its stdout and stderr lines go to the kernel's logger; the last lines of stderr tell an
+  // out-of-memory end from a crash.
   const stderrTail: string[] = []
   createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) =>
-    logger.info({ stream: 'stdout' }, line),
+    supervision.logger().info({ stream: 'stdout' }, line),
   )
   createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) => {
     stderrTail.push(line)
     if (stderrTail.length > 20) stderrTail.shift()
-    logger.warn({ stream: 'stderr' }, line)
+    supervision.logger().warn({ stream: 'stderr' }, line)
   })
-  let ending: CoreError | undefined
-  let fatal: ErrorJson | undefined
-  let expected = false
-  let lastPong = Date.now()
-  let lastTick = Date.now()
-  let ready = false
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  const kill = (): void => {
-    child.kill('SIGKILL')
-  }
-  const heartbeat = setInterval(() => {
-    const now = Date.now()
-    if (now - lastTick > options.watchdogMs / 2) lastPong = now // the hub itself stalled
-    lastTick = now
-    const silent = now - lastPong
-    const limit = ready ? options.watchdogMs : options.startupMs
-    if (silent > limit) {
-      ending = lifecycle(
-        name,
-        `Plugin "${name}": event loop blocked (no heartbeat answer for ${silent} ms, watchdog ${limit} ms${ready ? '' : ' while loading'}); its process was killed`,
-      )
-      kill()
-      return
-    }
-    try {
-      send({ t: 'ping' })
-    } catch {
-      // exiting
-    }
-  }, options.heartbeatMs)
-  heartbeat.unref()
   child.on('error', () => {
-    // spawn or IPC failures end in 'exit' (or never started: see below)
+    // spawn or IPC failures end in 'exit'
   })
-
-  return new Promise<ProcessSession>((resolve, reject) => {
-    const session = (api: ProcessSession['api'], migrations: string[]): ProcessSession => ({
-      api,
-      migrations,
-      peer,
-      syncFunctions,
-      pid: child.pid ?? -1,
-      logTo: (to) => {
-        logger = to
-      },
-      post: (m) => {
-        try {
-          send(m)
-        } catch {
-          // exiting
-        }
-      },
-      terminate: async () => {
-        expected = true
-        clearInterval(heartbeat)
-        if (child.exitCode === null && child.signalCode === null) kill()
-        await exited
-      },
-    })
-    child.on('message', (m: { t?: string; [k: string]: unknown }) => {
-      switch (m?.t) {
-        case 'pong':
-          lastPong = Date.now()
-          return
-        case 'log':
-          logRecord(logger, name, m)
-          return
-        case 'fatal':
-          fatal = m.e as ErrorJson
-          return
-        case 'ready': {
-          if (ready) return
-          ready = true
-          lastPong = Date.now()
-          const api = peer.importValue(m.api as Encoded) as ProcessSession['api']
-          resolve(session(api, Array.isArray(m.migrations) ? (m.migrations as string[]) : []))
-          return
-        }
-        case 'load-error': {
-          if (ready) return
-          expected = true
-          clearInterval(heartbeat)
-          kill()
-          reject(fromJson(m.e as ErrorJson))
-          return
-        }
-        default:
-          peer.handle(m)
-      }
-    })
-    child.on('exit', (code, signal) => {
-      clearInterval(heartbeat)
-      if (expected) {
-        peer.close(lifecycle(name, `Plugin "${name}"'s process was stopped`, 'E_UNAVAILABLE'))
-        return
-      }
-      const tail = stderrTail.join('\n')
-      const error =
-        ending ??
-        (/heap limit|heap out of memory/i.test(tail)
-          ? lifecycle(
+  child.on('message', supervision.message)
+  child.on('exit', (code, signal) => {
+    supervision.exited((fatal) =>
+      /heap limit|heap out of memory/i.test(stderrTail.join('\n'))
+        ? lifecycle(
+            name,
+            `Plugin "${name}" ran out of memory (heap limit ${options.maxOldGenerationSizeMb} MB); its process ended`,
+          )
+        : fatal !== undefined
+          ? lifecycle(name, `Plugin "${name}" crashed in its process: ${fatal.message}`)
+          : lifecycle(
               name,
-              `Plugin "${name}" ran out of memory (heap limit ${options.maxOldGenerationSizeMb} MB); its process ended`,
-            )
-          : fatal !== undefined
-            ? lifecycle(name, `Plugin "${name}" crashed in its process: ${fatal.message}`)
-            : lifecycle(
-                name,
-                `Plugin "${name}"'s process exited with ${signal === null ? `code ${code}` : `signal ${signal}`} (process.exit() in the plugin?)`,
-              ))
-      peer.close(error)
-      if (!ready) {
-        ready = true
-        reject(error)
-        return
-      }
-      options.onExit(error)
-    })
+              `Plugin "${name}"'s process exited with ${signal === null ? `code ${code}` : `signal ${signal}`} (process.exit() in the plugin?)`,
+            ),
+    )
   })
+  return supervision.ready.then((session) => ({ ...session, pid: child.pid ?? -1 }))
 }
 
 /** Answers length-prefixed `v8.serialize` frames from the child's synchronous calls. */

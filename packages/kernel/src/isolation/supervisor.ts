@@ -3,7 +3,8 @@ import { join, resolve } from 'node:path'
 import { CoreError, type Logger, type PluginManifest } from '@core/contracts'
 import { permissionFlag } from './process-access.js'
 import { startProcessSession } from './process-host.js'
-import { startWorkerSession, type WorkerSession } from './worker-host.js'
+import type { IsolatedSession } from './session.js'
+import { startWorkerSession } from './worker-host.js'
 import { createWorkerPlugin } from './worker-plugin.js'
 
 /**
@@ -112,7 +113,7 @@ export function createIsolation(deps: IsolationDeps): Isolation {
   const maxDelayMs = o.restart?.maxDelayMs ?? 30_000
   const resetAfterMs = o.restart?.resetAfterMs ?? 60_000
   const dataRoot = resolve(o.dataDir ?? join(tmpdir(), 'core-plugin-data'))
-  const sessions = new Map<string, Pick<WorkerSession, 'terminate'>>()
+  const sessions = new Map<string, Pick<IsolatedSession, 'terminate'>>()
   const restarts = new Map<string, { count: number; since: number; timer?: NodeJS.Timeout }>()
   let closed = false
 

@@ -1,9 +1,10 @@
 import { pathToFileURL } from 'node:url'
 import { MessageChannel, type ResourceLimits, Worker } from 'node:worker_threads'
-import { CoreError, type CoreErrorCode, type Logger } from '@core/contracts'
-import { createCodec, type Encoded, type ErrorJson } from './codec.js'
-import { createPeer, type Peer } from './peer.js'
+import type { CoreError, Logger } from '@core/contracts'
+import { createCodec } from './codec.js'
+import { createPeer } from './peer.js'
 import { pluginRuntime } from './plugin-runtime.js'
+import { fromJson, type IsolatedSession, lifecycleError, superviseSession } from './session.js'
 import { answerSync } from './sync-answer.js'
 import { type WorkerBoot, workerMain } from './worker-main.js'
 
@@ -52,37 +53,10 @@ export interface WorkerSessionOptions {
 }
 
 /** A running plugin worker, see {@link startWorkerSession}. @internal */
-export interface WorkerSession {
-  /** The worker's control functions (`setup`, `start`, `stop`, `unload`, `migrate`). */
-  readonly api: Record<
-    'setup' | 'start' | 'stop' | 'unload' | 'migrate',
-    (...a: unknown[]) => Promise<unknown>
-  >
-  /** Migration keys the entry exports. */
-  readonly migrations: string[]
-  readonly peer: Peer
-  /** Host functions the worker must call synchronously. */
-  readonly syncFunctions: WeakSet<object>
-  /** Where the plugin's log records go (its kernel-side `ctx.logger`, once set up). */
-  logTo(logger: Logger): void
-  /** Posts a control message (`signal-abort`, `signal-renew`). */
-  post(message: unknown): void
-  /** Terminates the worker (expected: no `onExit`). */
-  terminate(): Promise<void>
+export interface WorkerSession extends IsolatedSession {
   /** The thread id, for tests. */
   readonly threadId: number
 }
-
-/** Rebuilds an error that crossed the boundary (a CoreError when it has a code). @internal */
-export const fromJson = (json: ErrorJson): Error => {
-  if (typeof json?.code === 'string') return CoreError.fromJSON(json)
-  const error = new Error(json?.message ?? 'unknown error')
-  if (typeof json?.name === 'string') error.name = json.name
-  return error
-}
-
-const lifecycle = (name: string, message: string, code: CoreErrorCode = 'E_PLUGIN_LIFECYCLE') =>
-  new CoreError(code, message, { details: { plugin: name, isolation: 'worker' } })
 
 /**
  * Starts a plugin's worker, imports its entry there and resolves once it is ready; watches it
@@ -132,133 +106,43 @@ export function startWorkerSession(options: WorkerSessionOptions): Promise<Worke
     Atomics.notify(flag, 0)
   })
 
-  let logger = options.logger.child({ plugin: name })
-  let ending: CoreError | undefined
-  let lastError: (Error & { code?: string }) | undefined
-  let expected = false
-  let lastPong = Date.now()
-  let lastTick = Date.now()
-  let ready = false
-  const heartbeat = setInterval(() => {
-    const now = Date.now()
-    // The hub's own thread stalled (nothing could be answered meanwhile): give the worker time.
-    if (now - lastTick > options.watchdogMs / 2) lastPong = now
-    lastTick = now
-    const silent = now - lastPong
-    const limit = ready ? options.watchdogMs : options.startupMs
-    if (silent > limit) {
-      ending = lifecycle(
-        name,
-        `Plugin "${name}": event loop blocked (no heartbeat answer for ${silent} ms, watchdog ${limit} ms${ready ? '' : ' while loading'}); its worker was terminated`,
-      )
-      void worker.terminate()
-      return
-    }
-    try {
-      worker.postMessage({ t: 'ping' })
-    } catch {
-      // exiting
-    }
-  }, options.heartbeatMs)
-  heartbeat.unref()
-
-  return new Promise<WorkerSession>((resolve, reject) => {
-    const session = (api: WorkerSession['api'], migrations: string[]): WorkerSession => ({
-      api,
-      migrations,
-      peer,
-      syncFunctions,
-      threadId: worker.threadId,
-      logTo: (to) => {
-        logger = to
-      },
-      post: (m) => {
-        try {
-          worker.postMessage(m)
-        } catch {
-          // exiting
-        }
-      },
-      terminate: async () => {
-        expected = true
-        clearInterval(heartbeat)
-        await worker.terminate()
-      },
-    })
-    worker.on('message', (m: { t?: string; [k: string]: unknown }) => {
-      switch (m?.t) {
-        case 'pong':
-          lastPong = Date.now()
-          return
-        case 'log':
-          logRecord(logger, name, m)
-          return
-        case 'ready': {
-          if (ready) return
-          ready = true
-          lastPong = Date.now()
-          const api = peer.importValue(m.api as Encoded) as WorkerSession['api']
-          resolve(session(api, Array.isArray(m.migrations) ? (m.migrations as string[]) : []))
-          return
-        }
-        case 'load-error': {
-          if (ready) return
-          expected = true
-          clearInterval(heartbeat)
-          void worker.terminate()
-          reject(fromJson(m.e as ErrorJson))
-          return
-        }
-        default:
-          peer.handle(m)
-      }
-    })
-    worker.on('error', (error: Error & { code?: string }) => {
-      lastError = error
-    })
-    worker.on('exit', (code) => {
-      clearInterval(heartbeat)
-      channel.port1.close()
-      if (expected) {
-        peer.close(lifecycle(name, `Plugin "${name}"'s worker was stopped`, 'E_UNAVAILABLE'))
-        return
-      }
-      const error =
-        ending ??
-        (lastError?.code === 'ERR_WORKER_OUT_OF_MEMORY'
-          ? lifecycle(
-              name,
-              `Plugin "${name}" ran out of memory (worker heap limit ${options.resourceLimits.maxOldGenerationSizeMb} MB); its worker was terminated`,
-            )
-          : lastError !== undefined
-            ? lifecycle(name, `Plugin "${name}" crashed in its worker: ${lastError.message}`)
-            : lifecycle(
-                name,
-                `Plugin "${name}"'s worker exited with code ${code} (process.exit() in the plugin?)`,
-              ))
-      peer.close(error)
-      if (!ready) {
-        ready = true
-        reject(error)
-        return
-      }
-      options.onExit(error)
-    })
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
+  // name, heartbeat, watchdog, startup, logger and onExit come from the session's options
+  const supervision = superviseSession({
+    ...options,
+    kind: 'worker',
+    peer,
+    syncFunctions,
+    send: (m) => worker.postMessage(m),
+    kill: () => void worker.terminate(),
+    ended: exited,
   })
-}
-
-/**
- * Writes a `log` message from an isolated plugin to its logger (its bindings cannot pose as
- * another plugin).
- * @internal
- */
-export function logRecord(logger: Logger, name: string, m: Record<string, unknown>): void {
-  const level = m.level as 'debug' | 'info' | 'warn' | 'error'
-  if (!['debug', 'info', 'warn', 'error'].includes(level) || !Array.isArray(m.a)) return
-  const bindings = m.b as Record<string, unknown>
-  const target =
-    typeof bindings === 'object' && bindings !== null && Object.keys(bindings).length > 0
-      ? logger.child({ ...bindings, plugin: name })
-      : logger
-  ;(target[level] as (...a: unknown[]) => void)(...(m.a as unknown[]))
+  let lastError: (Error & { code?: string }) | undefined
+  worker.on('message', supervision.message)
+  worker.on('error', (error: Error & { code?: string }) => {
+    lastError = error
+  })
+  worker.on('exit', (code) => {
+    channel.port1.close()
+    supervision.exited(() =>
+      lastError?.code === 'ERR_WORKER_OUT_OF_MEMORY'
+        ? lifecycleError(
+            'worker',
+            name,
+            `Plugin "${name}" ran out of memory (worker heap limit ${options.resourceLimits.maxOldGenerationSizeMb} MB); its worker was terminated`,
+          )
+        : lastError !== undefined
+          ? lifecycleError(
+              'worker',
+              name,
+              `Plugin "${name}" crashed in its worker: ${lastError.message}`,
+            )
+          : lifecycleError(
+              'worker',
+              name,
+              `Plugin "${name}"'s worker exited with code ${code} (process.exit() in the plugin?)`,
+            ),
+    )
+  })
+  return supervision.ready.then((session) => ({ ...session, threadId: worker.threadId }))
 }

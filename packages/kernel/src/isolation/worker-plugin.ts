@@ -3,7 +3,7 @@ import type { NamespacedStorage } from '@core/storage'
 import type { ScopedServices } from '../context-types.js'
 import type { PluginContext, PluginHooks, PluginMigrations } from '../types.js'
 import type { Peer } from './peer.js'
-import type { WorkerSession } from './worker-host.js'
+import type { IsolatedSession } from './session.js'
 
 /** Kernel-side ctx methods that return synchronously (the worker blocks on them). */
 const SYNC_METHODS: Record<string, readonly string[]> = {
@@ -82,7 +82,7 @@ function released(ctx: PluginContext<unknown>): boolean {
  * @internal
  */
 export function createWorkerPlugin(
-  session: Omit<WorkerSession, 'threadId'>,
+  session: IsolatedSession,
   track: { enter(): void; leave(): void },
 ): { default: PluginHooks<unknown>; migrations: PluginMigrations | undefined } {
   let ctx: PluginContext<unknown> | undefined

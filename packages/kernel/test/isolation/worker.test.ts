@@ -1,9 +1,9 @@
 import { fileURLToPath } from 'node:url'
 import { threadId } from 'node:worker_threads'
-import { type CloudEvent, CoreError, type Logger, silentLogger } from '@core/contracts'
+import { type CloudEvent, CoreError, silentLogger } from '@core/contracts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createKernel, type InlinePlugin, type Kernel } from '../../src/index.js'
-import { testKernel } from '../helpers.js'
+import { capturingLogger, testKernel } from '../helpers.js'
 
 const worky = fileURLToPath(new URL('./fixtures/worky', import.meta.url))
 const hangy = fileURLToPath(new URL('./fixtures/hangy', import.meta.url))
@@ -20,22 +20,6 @@ const host: InlinePlugin = {
       ctx.services.register('host.alive', () => 'yes', { params: {} })
     },
   },
-}
-
-/** A logger that keeps `[level, bindings, args]` of every record. */
-function capturingLogger(records: unknown[][], bindings: Record<string, unknown> = {}): Logger {
-  const at =
-    (level: string) =>
-    (...args: unknown[]): void => {
-      records.push([level, bindings, args])
-    }
-  return {
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    child: (more) => capturingLogger(records, { ...bindings, ...more }),
-  } as Logger
 }
 
 const call = <T = Record<string, unknown>>(kernel: Kernel, name: string, params: unknown = {}) =>
