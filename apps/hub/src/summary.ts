@@ -11,9 +11,9 @@ import { describeStorage } from './storage-select.js'
 
 /**
  * The startup summary: config, storage, HTTP, MQTT, Redis, cluster and security (operator policy,
- * signing) lines, then one row per plugin (name,
- * version, state with its isolation level unless inline, its services), a line per plugin that failed or was skipped, the totals, the
- * bootstrap admin token when one was created, and how to stop. Plain text, no colours.
+ * signing) lines, then one row per plugin (name, version, state with its isolation level unless
+ * inline, its services), a line per plugin that failed or was skipped, the totals, the bootstrap
+ * admin token when one was created, and how to stop. Plain text, no colours.
  */
 export function formatStartup(
   config: HubConfig,
