@@ -2,8 +2,10 @@
  * Quick A/B of node CPU per call at c64 (not a `pnpm bench` suite): MindBus without priority
  * (16 channels) against raw amqplib as the spec asks (by default), rounds alternated in one
  * process. `npx tsx tools/bench/src/mindbus-cpu.ts [waves] [rounds] [side,side…]` with sides
- * among mindbus, spec, raw, rc (rabbitmq-client RPC), acm (amqplib + amqp-connection-manager),
- * rcspec (rabbitmq-client as the spec asks, writes coalesced as MindBus does);
+ * among mindbus, mindbus255 (the spec's 255 priority levels), spec, spec255 (raw amqplib as the
+ * spec asks, on a queue of 255 levels), raw, rc (rabbitmq-client RPC), acm (amqplib +
+ * amqp-connection-manager), rcspec (rabbitmq-client as the spec asks, writes coalesced as MindBus
+ * does);
  * run it under `node --cpu-prof --import tsx` to profile one side.
  */
 import { mindbusPair } from './mindbus-pair.js'
@@ -23,7 +25,9 @@ const wanted = (process.argv[4] ?? 'mindbus,spec').split(',')
 
 const makers: Record<string, () => Promise<{ call: Call; close: () => Promise<void> }>> = {
   mindbus: () => mindbusPair(`b${run}cpu`, { maxPriority: 0, consumerChannels: 16 }),
-  spec: rawAmqplibSpec,
+  mindbus255: () => mindbusPair(`b${run}cpu255`, { maxPriority: 255, consumerChannels: 16 }),
+  spec: () => rawAmqplibSpec(),
+  spec255: () => rawAmqplibSpec(255),
   raw: rawAmqplib,
   rc: rabbitmqClient,
   acm: amqpConnectionManager,

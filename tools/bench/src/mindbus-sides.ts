@@ -155,14 +155,21 @@ export async function rabbitmqClient(): Promise<{ call: Call; close: () => Promi
 /**
  * Raw amqplib doing what the spec asks of MindBus: a confirm channel publishing persistent
  * commands with `expiration` through a topic exchange, 16 consumer channels of prefetch 1.
+ * With `maxPriority` > 0 the queue is declared with that many levels (`x-max-priority`, the
+ * spec's default is 255) and commands carry the spec's command priority, 20.
  */
-export async function rawAmqplibSpec(): Promise<{ call: Call; close: () => Promise<void> }> {
-  const queue = `b${run}.rawspec`
-  const exchange = `b${run}.rawspec.x`
+export async function rawAmqplibSpec(
+  maxPriority = 0,
+): Promise<{ call: Call; close: () => Promise<void> }> {
+  const queue = `b${run}.rawspec${maxPriority > 0 ? `p${maxPriority}` : ''}`
+  const exchange = `${queue}.x`
   const conn = await amqplib.connect(URL_, { noDelay: true })
   const setup = await conn.createChannel()
   await setup.assertExchange(exchange, 'topic', { durable: true })
-  await setup.assertQueue(queue, { durable: true })
+  await setup.assertQueue(queue, {
+    durable: true,
+    ...(maxPriority > 0 ? { arguments: { 'x-max-priority': maxPriority } } : {}),
+  })
   await setup.bindQueue(queue, exchange, 'cmd.bench.*')
   for (let i = 0; i < 16; i++) {
     const sch = await conn.createChannel()
@@ -184,6 +191,7 @@ export async function rawAmqplibSpec(): Promise<{ call: Call; close: () => Promi
           persistent: true,
           expiration: '30000',
           contentType: 'application/json',
+          ...(maxPriority > 0 ? { priority: 20 } : {}),
         })
       }),
     close: async () => {

@@ -218,6 +218,16 @@ const RATIOS: ReadonlyArray<readonly [string, string, string, number?]> = [
     'raw amqplib as the spec asks',
     'raw amqplib direct reply-to',
   ],
+  [
+    'mindbus p255 / raw amqplib as the spec asks p255',
+    'mindbus call p255',
+    'raw amqplib as the spec asks p255',
+  ],
+  [
+    'raw amqplib as the spec asks p255 / raw amqplib',
+    'raw amqplib as the spec asks p255',
+    'raw amqplib direct reply-to',
+  ],
   ['mindbus p255 / no priority', 'mindbus call p255', 'mindbus call no priority'],
   ['mindbus p10 / no priority', 'mindbus call p10', 'mindbus call no priority'],
   [
@@ -273,6 +283,7 @@ export default async function bench(): Promise<void> {
     'mindbus call no priority transient commands': await pairAt(0, 16, false),
     'raw amqplib direct reply-to': await rawAmqplib(),
     'raw amqplib as the spec asks': await rawAmqplibSpec(),
+    'raw amqplib as the spec asks p255': await rawAmqplibSpec(255),
     'rabbitmq-client as the spec asks': await rabbitmqClientSpec(),
     'moleculer amqp tuned': await moleculerAmqp(),
     'rabbitmq-client RPC': await rabbitmqClient(),
@@ -300,6 +311,7 @@ export default async function bench(): Promise<void> {
       'mindbus call no priority transient commands',
       'raw amqplib direct reply-to',
       'raw amqplib as the spec asks',
+      'raw amqplib as the spec asks p255',
       'moleculer amqp tuned',
     ]
     const p99: Record<string, number> = {}
@@ -323,6 +335,7 @@ export default async function bench(): Promise<void> {
             'mindbus call no priority',
             'raw amqplib direct reply-to',
             'raw amqplib as the spec asks',
+            'raw amqplib as the spec asks p255',
             'rabbitmq-client as the spec asks',
             'moleculer amqp tuned',
           ] as Side[]
