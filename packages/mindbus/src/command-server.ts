@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { type CoreError, isTraceparent } from '@core/contracts'
+import { CoreError, isTraceparent } from '@core/contracts'
 import type { RemoteCallRequest, RemoteReply, ServiceRegistry } from '@core/service-registry'
 import type { AsyncMessage, Connection } from 'rabbitmq-client'
 import { ConsumerStatus } from 'rabbitmq-client'
@@ -134,8 +134,14 @@ export class CommandServer {
     const seen = state.handled.get(id)
     if (seen !== undefined) {
       state.stats.duplicates++
-      if (seen !== 'running' && msg.replyTo !== undefined)
-        await this.sendReply(msg, reply, envelope.traceparent, seen)
+      if (seen === 'done' && msg.replyTo !== undefined) {
+        await this.sendReply(
+          msg,
+          reply,
+          envelope.traceparent,
+          state.results.get(id) ?? { ok: false, error: this.resultGone(id).toJSON() },
+        )
+      }
       return ConsumerStatus.ACK
     }
     state.handled.set(id, 'running')
@@ -176,20 +182,37 @@ export class CommandServer {
         this.idleControllers.push(controller)
       }
     }
-    state.handled.set(id, result)
+    state.handled.set(id, 'done')
     const outcome = result.ok ? 'ok' : result.error.code
     state.stats.served[outcome] = (state.stats.served[outcome] ?? 0) + 1
     // The result and the ack (sent by the consumer when this returns) leave in one write.
     coalesceWrites(this.conn)
-    if (msg.replyTo !== undefined) await this.sendReply(msg, reply, envelope.traceparent, result)
+    if (msg.replyTo !== undefined) {
+      await this.sendReply(msg, reply, envelope.traceparent, result, id)
+    }
     return ConsumerStatus.ACK
   }
 
+  /** The answer to a duplicate of command `id` whose result is no longer held. */
+  private resultGone(id: string): CoreError {
+    const { options } = this.state
+    return new CoreError(
+      'E_CONFLICT',
+      `Command ${id} already ran on node "${options.uid}" and is not run again; its result is no longer held (kept ${options.dedupWindowMs} ms, up to ${options.dedupResultBytes} bytes of results): read the outcome from the service before you retry`,
+      { details: { id, node: options.uid } },
+    )
+  }
+
+  /**
+   * Sends `result` to the command's `reply_to`. With `keepAs` (the command id), the result is
+   * also kept to answer the command's duplicates, weighed by the bytes sent.
+   */
   private async sendReply(
     msg: AsyncMessage,
     reply: Reply,
     traceparent: string | undefined,
     result: RemoteReply,
+    keepAs?: string,
   ): Promise<void> {
     const { state } = this
     const { options } = state
@@ -206,8 +229,12 @@ export class CommandServer {
     if (traceparent !== undefined) envelope.traceparent = traceparent
     const correlationId = msg.correlationId
     if (correlationId !== undefined) envelope.correlationid = correlationId
+    // Encoded here rather than by the client (the same `JSON.stringify` it would run), so the
+    // size of what is kept for duplicates is known.
+    const body = Buffer.from(JSON.stringify(state.guard.seal(envelope)), 'utf8')
+    if (keepAs !== undefined) state.results.set(keepAs, result, body.length)
     try {
-      await reply(state.guard.seal(envelope), {
+      await reply(body, {
         correlationId,
         contentType: 'application/json',
         priority: PRIORITY.command,

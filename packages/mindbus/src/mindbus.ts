@@ -34,7 +34,8 @@ import type {
  *   `sharedConsumerChannels` on each `mindbus.cmd.<ns>`; a command runs through
  *   `services.serve`, its result is sent, then it is acked. Unreadable → nack to
  *   `mindbus.dead`; expired on arrival → acked, not run (`DroppedExpired`); a command id seen
- *   in the last `dedupWindowMs` → answered with the first result (or dropped while running).
+ *   in the last `dedupWindowMs` is never run again: answered with the first result while it
+ *   is held (`dedupResultBytes`), else with `E_CONFLICT` (dropped while it still runs).
  * - Events and control: see {@link CreateMindBusOptions.exportEvents} and {@link MindBus.control}.
  * - Connection: TCP_NODELAY, heartbeats, reconnect with backoff and topology re-declared by
  *   `rabbitmq-client`.

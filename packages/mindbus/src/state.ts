@@ -18,6 +18,7 @@ export interface ResolvedOptions {
   sharedConsumerChannels: number
   maxExpirationMs: number
   dedupWindowMs: number
+  dedupResultBytes: number
   heartbeatS: number
   authorize: MindBusAuthorize | undefined
 }
@@ -45,8 +46,13 @@ export interface NodeState {
   running: Map<string, AbortController>
   /** Ids of commands cancelled before they arrived. */
   cancelled: ExpiringMap<number>
-  /** Ids of commands handled (or running) within the dedup window, with their reply. */
-  handled: ExpiringMap<RemoteReply | 'running'>
+  /** Ids of commands running or handled here within the dedup window. */
+  handled: ExpiringMap<'running' | 'done'>
+  /**
+   * The replies of handled commands, to answer their duplicates: within the dedup window and
+   * `dedupResultBytes` (each weighed by its size as sent, in bytes), oldest forgotten first.
+   */
+  results: ExpiringMap<RemoteReply>
   /** Ids of events imported from other nodes (never exported again). */
   imported: ExpiringMap<true>
   /** Signs what is sent and verifies what is received (a no-op without signing keys). */
@@ -94,6 +100,14 @@ export function createNodeState(options: CreateMindBusOptions): NodeState {
   const topology = options.topology ?? {}
   const prefix = topology.queuePrefix ?? 'mindbus'
   const dedupWindowMs = options.dedupWindowMs ?? 600_000
+  const dedupResultBytes = options.dedupResultBytes ?? 32 * 1024 * 1024
+  if (!Number.isInteger(dedupResultBytes) || dedupResultBytes < 0) {
+    throw new CoreError(
+      'E_VALIDATION',
+      `MindBus dedupResultBytes must be an integer ≥ 0 (0 = keep no results), got ${dedupResultBytes}`,
+      { details: { dedupResultBytes } },
+    )
+  }
   const logger = options.logger ?? createStderrLogger({ component: 'mindbus' })
   const stats: MindBusStats = {
     sent: {},
@@ -128,6 +142,7 @@ export function createNodeState(options: CreateMindBusOptions): NodeState {
       ),
       maxExpirationMs: positive(options.maxExpirationMs ?? 3_600_000, 'maxExpirationMs'),
       dedupWindowMs,
+      dedupResultBytes,
       heartbeatS: options.heartbeatS ?? 30,
       authorize: options.authorize,
     },
@@ -146,6 +161,7 @@ export function createNodeState(options: CreateMindBusOptions): NodeState {
     running: new Map(),
     cancelled: new ExpiringMap(dedupWindowMs, 100_000),
     handled: new ExpiringMap(dedupWindowMs, 100_000),
+    results: new ExpiringMap(dedupWindowMs, 100_000, Date.now, dedupResultBytes),
     imported: new ExpiringMap(dedupWindowMs, 100_000),
     guard: new MessageGuard(options.signing, nodeId, stats, logger),
   }
@@ -158,17 +174,18 @@ export function queueArguments(maxPriority: number, dlx: string): Record<string,
   return args
 }
 
-/** One `set` of an {@link ExpiringMap}: its key, value and time (epoch ms). */
+/** One `set` of an {@link ExpiringMap}: its key, value, time (epoch ms) and weight. */
 interface Slot<V> {
   readonly key: string
   readonly value: V
   readonly at: number
+  readonly weight: number
 }
 
 /**
- * A map whose entries are forgotten after `ttlMs` or when more than `max` are held (oldest
- * first). Each `set` is queued in insertion order and the queue's head is pruned on `set`, so
- * every operation is amortised O(1).
+ * A map whose entries are forgotten after `ttlMs`, when more than `max` are held, or when their
+ * weights add up to more than `maxWeight` (oldest first in both cases). Each `set` is queued in
+ * insertion order and the queue's head is pruned on `set`, so every operation is amortised O(1).
  *
  * Not a `Map` iterated from its start: V8 leaves a hole where an entry was deleted until the
  * table is rehashed, and an iterator walks over the holes, so deleting the oldest entries and
@@ -180,16 +197,20 @@ export class ExpiringMap<V> {
   /** Every `set`, oldest first from `head`; a slot whose key was set again since is stale. */
   private queue: Slot<V>[] = []
   private head = 0
+  private totalWeight = 0
 
   /**
    * @param ttlMs - How long an entry is kept, ms.
    * @param max - The most entries held; the oldest go first.
    * @param now - The clock (epoch ms); `Date.now` unless a test gives its own.
+   * @param maxWeight - The most the held entries' weights may add up to (e.g. bytes); the
+   *   oldest go first. An entry heavier than this alone is not kept at all.
    */
   constructor(
     private readonly ttlMs: number,
     private readonly max: number,
     private readonly now: () => number = Date.now,
+    private readonly maxWeight: number = Number.POSITIVE_INFINITY,
   ) {}
 
   /** The entries held now (expired ones not yet pruned included). */
@@ -197,11 +218,16 @@ export class ExpiringMap<V> {
     return this.entries.size
   }
 
+  /** The sum of the held entries' weights (expired ones not yet pruned included). */
+  get weight(): number {
+    return this.totalWeight
+  }
+
   get(key: string): V | undefined {
     const e = this.entries.get(key)
     if (e === undefined) return undefined
     if (this.now() - e.at > this.ttlMs) {
-      this.entries.delete(key)
+      this.forget(e)
       return undefined
     }
     return e.value
@@ -211,12 +237,28 @@ export class ExpiringMap<V> {
     return this.get(key) !== undefined
   }
 
-  set(key: string, value: V): void {
+  /**
+   * Holds `value` under `key` (replacing what was there), weighing `weight` (0 unless given).
+   * A value heavier than `maxWeight` alone only removes what `key` held.
+   */
+  set(key: string, value: V, weight = 0): void {
+    const old = this.entries.get(key)
+    if (old !== undefined) this.forget(old)
     const now = this.now()
-    const slot: Slot<V> = { key, value, at: now }
+    if (weight > this.maxWeight) {
+      this.prune(now)
+      return
+    }
+    const slot: Slot<V> = { key, value, at: now, weight }
     this.entries.set(key, slot)
+    this.totalWeight += weight
     this.queue.push(slot)
     this.prune(now)
+  }
+
+  private forget(slot: Slot<V>): void {
+    this.entries.delete(slot.key)
+    this.totalWeight -= slot.weight
   }
 
   /** Forgets the oldest entries while too many are held or they expired; compacts the queue. */
@@ -226,8 +268,15 @@ export class ExpiringMap<V> {
     while (head < queue.length) {
       const slot = queue[head] as Slot<V>
       const live = entries.get(slot.key) === slot
-      if (live && entries.size <= this.max && now - slot.at <= this.ttlMs) break
-      if (live) entries.delete(slot.key)
+      if (
+        live &&
+        entries.size <= this.max &&
+        this.totalWeight <= this.maxWeight &&
+        now - slot.at <= this.ttlMs
+      ) {
+        break
+      }
+      if (live) this.forget(slot)
       head++
     }
     this.head = head

@@ -172,6 +172,14 @@ export interface CreateMindBusOptions {
   maxExpirationMs?: number
   /** How long handled command ids are kept to suppress duplicates, in milliseconds. @defaultValue 600_000 */
   dedupWindowMs?: number
+  /**
+   * How many bytes of results (as sent: the result envelope's JSON) are kept to answer
+   * duplicates within `dedupWindowMs`, the oldest forgotten first; at most 100,000 results
+   * either way. A duplicate whose result is no longer held is not run again: it is answered
+   * with `E_CONFLICT`. 0 keeps no results. An integer < 0 throws `E_VALIDATION`.
+   * @defaultValue 33_554_432 (32 MiB)
+   */
+  dedupResultBytes?: number
   /** AMQP heartbeat, in seconds. @defaultValue 30 */
   heartbeatS?: number
   /** Names of exchanges and queues. */

@@ -43,4 +43,41 @@ describe('ExpiringMap', () => {
     expect(map.get('k48998')).toBeUndefined()
     expect(map.get('hot')).toBe(49_999)
   })
+
+  it('forgets the oldest entries once their weights add up to more than maxWeight', () => {
+    const map = new ExpiringMap<string>(60_000, 100, () => 0, 10)
+    map.set('a', 'A', 4)
+    map.set('b', 'B', 4)
+    expect(map.weight).toBe(8)
+    map.set('c', 'C', 4) // 12 > 10: a goes
+    expect(map.get('a')).toBeUndefined()
+    expect([map.get('b'), map.get('c')]).toEqual(['B', 'C'])
+    expect(map.weight).toBe(8)
+    map.set('b', 'B2', 1) // replacing b gives its weight back
+    expect(map.weight).toBe(5)
+    map.set('d', 'D', 0)
+    expect(map.size).toBe(3)
+  })
+
+  it('keeps no value heavier than maxWeight alone, and drops what its key held', () => {
+    const map = new ExpiringMap<string>(60_000, 100, () => 0, 10)
+    map.set('a', 'A', 3)
+    map.set('big', 'small first', 2)
+    map.set('big', 'too big', 11)
+    expect(map.get('big')).toBeUndefined()
+    expect(map.get('a')).toBe('A')
+    expect(map.weight).toBe(3)
+  })
+
+  it('gives back the weight of an entry that expires', () => {
+    let now = 0
+    const map = new ExpiringMap<string>(100, 100, () => now, 10)
+    map.set('a', 'A', 6)
+    now = 101
+    expect(map.get('a')).toBeUndefined() // expired on read
+    expect(map.weight).toBe(0)
+    map.set('b', 'B', 6)
+    map.set('c', 'C', 4)
+    expect([map.get('b'), map.get('c')]).toEqual(['B', 'C'])
+  })
 })
