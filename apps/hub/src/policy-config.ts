@@ -127,12 +127,13 @@ export function warnPolicyGaps(policy: HubPolicy | undefined, logger: Logger): v
 
 const KIND_WORDS = {
   token: 'HTTP or MQTT call made with a token',
-  node: 'command or event from another hub',
+  node: 'command, event or control signal from another hub',
   user: 'MQTT call on a trusted broker (trustBroker)',
 } as const
 
 /**
- * The MindBus `authorize` hook of the hub: a command or an imported event is weighed as both
+ * The MindBus `authorize` hook of the hub: a command (`services.call`), an imported event
+ * (`events.publish`) or a control signal (`control.<scope>` of its target) is weighed as both
  * `node:<source uid>` and, when the broker set it, `user:<AMQP user_id>` (allowed when a rule
  * allows one and none refuses either). The node gossip events the cluster itself needs
  * (`core.node.passport`, `core.node.leave`) are not weighed.

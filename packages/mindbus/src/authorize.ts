@@ -1,6 +1,6 @@
 import { toCoreError } from '@core/contracts'
 import type { RemoteReply } from '@core/service-registry'
-import type { MindBusAuthorize, MindBusCaller } from './types.js'
+import type { MindBusAction, MindBusAuthorize, MindBusCaller } from './types.js'
 
 /**
  * Asks the `authorize` hook (when there is one) whether `caller` may do `action` on `resource`:
@@ -11,7 +11,7 @@ import type { MindBusAuthorize, MindBusCaller } from './types.js'
 export function refusal(
   authorize: MindBusAuthorize | undefined,
   caller: MindBusCaller,
-  action: 'services.call' | 'events.publish',
+  action: MindBusAction,
   resource: string,
 ): RemoteReply | undefined {
   if (authorize === undefined) return undefined

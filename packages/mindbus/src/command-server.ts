@@ -14,7 +14,7 @@ import {
   readCommand,
   readEnvelope,
 } from './envelope.js'
-import { coalesceWrites, type NodeState } from './state.js'
+import { coalesceWrites, type NodeState, senderKey } from './state.js'
 
 /** Idle AbortControllers kept for reuse (at most one per command running at once, in practice). */
 const MAX_IDLE_CONTROLLERS = 256
@@ -66,16 +66,20 @@ export class CommandServer {
     this.queues.resume()
   }
 
-  /** Aborts the handler of command `id` if it runs here; else remembers it, so it never starts. */
-  cancel(id: string, reason: CoreError): void {
+  /**
+   * Aborts the handler of command `id` if it runs here; else remembers the cancel, so the
+   * command never starts. Only a cancel from the command's own sender (`sender`, a
+   * {@link senderKey}) counts: anyone else's is ignored.
+   */
+  cancel(id: string, reason: CoreError, sender: string): void {
     const running = this.state.running.get(id)
-    if (running !== undefined) running.abort(reason)
-    else this.state.cancelled.set(id, Date.now())
+    if (running === undefined) this.state.cancelled.set(id, sender)
+    else if (running.sender === sender) running.controller.abort(reason)
   }
 
   /** Aborts every command running on this node (`ctl.*.stop`). */
   stopAll(reason: CoreError): void {
-    for (const controller of this.state.running.values()) controller.abort(reason)
+    for (const running of this.state.running.values()) running.controller.abort(reason)
   }
 
   close(): Promise<void> {
@@ -130,7 +134,8 @@ export class CommandServer {
       }
     }
     const id = envelope.id
-    if (state.cancelled.has(id)) return ConsumerStatus.ACK
+    const sender = senderKey(envelope.source, msg.userId)
+    if (state.cancelled.get(id) === sender) return ConsumerStatus.ACK
     const seen = state.handled.get(id)
     if (seen !== undefined) {
       state.stats.duplicates++
@@ -157,7 +162,7 @@ export class CommandServer {
     meta.caller = envelope.source
     if (msg.userId !== undefined) meta.user = msg.userId
     const controller = this.idleControllers.pop() ?? new AbortController()
-    state.running.set(id, controller)
+    state.running.set(id, { controller, sender })
     let result: RemoteReply
     try {
       const name = `${ns}.${command.action}`

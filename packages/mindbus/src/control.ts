@@ -1,10 +1,11 @@
 import { CoreError } from '@core/contracts'
 import type { AsyncMessage, Connection, Consumer, Publisher } from 'rabbitmq-client'
 import { ConsumerStatus } from 'rabbitmq-client'
+import { callerOf, refusal } from './authorize.js'
 import { consuming } from './command-queues.js'
 import type { CommandServer } from './command-server.js'
 import { CONTROL_TYPE, isControlType, makeEnvelope, PRIORITY, readEnvelope } from './envelope.js'
-import { connectionReady, type NodeState } from './state.js'
+import { connectionReady, type NodeState, senderKey } from './state.js'
 import type { ControlHandler, ControlScope, ControlSignal } from './types.js'
 
 /** The control scopes, the last word of `ctl.<target>.<scope>`. */
@@ -23,9 +24,11 @@ const CONTROL_EXPIRATION_MS = 60_000
 /**
  * Control signals: consumed from the node's own `mindbus.ctl.<nodeId>` queue on a channel of
  * their own (bound to `ctl.all.*`, `ctl.<nodeId>.*` and `ctl.<role>.*`), so they never wait
- * behind commands already delivered. `stop` aborts the commands running here, `pause`/`resume`
- * stop and restart the command consumers, `cancel` aborts one command; every signal then goes
- * to the handlers added with `on`.
+ * behind commands already delivered. Each signal but `cancel` is weighed by the `authorize`
+ * hook first (`control.<scope>` of its target; a refused one is counted and dropped). `stop`
+ * aborts the commands running here, `pause`/`resume` stop and restart the command consumers,
+ * `cancel` aborts one command if the signal comes from the command's own sender; every signal
+ * then goes to the handlers added with `on`.
  */
 export class ControlChannel {
   private consumer: Consumer | undefined
@@ -153,6 +156,18 @@ export class ControlChannel {
       state.stats.deadLettered++
       return ConsumerStatus.DROP
     }
+    if (
+      scope !== 'cancel' &&
+      refusal(
+        state.options.authorize,
+        callerOf(envelope.source, msg.userId),
+        `control.${scope as Exclude<ControlScope, 'cancel'>}`,
+        target,
+      ) !== undefined
+    ) {
+      state.stats.controlRefused++
+      return ConsumerStatus.ACK
+    }
     state.stats.controlReceived++
     const payload = envelope.data as { data?: unknown } | null
     const signal: ControlSignal = Object.freeze({
@@ -161,7 +176,7 @@ export class ControlChannel {
       data: payload?.data ?? null,
       from: envelope.source,
     })
-    this.builtIn(signal)
+    this.builtIn(signal, senderKey(envelope.source, msg.userId))
     for (const handler of this.handlers.get(signal.scope) ?? []) {
       try {
         await handler(signal)
@@ -172,7 +187,7 @@ export class ControlChannel {
     return ConsumerStatus.ACK
   }
 
-  private builtIn(signal: ControlSignal): void {
+  private builtIn(signal: ControlSignal, sender: string): void {
     const reason = new CoreError(
       'E_CANCELLED',
       `Cancelled by ctl.${signal.target}.${signal.scope} from ${signal.from}`,
@@ -189,7 +204,7 @@ export class ControlChannel {
         break
       case 'cancel': {
         const id = (signal.data as { id?: unknown } | null)?.id
-        if (typeof id === 'string') this.commands.cancel(id, reason)
+        if (typeof id === 'string') this.commands.cancel(id, reason, sender)
         break
       }
       default:

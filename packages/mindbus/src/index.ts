@@ -14,6 +14,7 @@ export type {
   CreateMindBusOptions,
   LabelSelectorLike,
   MindBus,
+  MindBusAction,
   MindBusAuthorize,
   MindBusCaller,
   MindBusSigningOptions,

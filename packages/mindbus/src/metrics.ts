@@ -122,6 +122,11 @@ export function createMindBusMetrics(source: MetricsSource): MindBusMetrics {
       (s) => s.controlReceived,
     ),
     fromStats(
+      'core_mindbus_control_refused_total',
+      'Control signals from other nodes the authorize hook (the operator policy) refused',
+      (s) => s.controlRefused,
+    ),
+    fromStats(
       'core_mindbus_signature_verified_total',
       'Signed messages (commands, results, events, control) accepted by the signature check',
       (s) => s.signatureVerified,

@@ -43,9 +43,9 @@ export interface NodeState {
   user: string
   stats: MindBusStats
   /** Commands running here, by command id. */
-  running: Map<string, AbortController>
-  /** Ids of commands cancelled before they arrived. */
-  cancelled: ExpiringMap<number>
+  running: Map<string, RunningCommand>
+  /** Ids of commands cancelled before they arrived, with the {@link senderKey} of the cancel. */
+  cancelled: ExpiringMap<string>
   /** Ids of commands running or handled here within the dedup window. */
   handled: ExpiringMap<'running' | 'done'>
   /**
@@ -57,6 +57,20 @@ export interface NodeState {
   imported: ExpiringMap<true>
   /** Signs what is sent and verifies what is received (a no-op without signing keys). */
   guard: MessageGuard
+}
+
+/** A command running here: its handler's controller, and who sent it ({@link senderKey}). */
+export interface RunningCommand {
+  readonly controller: AbortController
+  readonly sender: string
+}
+
+/**
+ * Who sent a message, as one string: its envelope `source` and AMQP `user_id` (RabbitMQ checks
+ * the latter). A `cancel` aborts a command only when both keys are equal.
+ */
+export function senderKey(source: string, userId: string | undefined): string {
+  return userId === undefined ? source : `${source}\n${userId}`
 }
 
 /** Builds the shared state, checking the options. */
@@ -121,6 +135,7 @@ export function createNodeState(options: CreateMindBusOptions): NodeState {
     eventsImported: 0,
     eventsRefused: 0,
     controlReceived: 0,
+    controlRefused: 0,
     signatureVerified: 0,
     signatureRefused: {},
   }

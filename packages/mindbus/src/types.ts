@@ -112,15 +112,27 @@ export interface MindBusCaller {
 }
 
 /**
- * The receive-side check of {@link CreateMindBusOptions.authorize}: returns to let a command
- * (`services.call` of `<namespace>.<action>`) or an imported event (`events.publish` of its type)
- * through, throws (a `CoreError`, usually `E_FORBIDDEN`) to refuse it. Synchronous: it runs for
- * every message.
+ * What {@link MindBusAuthorize} is asked: `services.call` of `<namespace>.<action>` for a
+ * command, `events.publish` of its type for an imported event, `control.<scope>` of its target
+ * (`all`, a role or a node id) for a control signal (`stop`, `pause`, `resume`, `shutdown`,
+ * `config`; a `cancel` is not asked: it is honoured only from the sender of the command it
+ * names).
+ * @public
+ */
+export type MindBusAction =
+  | 'services.call'
+  | 'events.publish'
+  | `control.${Exclude<ControlScope, 'cancel'>}`
+
+/**
+ * The receive-side check of {@link CreateMindBusOptions.authorize}: returns to let a command,
+ * an imported event or a control signal through (see {@link MindBusAction}), throws (a
+ * `CoreError`, usually `E_FORBIDDEN`) to refuse it. Synchronous: it runs for every message.
  * @public
  */
 export type MindBusAuthorize = (
   caller: MindBusCaller,
-  request: { action: 'services.call' | 'events.publish'; resource: string },
+  request: { action: MindBusAction; resource: string },
 ) => void
 
 /** Options of {@link createMindBus}. @public */
@@ -197,10 +209,13 @@ export interface CreateMindBusOptions {
    */
   metrics?: Registry
   /**
-   * Checks each command and each imported event before it is served or published locally (the
-   * hub applies its operator policy here). A refused command is answered with the error (and
-   * counted in `served` under its code); a refused event is dropped (counted in `eventsRefused`).
-   * @defaultValue none: everything the broker delivers is served
+   * Checks each command, each imported event and each control signal before it is served,
+   * published locally or acted on (the hub applies its operator policy here). A refused command
+   * is answered with the error (and counted in `served` under its code); a refused event is
+   * dropped (counted in `eventsRefused`); a refused control signal is dropped before any
+   * handler sees it (counted in `controlRefused`). Whatever the hook, a `cancel` aborts
+   * only a command sent by the same node (`source`) and broker user (`user_id`).
+   * @defaultValue none: every command, event and control signal the broker delivers is taken
    */
   authorize?: MindBusAuthorize
 }
@@ -244,8 +259,9 @@ export interface MindBusSigningOptions {
 /**
  * Counters since start: calls sent and served by outcome (`ok` or the CoreError code),
  * round trips (count, total and max milliseconds), commands dropped as expired,
- * duplicates suppressed, messages dead-lettered, reconnects, events exported and imported,
- * control signals received, signed messages accepted and refused (by reason).
+ * duplicates suppressed, messages dead-lettered, reconnects, events exported, imported and
+ * refused, control signals received and refused, signed messages accepted and refused (by
+ * reason).
  * @public
  */
 export interface MindBusStats {
@@ -261,6 +277,8 @@ export interface MindBusStats {
   /** Imported events the `authorize` hook refused (dropped). */
   eventsRefused: number
   controlReceived: number
+  /** Control signals the `authorize` hook (the operator policy) refused (dropped). */
+  controlRefused: number
   /** Signed messages accepted. */
   signatureVerified: number
   /** Messages refused by the signature check, by reason (`bad-signature`, `replayed`, …). */
@@ -329,7 +347,7 @@ export interface MindBus {
    *   `core_mindbus_duplicates_total`, `core_mindbus_reconnects_total`,
    *   `core_mindbus_events_exported_total`, `core_mindbus_events_imported_total`,
    *   `core_mindbus_events_refused_total`,
-   *   `core_mindbus_control_received_total`;
+   *   `core_mindbus_control_received_total`, `core_mindbus_control_refused_total`;
    * - `core_mindbus_signature_verified_total` and
    *   `core_mindbus_signature_refused_total{reason}`: signed messages accepted, and messages
    *   refused by the signature check (see {@link MindBusSigningOptions});

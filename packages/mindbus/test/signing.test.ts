@@ -24,6 +24,7 @@ const stats = (): MindBusStats => ({
   eventsImported: 0,
   eventsRefused: 0,
   controlReceived: 0,
+  controlRefused: 0,
   signatureVerified: 0,
   signatureRefused: {},
 })
