@@ -115,7 +115,8 @@ export async function startCluster(
     importEvents: [...settings.importEvents, ...(gossip ? NODE_GOSSIP_EVENTS : [])],
     dispatchAny: settings.dispatchAny,
     logger,
-    // The operator policy, weighed for each command and event received (none: no hook at all).
+    // The operator policy, weighed for each command, event and control signal received (none:
+    // no hook at all).
     ...(kernel.security.policy === undefined ? {} : { authorize: createMindBusAuthorizer(kernel) }),
     ...(options.signing === undefined ? {} : { signing: options.signing }),
     ...(settings.maxPriority === undefined ? {} : { maxPriority: settings.maxPriority }),
@@ -126,6 +127,10 @@ export async function startCluster(
       ? {}
       : { maxExpirationMs: settings.maxExpirationMs }),
     ...(settings.heartbeatS === undefined ? {} : { heartbeatS: settings.heartbeatS }),
+    ...(settings.dedupWindowMs === undefined ? {} : { dedupWindowMs: settings.dedupWindowMs }),
+    ...(settings.dedupResultBytes === undefined
+      ? {}
+      : { dedupResultBytes: settings.dedupResultBytes }),
   })
   try {
     await mindbus.start(kernel.services)

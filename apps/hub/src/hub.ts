@@ -137,7 +137,7 @@ export async function startHub(
       : { shutdownTimeoutMs: config.shutdownTimeoutMs }),
   })
 
-  warnPolicyGaps(config.policy, logger)
+  warnPolicyGaps(config.policy, logger, { cluster: config.mindbus !== undefined })
   let bridge: MqttBridge | undefined
   let http: HttpServer | undefined
   let node: HubNode | undefined

@@ -73,6 +73,20 @@ export const MindBusConfigSchema = Type.Object(
     heartbeatS: Type.Optional(
       Type.Integer({ minimum: 0, maximum: 600, description: 'AMQP heartbeat, s. Default 30' }),
     ),
+    dedupWindowMs: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        description:
+          'How long the ids of commands served here are kept, so a redelivered one never runs twice, ms. Default 600000',
+      }),
+    ),
+    dedupResultBytes: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        description:
+          'Bytes of results (as sent) kept to answer redelivered commands; past it a duplicate gets E_CONFLICT instead (it still does not run). Default 33554432 (32 MiB)',
+      }),
+    ),
   },
   {
     additionalProperties: false,
@@ -92,6 +106,8 @@ export interface MindBusSettings {
   dispatchAny: string[]
   maxExpirationMs: number | undefined
   heartbeatS: number | undefined
+  dedupWindowMs: number | undefined
+  dedupResultBytes: number | undefined
 }
 
 /** The environment variables of this section. */
@@ -145,6 +161,8 @@ export function resolveMindBusSettings(
     dispatchAny: [...(file?.dispatchAny ?? [])],
     maxExpirationMs: file?.maxExpirationMs,
     heartbeatS: file?.heartbeatS,
+    dedupWindowMs: file?.dedupWindowMs,
+    dedupResultBytes: file?.dedupResultBytes,
   }
 }
 

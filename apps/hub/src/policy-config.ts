@@ -107,16 +107,35 @@ export function describePolicy(policy: HubPolicy | undefined): string {
 
 /**
  * Warns at start about callers the policy leaves with nothing: the policy denies by default, so
- * a document without a rule for `token:` subjects refuses every HTTP and MQTT token call.
+ * a document without a rule for `token:` subjects refuses every HTTP and MQTT token call. In
+ * cluster mode (`cluster`), also when no rule allows a MindBus control signal (`control.*`) to a
+ * `node:` or `user:` subject: `core ctl` sent from another hub is then refused here.
  */
-export function warnPolicyGaps(policy: HubPolicy | undefined, logger: Logger): void {
+export function warnPolicyGaps(
+  policy: HubPolicy | undefined,
+  logger: Logger,
+  options: { cluster?: boolean } = {},
+): void {
   if (policy === undefined) return
-  const subjects = policy.document.rules.map((r) => r.subject)
+  const { rules } = policy.document
+  const subjects = rules.map((r) => r.subject)
   for (const kind of ['token', 'node', 'user'] as const) {
     if (subjects.some((s) => s === '*' || s.startsWith(`${kind}:`))) continue
     logger.warn(
       { policy: policy.source, kind },
       `the operator policy has no rule for "${kind}:" subjects: every ${KIND_WORDS[kind]} is refused (default deny); add e.g. { "effect": "allow", "subject": "${kind}:*", "action": "*", "resource": "#" } to keep what their grants allow`,
+    )
+  }
+  const allowsControl = rules.some(
+    (r) =>
+      r.effect === 'allow' &&
+      (r.action === '*' || r.action.startsWith('control.')) &&
+      (r.subject === '*' || r.subject.startsWith('node:') || r.subject.startsWith('user:')),
+  )
+  if (options.cluster === true && !allowsControl) {
+    logger.warn(
+      { policy: policy.source, kind: 'control' },
+      'the operator policy allows no MindBus control signal: stop, pause, resume, shutdown and config sent by another hub (core ctl) are refused here (default deny); add e.g. { "effect": "allow", "subject": "node:<uid of the operators\' hub>", "action": "control.*", "resource": "#" }',
     )
   }
   logger.info(

@@ -213,6 +213,7 @@ describe('loadHubConfig: the mindbus section (cluster mode)', () => {
           events: { export: ['zigbee2mqtt.#'], import: ['automation.#'] },
           maxPriority: 10,
           consumerChannels: 8,
+          dedupResultBytes: 1_048_576,
         },
       }),
     )
@@ -227,6 +228,8 @@ describe('loadHubConfig: the mindbus section (cluster mode)', () => {
       dispatchAny: [],
       maxExpirationMs: undefined,
       heartbeatS: undefined,
+      dedupWindowMs: undefined,
+      dedupResultBytes: 1_048_576,
     })
     const env = await loadHubConfig({
       env: { CORE_AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672', CORE_NODE_ROLES: 'gateway, hall' },

@@ -91,6 +91,38 @@ describe('hub config: policy', () => {
     expect(lines).toHaveLength(1)
     expect(lines[0]).toContain('no rule for "token:" subjects')
   })
+
+  it('in cluster mode, warns when no rule lets another hub send control signals', () => {
+    const lines: string[] = []
+    const logger = {
+      ...silentLogger,
+      warn: (_obj: unknown, msg: string) => lines.push(msg),
+      info: () => {},
+    } as unknown as Logger
+    const policy = (rules: unknown[]) => ({
+      document: { version: 1 as const, rules: rules as never },
+      source: 'p',
+    })
+    const calls = [
+      { effect: 'allow', subject: 'token:*', action: '*', resource: '#' },
+      { effect: 'allow', subject: 'node:*', action: 'services.call', resource: '#' },
+      { effect: 'allow', subject: 'user:*', action: 'events.publish', resource: '#' },
+    ]
+    warnPolicyGaps(policy(calls), logger, { cluster: true })
+    expect(lines).toEqual([expect.stringContaining('allows no MindBus control signal')])
+    lines.length = 0
+    warnPolicyGaps(policy(calls), logger) // not in cluster mode
+    warnPolicyGaps(
+      policy([
+        ...calls,
+        { effect: 'allow', subject: 'node:ops', action: 'control.*', resource: '#' },
+      ]),
+      logger,
+      { cluster: true },
+    )
+    warnPolicyGaps(policy([calls[0], ...RULES]), logger, { cluster: true }) // node:* may do "*"
+    expect(lines).toEqual([])
+  })
 })
 
 describe('the MindBus authorize hook', () => {
