@@ -45,7 +45,10 @@ export interface NodeGossip {
  * exports and imports these events. A passport received from another hub is validated and put
  * into the memory registry with the sender's TTL, renewed by each later one: a hub that stops
  * publishing (killed, partitioned) goes OFFLINE when its TTL passes, and so leaves the
- * candidates of remote calls. {@link NODE_LEAVE_EVENT} removes it at once.
+ * candidates of remote calls. {@link NODE_LEAVE_EVENT} removes it at once. A passport or a
+ * leave counts only from the node it names (the event `source`, the sender's MindBus uid):
+ * that is what the sender declares, so against a broker user forging it, sign MindBus messages
+ * or restrict who may publish `evt.core.node.*` (docs/security.md).
  */
 export function startNodeGossip(options: StartNodeGossipOptions): NodeGossip {
   const { bus, registry, peers, logger } = options
@@ -74,6 +77,14 @@ export function startNodeGossip(options: StartNodeGossipOptions): NodeGossip {
     }
     const uid = passport.metadata.uid
     if (uid === selfUid()) return
+    if (uid !== event.source) {
+      // A hub speaks for itself only: its MindBus `source` is its uid.
+      logger.warn(
+        { source: event.source, uid },
+        'ignored a node passport sent by another node than the one it describes',
+      )
+      return
+    }
     const ttlMs =
       typeof data?.ttlMs === 'number' && data.ttlMs > 0 ? Math.min(data.ttlMs, 3_600_000) : 30_000
     const known = registry.get(uid)
@@ -92,6 +103,10 @@ export function startNodeGossip(options: StartNodeGossipOptions): NodeGossip {
     bus.subscribe(NODE_LEAVE_EVENT, async (event) => {
       const uid = (event.data as { uid?: unknown } | undefined)?.uid
       if (typeof uid !== 'string' || uid === selfUid()) return
+      if (uid !== event.source) {
+        logger.warn({ source: event.source, uid }, 'ignored a node leave sent by another node')
+        return
+      }
       await peers.remove(uid).catch(() => false)
     }),
   ]
