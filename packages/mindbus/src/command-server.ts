@@ -139,17 +139,20 @@ export class CommandServer {
     const seen = state.handled.get(id)
     if (seen !== undefined) {
       state.stats.duplicates++
-      if (seen === 'done' && msg.replyTo !== undefined) {
+      // While it runs: dropped (the first delivery answers). Then: its result, to its own
+      // sender only; anyone else reusing the id learns nothing from it.
+      if (!state.running.has(id) && msg.replyTo !== undefined) {
+        const kept = seen === sender ? state.results.get(id) : undefined
         await this.sendReply(
           msg,
           reply,
           envelope.traceparent,
-          state.results.get(id) ?? { ok: false, error: this.resultGone(id).toJSON() },
+          kept ?? { ok: false, error: this.resultGone(id, seen === sender).toJSON() },
         )
       }
       return ConsumerStatus.ACK
     }
-    state.handled.set(id, 'running')
+    state.handled.set(id, sender)
     const routingKey = msg.routingKey
     const first = routingKey.indexOf('.')
     const second = routingKey.indexOf('.', first + 1)
@@ -187,7 +190,6 @@ export class CommandServer {
         this.idleControllers.push(controller)
       }
     }
-    state.handled.set(id, 'done')
     const outcome = result.ok ? 'ok' : result.error.code
     state.stats.served[outcome] = (state.stats.served[outcome] ?? 0) + 1
     // The result and the ack (sent by the consumer when this returns) leave in one write.
@@ -198,12 +200,18 @@ export class CommandServer {
     return ConsumerStatus.ACK
   }
 
-  /** The answer to a duplicate of command `id` whose result is no longer held. */
-  private resultGone(id: string): CoreError {
+  /**
+   * The answer to a duplicate of command `id` that is not answered with its result: its result
+   * is no longer held (`sameSender`), or the duplicate comes from another sender than the
+   * command.
+   */
+  private resultGone(id: string, sameSender: boolean): CoreError {
     const { options } = this.state
     return new CoreError(
       'E_CONFLICT',
-      `Command ${id} already ran on node "${options.uid}" and is not run again; its result is no longer held (kept ${options.dedupWindowMs} ms, up to ${options.dedupResultBytes} bytes of results): read the outcome from the service before you retry`,
+      sameSender
+        ? `Command ${id} already ran on node "${options.uid}" and is not run again; its result is no longer held (kept ${options.dedupWindowMs} ms, up to ${options.dedupResultBytes} bytes of results): read the outcome from the service before you retry`
+        : `Command id ${id} was already used on node "${options.uid}" by another sender: send each command with a fresh id`,
       { details: { id, node: options.uid } },
     )
   }

@@ -46,8 +46,11 @@ export interface NodeState {
   running: Map<string, RunningCommand>
   /** Ids of commands cancelled before they arrived, with the {@link senderKey} of the cancel. */
   cancelled: ExpiringMap<string>
-  /** Ids of commands running or handled here within the dedup window. */
-  handled: ExpiringMap<'running' | 'done'>
+  /**
+   * Ids of commands running or handled here within the dedup window, with the
+   * {@link senderKey} of their sender (whether one still runs: `running`).
+   */
+  handled: ExpiringMap<string>
   /**
    * The replies of handled commands, to answer their duplicates: within the dedup window and
    * `dedupResultBytes` (each weighed by its size as sent, in bytes), oldest forgotten first.

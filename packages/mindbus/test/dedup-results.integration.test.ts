@@ -56,7 +56,12 @@ describe.skipIf(skipBroker)('MindBus duplicate answers within a byte budget', ()
   })
 
   /** Sends command `id` (the same envelope id each time) straight to node d; its result data. */
-  async function send(id: string, tag: string, size: number): Promise<Record<string, unknown>> {
+  async function send(
+    id: string,
+    tag: string,
+    size: number,
+    source = 'test-client',
+  ): Promise<Record<string, unknown>> {
     const reply = await rpc.send(
       {
         exchange: topology.exchange,
@@ -67,7 +72,7 @@ describe.skipIf(skipBroker)('MindBus duplicate answers within a byte budget', ()
       {
         specversion: '1.0',
         id,
-        source: 'test-client',
+        source,
         type: 'core.mindbus.command',
         time: new Date().toISOString(),
         data: { action: 'make', params: { tag, size } },
@@ -97,6 +102,17 @@ describe.skipIf(skipBroker)('MindBus duplicate answers within a byte budget', ()
       'already ran on node "uid-d" and is not run again',
     )
     expect(runs.get('huge')).toBe(1)
+  })
+
+  it("answers another sender's reuse of a command id with E_CONFLICT, not with the result", async () => {
+    const id = randomUUID()
+    const first = await send(id, 'private', 10)
+    expect(first.ok).toBe(true)
+    const reused = await send(id, 'private', 10, 'eavesdropper')
+    expect(reused).toMatchObject({ ok: false, error: { code: 'E_CONFLICT' } })
+    expect(JSON.stringify(reused)).not.toContain('xxxxxxxxxx')
+    expect(String((reused.error as { message: string }).message)).toContain('by another sender')
+    expect(runs.get('private')).toBe(1)
   })
 
   it('forgets the oldest results first once they add up to more than the budget', async () => {
