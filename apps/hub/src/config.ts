@@ -357,6 +357,7 @@ export async function loadHubConfig(options: LoadHubConfigOptions = {}): Promise
       calls: file.mqtt?.calls ?? false,
       trustBroker: file.mqtt?.trustBroker ?? false,
       maxInFlight: file.mqtt?.maxInFlight,
+      maxPacketBytes: file.mqtt?.maxPacketBytes,
       startWaitMs: file.mqtt?.startWaitMs ?? DEFAULT_MQTT_START_WAIT_MS,
     },
     redis,

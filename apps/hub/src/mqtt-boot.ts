@@ -56,6 +56,7 @@ export function createHubBridge(
         ...callAuth,
         ...(signing === undefined ? {} : { signing }),
         ...(m.maxInFlight === undefined ? {} : { maxInFlight: m.maxInFlight }),
+        ...(m.maxPacketBytes === undefined ? {} : { maxPacketBytes: m.maxPacketBytes }),
         ...(m.username === undefined ? {} : { username: m.username }),
         ...(m.password === undefined ? {} : { password: m.password }),
       })

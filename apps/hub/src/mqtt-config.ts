@@ -64,6 +64,14 @@ export const MqttConfigSchema = Type.Object(
           'Inbound MQTT messages in progress at once; at the limit the bridge stops reading from the broker until one settles. Default 256',
       }),
     ),
+    maxPacketBytes: Type.Optional(
+      Type.Integer({
+        minimum: 1_024,
+        maximum: 268_435_455,
+        description:
+          'Largest MQTT packet the hub takes, bytes: MQTT 5 Maximum Packet Size, so the broker drops larger messages for the hub instead of sending them. Default 16777216 (16 MiB)',
+      }),
+    ),
     startWaitMs: Type.Optional(
       Type.Integer({
         minimum: 0,
@@ -91,5 +99,7 @@ export interface MqttSettings {
   trustBroker: boolean
   /** Inbound messages in progress at once, `undefined` = the bridge's default. */
   maxInFlight: number | undefined
+  /** Largest MQTT packet taken, bytes; `undefined` = the bridge's default (16 MiB). */
+  maxPacketBytes: number | undefined
   startWaitMs: number
 }

@@ -56,6 +56,7 @@ describe('loadHubConfig: HTTP and MQTT settings', () => {
       calls: false,
       trustBroker: false,
       maxInFlight: undefined,
+      maxPacketBytes: undefined,
       startWaitMs: 500,
     })
     expect(fromFile.origin).toMatchObject({ httpHost: 'file', httpPort: 'file', mqttUrl: 'file' })

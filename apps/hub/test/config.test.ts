@@ -46,6 +46,7 @@ describe('loadHubConfig', () => {
         calls: false,
         trustBroker: false,
         maxInFlight: undefined,
+        maxPacketBytes: undefined,
         startWaitMs: 2000,
       },
       adminToken: undefined,

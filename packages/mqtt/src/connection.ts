@@ -16,6 +16,8 @@ export interface ConnectionOptions {
   password: string | undefined
   clientId: string
   protocolVersion: 4 | 5
+  /** MQTT 5 Maximum Packet Size asked of the broker, bytes (not sent with MQTT 3.1.1). */
+  maxPacketBytes: number
   /** Retained last will, published by the broker when the link dies uncleanly. */
   will: { topic: string; payload: string }
   minDelayMs: number
@@ -111,6 +113,9 @@ export function openConnection(options: ConnectionOptions): Connection {
       qos: 1,
       retain: true,
     },
+  }
+  if (options.protocolVersion === 5) {
+    clientOptions.properties = { maximumPacketSize: options.maxPacketBytes }
   }
   if (options.username !== undefined) clientOptions.username = options.username
   if (options.password !== undefined) clientOptions.password = options.password

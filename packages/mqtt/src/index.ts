@@ -8,6 +8,7 @@
 export {
   createMqttBridge,
   DEFAULT_MQTT_MAX_IN_FLIGHT,
+  DEFAULT_MQTT_MAX_PACKET_BYTES,
   DEFAULT_MQTT_PREFIX,
   DEFAULT_MQTT_URL,
 } from './mqtt-bridge.js'

@@ -32,6 +32,9 @@ export const DEFAULT_MQTT_PREFIX = 'core'
 /** Inbound messages in progress at once when no `maxInFlight` is given. @public */
 export const DEFAULT_MQTT_MAX_IN_FLIGHT = 256
 
+/** Largest MQTT packet taken when no `maxPacketBytes` is given, bytes (16 MiB). @public */
+export const DEFAULT_MQTT_MAX_PACKET_BYTES = 16 * 1024 * 1024
+
 /**
  * Bridges a kernel to an MQTT broker (mqtt.js; MQTT 5, serving 3.1.1 clients too).
  *
@@ -71,7 +74,8 @@ export const DEFAULT_MQTT_MAX_IN_FLIGHT = 256
  * Repeated warnings (refused calls, failed calls without a reply topic, undeliverable messages)
  * go through `rateLimited` from `@core/contracts`: 10 lines per kind and minute, then a
  * summary. Inbound work is bounded: at `maxInFlight` messages in progress the bridge stops
- * reading from the socket until one settles.
+ * reading from the socket until one settles, and with MQTT 5 the broker sends no packet larger
+ * than `maxPacketBytes` (16 MiB by default).
  *
  * Connection: reconnects with a bounded exponential backoff (`reconnect.minDelayMs` doubling up
  * to `maxDelayMs`, ±20 % jitter), TCP_NODELAY on every socket, clean sessions (the bridge
@@ -81,10 +85,11 @@ export const DEFAULT_MQTT_MAX_IN_FLIGHT = 256
  * @param options - See {@link CreateMqttBridgeOptions}; all optional.
  * @returns The bridge, not yet connected: call `start()`.
  * @throws {@link @core/contracts!CoreError} `E_VALIDATION` for a malformed option (URL, prefix, pattern, delay,
- *   `maxInFlight`), or `calls` on with neither `authorizeCall` nor `trustBroker` (or both).
+ *   `maxInFlight`, `maxPacketBytes`), or `calls` on with neither `authorizeCall` nor `trustBroker` (or both).
  * @throws {@link @core/contracts!CoreError} `E_CONFLICT` when `mqtt.*` services are registered already (a
  *   second bridge on one kernel).
- * @see MQTT 5.0 (OASIS) §3.3.2.3.5 Response Topic, §3.3.2.3.6 Correlation Data, §3.1.2.5 Will;
+ * @see MQTT 5.0 (OASIS) §3.3.2.3.5 Response Topic, §3.3.2.3.6 Correlation Data, §3.1.2.5 Will,
+ *   §3.1.2.11.4 Maximum Packet Size;
  *   MQTT 3.1.1; CloudEvents 1.0 JSON format; RFC 3986 §2.1 percent-encoding
  * @example
  * ```ts
@@ -265,6 +270,7 @@ export function createMqttBridge(
         password: settings.password,
         clientId: settings.clientId,
         protocolVersion: settings.protocolVersion,
+        maxPacketBytes: settings.maxPacketBytes,
         will: { topic: `${prefix}/status`, payload: 'offline' },
         minDelayMs: settings.minDelayMs,
         maxDelayMs: settings.maxDelayMs,
@@ -313,6 +319,7 @@ interface Settings {
   /** `undefined` with `trustBroker` (or calls off); refuses unsigned calls in `signature` mode. */
   authorizeCall: AuthorizeMqttCall | undefined
   maxInFlight: number
+  maxPacketBytes: number
   minDelayMs: number
   maxDelayMs: number
   connectTimeoutMs: number
@@ -388,6 +395,10 @@ function checkOptions(options: CreateMqttBridgeOptions): Settings {
   if (!Number.isInteger(maxInFlight) || maxInFlight < 1) {
     throw bad('maxInFlight', maxInFlight, 'use an integer ≥ 1')
   }
+  const maxPacketBytes = options.maxPacketBytes ?? DEFAULT_MQTT_MAX_PACKET_BYTES
+  if (!Number.isInteger(maxPacketBytes) || maxPacketBytes < 1_024 || maxPacketBytes > 268_435_455) {
+    throw bad('maxPacketBytes', maxPacketBytes, 'use an integer from 1024 to 268435455 (bytes)')
+  }
   const minDelayMs = options.reconnect?.minDelayMs ?? 1_000
   const maxDelayMs = options.reconnect?.maxDelayMs ?? 30_000
   const connectTimeoutMs = options.connectTimeoutMs ?? 10_000
@@ -429,6 +440,7 @@ function checkOptions(options: CreateMqttBridgeOptions): Settings {
           ? refuseUnsignedCall
           : undefined,
     maxInFlight,
+    maxPacketBytes,
     minDelayMs,
     maxDelayMs,
     connectTimeoutMs,

@@ -77,6 +77,14 @@ export interface CreateMqttBridgeOptions {
    * hub's memory. @defaultValue 256
    */
   maxInFlight?: number
+  /**
+   * Largest MQTT packet the bridge takes, in bytes (an integer 1,024–268,435,455). With MQTT 5
+   * it is sent in CONNECT as the Maximum Packet Size (MQTT 5.0 §3.1.2.11.4): the broker then
+   * drops a larger message for this client instead of sending it, so one client cannot make
+   * the hub buffer a message of up to 256 MiB. MQTT 3.1.1 has no such property: there, set the
+   * broker's own limit (Mosquitto `message_size_limit`). @defaultValue 16_777_216 (16 MiB)
+   */
+  maxPacketBytes?: number
   /** Reconnection backoff. */
   reconnect?: MqttReconnectOptions
   /** How long `start()` and each CONNACK wait, ms (integer ≥ 1). @defaultValue 10_000 */

@@ -175,6 +175,24 @@ describe.skipIf(skipBroker)('MQTT bridge on the real broker', () => {
       expect(seen[2]?.data.payload).toBe('{"broken": ')
     })
 
+    it('is never sent a packet over maxPacketBytes (MQTT 5 Maximum Packet Size): the broker drops it', async () => {
+      const { bridge, contexts } = await boot({ maxPacketBytes: 4_096 })
+      const alpha = contexts.get('alpha') as PluginContext
+      const base = uniquePrefix('big')
+      const seen: CloudEvent<MqttMessageData>[] = []
+      alpha.events.subscribe<MqttMessageData>(`mqtt.message.${base}.#`, (e) => {
+        seen.push(e)
+      })
+      await alpha.services.call('mqtt.subscribe', { filter: `${base}/#` })
+      const sender = await client(5)
+      await sender.publish(`${base}/huge`, 'x'.repeat(64 * 1024))
+      await sender.publish(`${base}/small`, 'ok')
+      await expect.poll(() => seen.length, { timeout: 3_000 }).toBe(1)
+      await new Promise((resolve) => setTimeout(resolve, 200)) // nothing else arrives
+      expect(seen.map((e) => e.data.topic)).toEqual([`${base}/small`])
+      expect(bridge.stats()).toMatchObject({ connected: true, connects: 1 })
+    })
+
     it('delivers retained messages to each new subscriber, flagged retain', async () => {
       const { contexts } = await boot()
       const base = uniquePrefix('ret')
@@ -285,6 +303,8 @@ describe('createMqttBridge options', () => {
       { calls: true },
       { calls: ['echo.*'], trustBroker: true, authorizeCall: async () => ({ caller: 'x' }) },
       { maxInFlight: 0 },
+      { maxPacketBytes: 512 },
+      { maxPacketBytes: 268_435_456 },
       { reconnect: { minDelayMs: 0 } },
       { reconnect: { minDelayMs: 100, maxDelayMs: 10 } },
       { protocolVersion: 3 as 4 },
