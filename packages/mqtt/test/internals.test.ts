@@ -13,6 +13,7 @@ describe('public surface', () => {
     expect(Object.keys(api).sort()).toMatchInlineSnapshot(`
       [
         "DEFAULT_MQTT_MAX_IN_FLIGHT",
+        "DEFAULT_MQTT_MAX_PACKET_BYTES",
         "DEFAULT_MQTT_PREFIX",
         "DEFAULT_MQTT_URL",
         "SIGNED_CALL_TYPE",
