@@ -85,7 +85,8 @@ export const DEFAULT_MQTT_MAX_PACKET_BYTES = 16 * 1024 * 1024
  * @param options - See {@link CreateMqttBridgeOptions}; all optional.
  * @returns The bridge, not yet connected: call `start()`.
  * @throws {@link @core/contracts!CoreError} `E_VALIDATION` for a malformed option (URL, prefix, pattern, delay,
- *   `maxInFlight`, `maxPacketBytes`), or `calls` on with neither `authorizeCall` nor `trustBroker` (or both).
+ *   `maxInFlight`, `maxPacketBytes`), or `calls` on with neither `authorizeCall` nor
+ *   `trustBroker` (or both).
  * @throws {@link @core/contracts!CoreError} `E_CONFLICT` when `mqtt.*` services are registered already (a
  *   second bridge on one kernel).
  * @see MQTT 5.0 (OASIS) §3.3.2.3.5 Response Topic, §3.3.2.3.6 Correlation Data, §3.1.2.5 Will,
