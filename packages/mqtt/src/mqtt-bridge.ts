@@ -33,7 +33,7 @@ export const DEFAULT_MQTT_PREFIX = 'core'
 export const DEFAULT_MQTT_MAX_IN_FLIGHT = 256
 
 /** Largest MQTT packet taken when no `maxPacketBytes` is given, bytes (16 MiB). @public */
-export const DEFAULT_MQTT_MAX_PACKET_BYTES = 16 * 1024 * 1024
+export const DEFAULT_MQTT_MAX_PACKET_BYTES = 16_777_216
 
 /**
  * Bridges a kernel to an MQTT broker (mqtt.js; MQTT 5, serving 3.1.1 clients too).
