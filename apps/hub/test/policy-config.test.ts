@@ -27,6 +27,17 @@ const load = async (extra: Record<string, unknown>, env: Record<string, string> 
   return loadHubConfig({ argv: ['--config', file], env, cwd: dir })
 }
 
+/** A logger that keeps the messages of its warnings (everything else is dropped). */
+function warnings(): { lines: string[]; logger: Logger } {
+  const lines: string[] = []
+  const logger = {
+    ...silentLogger,
+    warn: (_obj: unknown, msg: string) => lines.push(msg),
+    info: () => {},
+  } as unknown as Logger
+  return { lines, logger }
+}
+
 describe('hub config: policy', () => {
   it('reads a YAML policy file relative to the config file', async () => {
     await writeFile(
@@ -81,24 +92,14 @@ describe('hub config: policy', () => {
   })
 
   it('warns about subject kinds the policy leaves with no rule (default deny)', () => {
-    const lines: string[] = []
-    const logger = {
-      ...silentLogger,
-      warn: (_obj: unknown, msg: string) => lines.push(msg),
-      info: () => {},
-    } as unknown as Logger
+    const { lines, logger } = warnings()
     warnPolicyGaps({ document: { version: 1, rules: RULES as never }, source: 'p' }, logger)
     expect(lines).toHaveLength(1)
     expect(lines[0]).toContain('no rule for "token:" subjects')
   })
 
   it('in cluster mode, warns when no rule lets another hub send control signals', () => {
-    const lines: string[] = []
-    const logger = {
-      ...silentLogger,
-      warn: (_obj: unknown, msg: string) => lines.push(msg),
-      info: () => {},
-    } as unknown as Logger
+    const { lines, logger } = warnings()
     const policy = (rules: unknown[]) => ({
       document: { version: 1 as const, rules: rules as never },
       source: 'p',

@@ -8,6 +8,7 @@ import {
   dropTopology,
   MemoryDirectory,
   makeNode,
+  rawEnvelope,
   requireBroker,
   skipBroker,
   type TestNode,
@@ -89,14 +90,7 @@ describe.skipIf(skipBroker)('MindBus control signals under the authorize hook', 
         durable: true,
         contentType: 'application/json',
       },
-      {
-        specversion: '1.0',
-        id: randomUUID(),
-        source,
-        type: 'core.mindbus.control',
-        time: new Date().toISOString(),
-        data: { scope, target, data },
-      },
+      rawEnvelope('core.mindbus.control', source, { scope, target, data }),
     )
   }
 
@@ -110,14 +104,7 @@ describe.skipIf(skipBroker)('MindBus control signals under the authorize hook', 
         durable: true,
         contentType: 'application/json',
       },
-      {
-        specversion: '1.0',
-        id,
-        source,
-        type: 'core.mindbus.command',
-        time: new Date().toISOString(),
-        data: { action: 'run', params: { tag } },
-      },
+      rawEnvelope('core.mindbus.command', source, { action: 'run', params: { tag } }, id),
     )
   }
 

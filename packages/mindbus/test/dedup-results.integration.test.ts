@@ -6,6 +6,7 @@ import {
   dropTopology,
   MemoryDirectory,
   makeNode,
+  rawEnvelope,
   requireBroker,
   skipBroker,
   type TestNode,
@@ -69,14 +70,7 @@ describe.skipIf(skipBroker)('MindBus duplicate answers within a byte budget', ()
         durable: true,
         contentType: 'application/json',
       },
-      {
-        specversion: '1.0',
-        id,
-        source,
-        type: 'core.mindbus.command',
-        time: new Date().toISOString(),
-        data: { action: 'make', params: { tag, size } },
-      },
+      rawEnvelope('core.mindbus.command', source, { action: 'make', params: { tag, size } }, id),
     )
     return (reply.body as { data: Record<string, unknown> }).data
   }

@@ -2,7 +2,7 @@
  * Test helpers for the real RabbitMQ: reachability (fail under CI, skip locally), an in-memory
  * node directory, unique topology names, and in-process "nodes" (registry + bus + MindBus).
  */
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import { IN_CI, probeServer } from '@core/contracts/testing'
 import { createEventBus, type EventBus } from '@core/event-bus'
 import { createServiceRegistry, type ServiceRegistry } from '@core/service-registry'
@@ -39,6 +39,20 @@ export const skipBroker: boolean = broker.skip
 /** For `beforeAll`: under CI an unreachable broker fails the suite. */
 export function requireBroker(): void {
   broker.require()
+}
+
+/**
+ * A CloudEvents 1.0 envelope as any MindBus client writes it, for tests that publish straight to
+ * the exchange: `core.mindbus.command` data `{ action, params }`, `core.mindbus.control` data
+ * `{ scope, target, data }`.
+ */
+export function rawEnvelope(
+  type: 'core.mindbus.command' | 'core.mindbus.control',
+  source: string,
+  data: unknown,
+  id: string = randomUUID(),
+): Record<string, unknown> {
+  return { specversion: '1.0', id, source, type, time: new Date().toISOString(), data }
 }
 
 /** Exchange and queue names of one test run, so runs never share queues. */

@@ -2,7 +2,7 @@
 // the MindBus exchange cannot shut down, stop or pause a hub the policy does not let it steer;
 // the refusal is the core.security.denied event, the counters and nothing else. A node the
 // policy allows (control.*) still can.
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -10,7 +10,12 @@ import { type CloudEvent, silentLogger } from '@core/contracts'
 import { Connection, type Publisher } from 'rabbitmq-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 // The probe: fails under CI=true, skips locally with how to start RabbitMQ.
-import { AMQP_URL, requireBroker, skipBroker } from '../../../../packages/mindbus/test/helpers.js'
+import {
+  AMQP_URL,
+  rawEnvelope,
+  requireBroker,
+  skipBroker,
+} from '../../../../packages/mindbus/test/helpers.js'
 import { loadHubConfig } from '../../src/config.js'
 import { type RunningHub, startHub } from '../../src/hub.js'
 import { deleteNodeQueues } from '../cluster-hubs.js'
@@ -44,14 +49,7 @@ describe.skipIf(skipBroker)('the operator policy on MindBus control signals', ()
         durable: true,
         contentType: 'application/json',
       },
-      {
-        specversion: '1.0',
-        id: randomUUID(),
-        source,
-        type: 'core.mindbus.control',
-        time: new Date().toISOString(),
-        data: { scope, target: role, data: null },
-      },
+      rawEnvelope('core.mindbus.control', source, { scope, target: role, data: null }),
     )
 
   const metric = async (name: string): Promise<number> => {
